@@ -1,0 +1,134 @@
+"""The ``podlife`` command: manage the embedded local cluster.
+
+Every failure a user can cause or meet (no root, a component that will not start, a bad
+option) ends with one ``podlife: error: ...`` line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import yaml
+
+from podlife.errors import PodlifeError
+
+
+def parse_dotted(assignments: list[str]) -> dict[str, Any]:
+    """Turn ``a.b=VALUE`` items into nested mappings; VALUE is read as YAML (``60s``, ``true``, ``3``)."""
+    result: dict[str, Any] = {}
+    for item in assignments:
+        path, sep, raw = item.partition("=")
+        if not sep or not path:
+            raise PodlifeError(f"expected KEY.PATH=VALUE, got {item!r}")
+        *parents, leaf = path.split(".")
+        node = result
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = yaml.safe_load(raw)
+    return result
+
+
+def parse_extra_args(items: list[str]) -> dict[str, list[str]]:
+    """``kubelet=--v=4`` -> {"kubelet": ["--v=4"]}, repeatable per component."""
+    result: dict[str, list[str]] = {}
+    for item in items:
+        component, sep, arg = item.partition("=")
+        if not sep or not arg.startswith("-"):
+            raise PodlifeError(f"expected COMPONENT=--flag[=value], got {item!r}")
+        result.setdefault(component, []).append(arg)
+    return result
+
+
+def _cluster_up(args: argparse.Namespace) -> int:
+    from podlife.cluster.local.build import resolve_version
+    from podlife.cluster.local.components import Settings
+    from podlife.cluster.local.provider import LocalCluster
+
+    settings = Settings(
+        version=resolve_version(args.version),
+        feature_gates=args.feature_gates,
+        extra_args=parse_extra_args(args.extra_arg),
+        kubelet_config=parse_dotted(args.kubelet_config),
+    )
+    result = LocalCluster().up(settings)
+    if result.already_running:
+        print(f"[podlife] local cluster v{result.version} is already up", file=sys.stderr)
+    print(result.kubeconfig)
+    return 0
+
+
+def _cluster_down(args: argparse.Namespace) -> int:
+    from podlife.cluster.local.provider import LocalCluster
+
+    leftovers = LocalCluster().down()
+    if leftovers:
+        raise PodlifeError(f"down left {len(leftovers)} things behind: {', '.join(leftovers)}")
+    print("[podlife] local cluster is down", file=sys.stderr)
+    return 0
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    from podlife.cluster.local.provider import LocalCluster
+
+    status = LocalCluster().status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(f"local cluster: {'up' if status['up'] else 'down'}" + (f" (v{status['version']})" if status["version"] else ""))
+        for name, pid in status["components"].items():  # type: ignore[union-attr]
+            print(f"  {name:<24} {'running, pid ' + str(pid) if pid else 'not running'}")
+        if status["kubeconfig"]:
+            print(f"kubeconfig: {status['kubeconfig']}")
+        print(f"state and logs: {status['state_dir']}")
+    return 0 if status["up"] else 3
+
+
+def _cluster_kubeconfig(args: argparse.Namespace) -> int:
+    from podlife.cluster.local.provider import LocalCluster
+
+    cluster = LocalCluster()
+    if not cluster.is_up():
+        raise PodlifeError("the local cluster is not up; run `podlife cluster up`")
+    print(cluster.layout.kubeconfig)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podlife", description="Kubernetes pod lifecycle conformance harness.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    cluster = commands.add_parser("cluster", help="manage the embedded local cluster")
+    actions = cluster.add_subparsers(dest="action", required=True)
+
+    up = actions.add_parser("up", help="build what is missing and start the local cluster")
+    up.add_argument("--version", help="Kubernetes version, e.g. 1.36 or 1.36.3 (default: see README)")
+    up.add_argument("--feature-gates", default="", help="feature gates for every component, e.g. A=true,B=false")
+    up.add_argument("--extra-arg", action="append", default=[], metavar="COMPONENT=--FLAG",
+                    help="extra flag for one component (kube-apiserver, kubelet, ...); repeatable")
+    up.add_argument("--kubelet-config", action="append", default=[], metavar="KEY.PATH=VALUE",
+                    help="KubeletConfiguration override, e.g. crashLoopBackOff.maxContainerRestartPeriod=60s")
+    up.set_defaults(func=_cluster_up)
+    actions.add_parser("down", help="stop the local cluster and remove all it created").set_defaults(func=_cluster_down)
+    status = actions.add_parser("status", help="show the local cluster's components")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_cluster_status)
+    actions.add_parser("kubeconfig", help="print the admin kubeconfig path").set_defaults(func=_cluster_kubeconfig)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PodlifeError as err:
+        print(f"podlife: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("podlife: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Build every binary of the local cluster from Go modules, cached per Kubernetes version.
+
+``k8s.io/kubernetes`` is not meant to be used as a module: its ``go.mod`` points every
+``k8s.io/*`` staging module at a directory inside its own tree. A small wrapper module
+requires it and replaces each staging module with its published ``v0.X.Y`` twin, which makes
+``go build k8s.io/kubernetes/cmd/...`` work from the module proxy alone. etcd 3.5 and CoreDNS
+get wrapper modules of their own (their dependency graphs disagree with Kubernetes'), and the
+pause binary is compiled from the C source shipped inside the Kubernetes module.
+
+Image tags (agnhost, pause, CoreDNS) are read from the Kubernetes module of the chosen version,
+so the images carry the names that version's own manifests and e2e suite use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from podlife.cluster.local.paths import cache_root
+from podlife.errors import PodlifeError
+
+#: The newest minor whose kubelet runs on this kind of host (cgroup v1, containerd 1.6); see README.
+DEFAULT_VERSION = "1.37.2"
+#: The oldest minor ``--version`` accepts; older ones are long out of upstream support.
+OLDEST_MINOR = 31
+#: etcd 3.5 is what the project certifies against (Debian ships 3.4, too old for the API server).
+ETCD_VERSION = "3.5.35"
+
+KUBE_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+)
+
+Progress = Callable[[str], None]
+
+
+def default_progress(message: str) -> None:
+    """Progress goes to stderr, so ``podlife cluster kubeconfig`` stays clean on stdout."""
+    print(f"[podlife] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a built Kubernetes version consists of: binaries and the image tags that go with it."""
+
+    version: str
+    bin_dir: Path
+    agnhost_tag: str
+    pause_tag: str
+    coredns_tag: str
+    etcd_version: str
+
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
+
+
+def _run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Run a build command; on failure raise one line naming it, with the tail of its output."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise PodlifeError(f"build step failed: {' '.join(cmd[:4])} ...: {' | '.join(tail)}")
+    return proc.stdout
+
+
+def _go_env() -> dict[str, str]:
+    """Static, reproducible binaries: no cgo (they must run on scratch images), no VCS stamping."""
+    env = dict(os.environ)
+    env.update(CGO_ENABLED="0", GOFLAGS="-trimpath -buildvcs=false", GOTOOLCHAIN="local")
+    return env
+
+
+def resolve_version(requested: str | None) -> str:
+    """Turn ``1.36`` or ``v1.36.3`` into an exact patch version, newest patch for a bare minor."""
+    wanted = (requested or DEFAULT_VERSION).lstrip("v")
+    match = re.fullmatch(r"1\.(\d+)(?:\.(\d+))?", wanted)
+    if not match:
+        raise PodlifeError(f"not a Kubernetes version: {requested!r} (expected e.g. 1.36 or 1.36.3)")
+    if int(match.group(1)) < OLDEST_MINOR:
+        raise PodlifeError(f"Kubernetes {wanted} is not supported: the oldest is 1.{OLDEST_MINOR}")
+    if match.group(2) is not None:
+        return wanted
+    cached = sorted(
+        (p.name[1:] for p in cache_root().glob(f"k8s/v{wanted}.*") if (p / "release.json").exists()),
+        key=lambda v: int(v.split(".")[2]),
+    )
+    try:
+        listing = _run(["go", "list", "-m", "-versions", "k8s.io/kubernetes"], cwd=Path("/"))
+    except PodlifeError:
+        if cached:
+            return cached[-1]
+        raise PodlifeError(f"cannot list Kubernetes {wanted}.x releases (is the Go module proxy reachable?)")
+    patches = [v[1:] for v in listing.split()[1:] if re.fullmatch(rf"v{re.escape(wanted)}\.\d+", v)]
+    if not patches:
+        raise PodlifeError(f"no Kubernetes {wanted}.x release on the Go module proxy")
+    return max(patches, key=lambda v: int(v.split(".")[2]))
+
+
+class _Heartbeat:
+    """Prints how far a long ``go build -v`` got, so CI logs show it is alive."""
+
+    def __init__(self, label: str, progress: Progress, every: float = 60.0) -> None:
+        self.label, self.progress, self.every = label, progress, every
+        self.packages = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        start = time.monotonic()
+        while not self._done.wait(self.every):
+            self.progress(f"  ... {self.label}: {self.packages} packages compiled, {time.monotonic() - start:.0f}s")
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+
+
+class Builder:
+    """Builds (or finds in the cache) one Kubernetes version and its companions."""
+
+    def __init__(self, version: str, progress: Progress = default_progress) -> None:
+        self.version = version
+        self.progress = progress
+        self.root = cache_root() / "k8s" / f"v{version}"
+        self.bin_dir = self.root / "bin"
+        self.cold_build_seconds = 0.0
+
+    @property
+    def minor(self) -> int:
+        return int(self.version.split(".")[1])
+
+    def ensure(self) -> Release:
+        """Return the release, building whatever is missing; a complete cache costs nothing."""
+        marker = self.root / "release.json"
+        if marker.exists():
+            data = json.loads(marker.read_text())
+            return Release(**{**data, "bin_dir": Path(data["bin_dir"])})
+        start = time.monotonic()
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        kube_src = self._kubernetes_source()
+        release = Release(
+            version=self.version,
+            bin_dir=self.bin_dir,
+            agnhost_tag=(kube_src / "test/images/agnhost/VERSION").read_text().strip(),
+            pause_tag=self._kubeadm_constant(kube_src, "PauseVersion"),
+            coredns_tag=self._kubeadm_constant(kube_src, "CoreDNSVersion"),
+            etcd_version=ETCD_VERSION,
+        )
+        self._build_kubernetes(kube_src)
+        self._build_etcd()
+        self._build_coredns(release.coredns_tag)
+        self._build_pause(kube_src, release.pause_tag)
+        self.cold_build_seconds = time.monotonic() - start
+        self.progress(f"built Kubernetes v{self.version} and companions in {self.cold_build_seconds:.0f}s")
+        marker.write_text(json.dumps({**asdict(release), "bin_dir": str(self.bin_dir)}, indent=2))
+        return release
+
+    # -- Kubernetes -------------------------------------------------------------------------
+
+    def _kubernetes_source(self) -> Path:
+        self.progress(f"fetching k8s.io/kubernetes v{self.version} from the Go module proxy")
+        out = _run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@v{self.version}"], cwd=Path("/"))
+        return Path(json.loads(out)["Dir"])
+
+    @staticmethod
+    def _kubeadm_constant(kube_src: Path, name: str) -> str:
+        text = (kube_src / "cmd/kubeadm/app/constants/constants.go").read_text()
+        match = re.search(rf'\b{name}\s*=\s*"v?([^"]+)"', text)
+        if not match:
+            raise PodlifeError(f"cannot find {name} in {kube_src}/cmd/kubeadm/app/constants/constants.go")
+        value = match.group(1)
+        return f"v{value}" if name == "CoreDNSVersion" else value
+
+    def _build_kubernetes(self, kube_src: Path) -> None:
+        staging = re.findall(r"^\s+(k8s\.io/[\w.-]+) => \./staging/", (kube_src / "go.mod").read_text(), re.M)
+        pin = f"v0.{self.version.split('.', 1)[1]}"
+        gomod = "\n".join(
+            ["module podlife.local/kubernetes", "", "go 1.22", "", f"require k8s.io/kubernetes v{self.version}", "", "replace ("]
+            + [f"\t{mod} => {mod} {pin}" for mod in staging]
+            + [")", ""]
+        )
+        packages = [f"k8s.io/kubernetes/cmd/{cmd}" for cmd in KUBE_COMMANDS]
+        packages.append("k8s.io/kubernetes/test/images/agnhost")
+        self._go_build("kubernetes", gomod, {}, packages, self._version_ldflags())
+
+    def _version_ldflags(self) -> str:
+        """Stamp the real version, as Kubernetes' own build does, so ``kubectl version`` tells it."""
+        major, minor, _ = self.version.split(".")
+        info = Path(_run(["go", "env", "GOMODCACHE"]).strip()) / f"cache/download/k8s.io/kubernetes/@v/v{self.version}.info"
+        commit = json.loads(info.read_text()).get("Origin", {}).get("Hash", "") if info.exists() else ""
+        values = {
+            "gitVersion": f"v{self.version}",
+            "gitMajor": major,
+            "gitMinor": minor,
+            "gitCommit": commit,
+            "gitTreeState": "clean",
+            "buildDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        flags = ["-s", "-w"]
+        for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+            flags += [f"-X {pkg}.{key}={value}" for key, value in values.items()]
+        return " ".join(flags)
+
+    # -- companions ---------------------------------------------------------------------------
+
+    def _build_etcd(self) -> None:
+        gomod = f"module podlife.local/etcd\n\ngo 1.22\n\nrequire go.etcd.io/etcd/server/v3 v{ETCD_VERSION}\n"
+        self._go_build("etcd", gomod, {}, ["go.etcd.io/etcd/server/v3"], "-s -w", rename={"server": "etcd"})
+
+    def _build_coredns(self, tag: str) -> None:
+        main_go = resources.files("podlife.cluster.local").joinpath("gosrc/coredns/main.go").read_text()
+        gomod = f"module podlife.local/coredns\n\ngo 1.22\n\nrequire github.com/coredns/coredns {tag}\n"
+        self._go_build("coredns", gomod, {"main.go": main_go}, ["."], "-s -w")
+
+    def _build_pause(self, kube_src: Path, tag: str) -> None:
+        target = self.bin_dir / "pause"
+        if target.exists():
+            return
+        self.progress(f"compiling pause {tag} from the Kubernetes module's C source")
+        _run(["gcc", "-Os", "-Wall", "-static", f"-DVERSION=v{tag}-podlife", "-o", str(target),
+              str(kube_src / "build/pause/linux/pause.c")])
+
+    # -- shared Go machinery ----------------------------------------------------------------------
+
+    def _go_build(
+        self,
+        name: str,
+        gomod: str,
+        sources: dict[str, str],
+        packages: list[str],
+        ldflags: str,
+        rename: dict[str, str] | None = None,
+    ) -> None:
+        """Write a wrapper module, resolve it, and build ``packages`` into the release's bin dir.
+
+        Imports of the wanted packages go into a ``tools.go`` so ``go mod tidy`` keeps them.
+        ``rename`` maps the name ``go build`` gives a binary to the name the cluster expects.
+        """
+        stamp = self.root / f"{name}.built"
+        if stamp.exists():
+            return
+        module = self.root / "src" / name
+        if module.exists():
+            shutil.rmtree(module)
+        module.mkdir(parents=True)
+        (module / "go.mod").write_text(gomod)
+        for filename, text in sources.items():
+            (module / filename).write_text(text)
+        imports = [p for p in packages if p != "."]
+        if imports:
+            lines = "\n".join(f'\t_ "{p}"' for p in imports)
+            (module / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{lines}\n)\n")
+        env = _go_env()
+        self.progress(f"resolving Go modules for {name}")
+        _run(["go", "mod", "tidy"], cwd=module, env=env)
+        out_dir = module / "out"
+        out_dir.mkdir()
+        self.progress(f"building {name} (cold: many minutes on 2 cores; cached afterwards)")
+        started = time.monotonic()
+        cmd = ["go", "build", "-v", "-ldflags", ldflags, "-o", str(out_dir) + "/", *packages]
+        proc = subprocess.Popen(cmd, cwd=module, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        tail: list[str] = []
+        assert proc.stderr is not None
+        with _Heartbeat(name, self.progress) as beat:
+            for line in proc.stderr:
+                beat.packages += 1
+                tail = (tail + [line.rstrip()])[-5:]
+        if proc.wait() != 0:
+            raise PodlifeError(f"go build of {name} failed: {' | '.join(tail)}")
+        for built in out_dir.iterdir():
+            target = (rename or {}).get(built.name, built.name)
+            built.replace(self.bin_dir / target)
+        shutil.rmtree(out_dir)
+        self.progress(f"built {name} in {time.monotonic() - started:.0f}s")
+        stamp.touch()

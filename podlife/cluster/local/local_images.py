@@ -1,0 +1,81 @@
+"""The reference images of the local cluster, assembled from built binaries and Debian files.
+
+They carry their upstream names and tags so the manifests scenarios use run unchanged on kind
+and on real clusters. Upstream agnhost is Alpine-based with a shell, ``nslookup`` and ``curl``
+beside ``/agnhost``; scenarios exec into it, so the local image gets busybox's applets and
+Debian's curl (with its libraries) as well.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+from podlife.cluster.local.build import Release
+from podlife.cluster.local.images import ImageSpec, busybox_applets, shared_libraries, write_oci_archive
+from podlife.errors import PodlifeError
+
+BUSYBOX = Path("/bin/busybox")
+CURL = Path("/usr/bin/curl")
+#: Debian bookworm's busybox-static is 1.35.0; the same tag exists upstream.
+BUSYBOX_TAG = "1.35.0"
+
+_ETC = {
+    "/etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    "/etc/group": b"root:x:0:\nnogroup:x:65534:\n",
+}
+
+
+def _with_busybox(spec: ImageSpec) -> ImageSpec:
+    """Add busybox and a link for each of its applets, plus the basic /etc files a shell expects."""
+    spec.files["/bin/busybox"] = BUSYBOX
+    for applet in busybox_applets(BUSYBOX):
+        if applet != "busybox":
+            spec.symlinks.setdefault(f"/bin/{applet}", "/bin/busybox")
+    spec.data.update(_ETC)
+    spec.directories.update({"/tmp": 0o1777, "/root": 0o700, "/var/log": 0o755})
+    return spec
+
+
+def image_specs(release: Release) -> list[ImageSpec]:
+    """Every image the local cluster preloads for ``release``."""
+    agnhost = _with_busybox(ImageSpec(
+        name=f"registry.k8s.io/e2e-test-images/agnhost:{release.agnhost_tag}",
+        files={"/agnhost": release.binary("agnhost"), "/usr/bin/curl": CURL, **shared_libraries(CURL)},
+        entrypoint=["/agnhost"],
+        cmd=["pause"],
+    ))
+    busybox = _with_busybox(ImageSpec(name=f"docker.io/library/busybox:{BUSYBOX_TAG}", cmd=["sh"]))
+    return [
+        ImageSpec(
+            name=f"registry.k8s.io/pause:{release.pause_tag}",
+            files={"/pause": release.binary("pause")},
+            entrypoint=["/pause"],
+            user="65535:65535",
+        ),
+        agnhost,
+        busybox,
+        ImageSpec(
+            name=f"registry.k8s.io/coredns/coredns:{release.coredns_tag}",
+            files={"/coredns": release.binary("coredns")},
+            entrypoint=["/coredns"],
+        ),
+    ]
+
+
+def preload(release: Release, archive_dir: Path, ctr: Callable[..., list[str]], progress: Callable[[str], None]) -> None:
+    """Import every image not yet in containerd, assembling its archive first when missing."""
+    present = set(subprocess.run(ctr("images", "ls", "-q"), capture_output=True, text=True).stdout.split())
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    for spec in image_specs(release):
+        if spec.name in present:
+            continue
+        archive = archive_dir / (spec.name.replace("/", "_").replace(":", "_") + ".tar")
+        if not archive.exists():
+            progress(f"assembling image {spec.name}")
+            write_oci_archive(spec, archive)
+        progress(f"importing image {spec.name}")
+        proc = subprocess.run(ctr("images", "import", str(archive)), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PodlifeError(f"importing {spec.name} into containerd failed: {proc.stderr.strip()}")
