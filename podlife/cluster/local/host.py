@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,8 +145,8 @@ def teardown_network(net: Network) -> None:
     for table, chain in _owned_chains(sh("iptables-save").stdout):
         rules = sh("iptables-save", "-t", table).stdout
         for rule in rules.splitlines():
-            if rule.startswith("-A ") and f"-j {chain}" in rule and not rule.split()[1].startswith(("KUBE-", "CNI-", "PODLIFE-")):
-                sh("iptables", "-w", "-t", table, "-D", *rule.split()[1:], check=False)
+            if rule.startswith("-A ") and rule.endswith(f"-j {chain}") and not rule.split()[1].startswith(("KUBE-", "CNI-", "PODLIFE-")):
+                sh("iptables", "-w", "-t", table, "-D", *shlex.split(rule)[1:], check=False)
     owned = _owned_chains(sh("iptables-save").stdout)
     for table, chain in owned:
         sh("iptables", "-w", "-t", table, "-F", chain, check=False)
@@ -182,26 +184,35 @@ def pod_cgroups() -> list[Path]:
     )
 
 
+def _cgroup_dirs(base: Path) -> list[Path]:
+    """``base`` and every cgroup below it, deepest first; cgroups vanishing meanwhile are skipped."""
+    found = [Path(top) / d for top, dirs, _ in os.walk(base) for d in dirs]
+    return sorted(found, key=lambda p: len(p.parts), reverse=True) + [base]
+
+
 def kill_pod_processes() -> None:
     """SIGKILL whatever still runs in a pod cgroup (containers outliving a stopped kubelet)."""
     for base in pod_cgroups():
-        for procs in base.rglob("cgroup.procs"):
-            for pid in procs.read_text().split():
-                sh("kill", "-9", pid, check=False)
+        for directory in _cgroup_dirs(base):
+            try:
+                pids = (directory / "cgroup.procs").read_text().split()
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 def remove_pod_cgroups() -> None:
     """Remove the kubepods trees bottom-up (rmdir is how cgroups are deleted)."""
     for base in pod_cgroups():
-        for directory in sorted((d for d in base.rglob("*") if d.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        for directory in _cgroup_dirs(base):
             try:
                 directory.rmdir()
             except OSError:
                 pass
-        try:
-            base.rmdir()
-        except OSError:
-            pass
 
 
 def remove_path(path: Path) -> None:
