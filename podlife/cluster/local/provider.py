@@ -93,7 +93,7 @@ class LocalCluster:
             self._start(config, release)
         except BaseException:
             self.progress(f"start-up failed; component logs are in {self.layout.logs}")
-            self.down(keep_logs=True)
+            self.down()
             raise
         took = time.monotonic() - started
         self.progress(f"cluster v{settings.version} ready in {took:.1f}s")
@@ -146,7 +146,7 @@ class LocalCluster:
 
     # -- down ---------------------------------------------------------------------------------
 
-    def down(self, keep_logs: bool = True) -> list[str]:
+    def down(self) -> list[str]:
         """Stop everything and remove what the cluster created; return what could not be removed."""
         record = self.recorded()
         for name in reversed(START_ORDER):
@@ -164,9 +164,11 @@ class LocalCluster:
         host.unmount_all(self.layout.root)
         host.remove_pod_cgroups()
         host.remove_path(host.HOSTPATH_PV_DIR)
+        # Logs stay for the post-mortem; the CA stays so kubeconfigs handed out keep working after `up`.
+        kept = {self.layout.pki, self.layout.logs}
         if self.layout.root.exists():
             for child in self.layout.root.iterdir():
-                if not (keep_logs and child == self.layout.logs):
+                if child not in kept:
                     host.remove_path(child)
         return self.leftovers()
 

@@ -1,0 +1,70 @@
+"""What every cluster provider hands the harness, and the checks run before any test touches it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
+
+from podlife.errors import PodlifeError
+
+#: Label on every object the harness creates; its value is the run id.
+RUN_LABEL = "podlife.io/run"
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """A reachable cluster: how to talk to it and what it is, for reports."""
+
+    provider: str
+    kubeconfig: Path
+    context: str | None
+    version: str
+    node_count: int
+
+    def api_client(self) -> client.ApiClient:
+        return connect(self.kubeconfig, self.context)
+
+
+def connect(kubeconfig: Path, context: str | None) -> client.ApiClient:
+    """Load a kubeconfig into an API client; a missing or malformed one is one clear error."""
+    if not kubeconfig.exists():
+        raise PodlifeError(f"kubeconfig {kubeconfig} does not exist")
+    try:
+        return config.new_client_from_config(config_file=str(kubeconfig), context=context)
+    except (ConfigException, ValueError, TypeError, KeyError) as err:
+        raise PodlifeError(f"bad kubeconfig {kubeconfig}: {str(err).splitlines()[0]}") from None
+
+
+def describe(provider: str, kubeconfig: Path, context: str | None) -> ClusterHandle:
+    """Reach the API server and check the harness may create namespaces there.
+
+    Unreachable servers, rejected credentials and missing RBAC permissions all end here,
+    before the first test, with one line saying which it was.
+    """
+    api = connect(kubeconfig, context)
+    api.configuration.retries = 1
+    where = f"{provider} cluster ({kubeconfig}{', context ' + context if context else ''})"
+    try:
+        version = client.VersionApi(api).get_code(_request_timeout=10).git_version
+        nodes = client.CoreV1Api(api).list_node(_request_timeout=10).items
+        review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+            client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(
+                    resource_attributes=client.V1ResourceAttributes(verb="create", resource="namespaces")
+                )
+            ),
+            _request_timeout=10,
+        )
+    except urllib3.exceptions.HTTPError as err:
+        raise PodlifeError(f"API server of the {where} is unreachable: {type(err).__name__}") from None
+    except client.ApiException as err:
+        if err.status in (401, 403):
+            raise PodlifeError(f"the {where} refused the harness ({err.status} {err.reason}): check the credentials and RBAC") from None
+        raise PodlifeError(f"the {where} answered {err.status} {err.reason}") from None
+    if not review.status.allowed:
+        raise PodlifeError(f"the {where} forbids creating namespaces, which every scenario needs")
+    return ClusterHandle(provider, kubeconfig, context, version, len(nodes))

@@ -1,0 +1,1 @@
+"""Manifest builders for the reference workloads (agnhost netexec, busybox)."""

@@ -1,0 +1,94 @@
+"""Builders for agnhost-based workloads: Deployments, StatefulSets and Services as plain dicts.
+
+Plain dicts (not client model objects) keep manifests readable in failure output and let
+the same structure be dumped to YAML under ``fixtures/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from podlife.workloads.images import AGNHOST, mirrored
+
+HTTP_PORT = 8080
+
+
+@dataclass
+class Netexec:
+    """An agnhost ``netexec`` server: ``/hostname`` names the serving pod, ``/readyz`` and ``/exit`` exist too."""
+
+    name: str
+    replicas: int = 1
+    image_repo: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return {"app": self.name}
+
+    def container(self) -> dict[str, Any]:
+        return {
+            "name": "app",
+            "image": mirrored(AGNHOST, self.image_repo),
+            "args": ["netexec", f"--http-port={HTTP_PORT}", *self.args],
+            "ports": [{"name": "http", "containerPort": HTTP_PORT}],
+        }
+
+    def pod_template(self) -> dict[str, Any]:
+        return {
+            "metadata": {"labels": {**self.selector, **self.labels}},
+            "spec": {"containers": [self.container()]},
+        }
+
+    def deployment(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": self.name, "labels": self.selector},
+            "spec": {
+                "replicas": self.replicas,
+                "selector": {"matchLabels": self.selector},
+                "template": self.pod_template(),
+            },
+        }
+
+    def statefulset(self, claim_size: str | None = None) -> dict[str, Any]:
+        """A StatefulSet governed by the headless Service of the same name; optionally one claim per member at /data."""
+        template = self.pod_template()
+        spec: dict[str, Any] = {
+            "serviceName": self.name,
+            "replicas": self.replicas,
+            "selector": {"matchLabels": self.selector},
+            "template": template,
+        }
+        if claim_size:
+            template["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+            spec["volumeClaimTemplates"] = [{
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": claim_size}}},
+            }]
+        return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": self.name}, "spec": spec}
+
+    def service(self, port: int = 80, headless: bool = False) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "selector": self.selector,
+            "ports": [{"name": "http", "port": port, "targetPort": HTTP_PORT}],
+        }
+        if headless:
+            spec["clusterIP"] = "None"
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": self.name}, "spec": spec}
+
+
+def client_pod(name: str, image_repo: str | None = None) -> dict[str, Any]:
+    """An idle agnhost pod with a shell, curl and nslookup, to act as an in-cluster client."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "client", "image": mirrored(AGNHOST, image_repo), "args": ["pause"]}],
+        },
+    }

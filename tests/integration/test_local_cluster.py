@@ -1,0 +1,121 @@
+"""Smoke tests: the local cluster is a working Kubernetes, not just running processes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import requests
+from kubernetes import client
+
+from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
+from podlife.cluster.local.provider import LocalCluster
+from podlife.kube import apply, wait_ready
+from podlife.waiting import wait_for
+from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
+from podlife.workloads.images import BUSYBOX
+
+from tests.integration.conftest import Kubectl
+
+
+def _events(api: client.ApiClient, namespace: str, pod: str) -> list[str]:
+    items = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod}").items
+    return [e.reason for e in items]
+
+
+def _completed(api: client.ApiClient, namespace: str, pod: str) -> bool:
+    return client.CoreV1Api(api).read_namespaced_pod(pod, namespace).status.phase == "Succeeded"
+
+
+def test_node_is_ready(k8s: client.ApiClient, local_cluster: LocalCluster) -> None:
+    node = client.CoreV1Api(k8s).read_node(NODE_NAME)
+    assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
+
+
+def test_service_reachable_from_host_and_from_a_pod(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+    app = Netexec("web", replicas=2)
+    apply(k8s, namespace, app.deployment(), app.service(), client_pod("client"))
+    pods = wait_ready(k8s, namespace, app.selector, 2)
+    wait_ready(k8s, namespace, {"app": "client"}, 1)
+    names = {p.metadata.name for p in pods}
+    cluster_ip = client.CoreV1Api(k8s).read_namespaced_service("web", namespace).spec.cluster_ip
+
+    def served_from_host() -> str | None:
+        try:
+            return requests.get(f"http://{cluster_ip}/hostname", timeout=2).text
+        except requests.RequestException:
+            return None
+
+    assert wait_for(served_from_host, 30, "the Service from the host") in names
+    from_pod = kubectl("exec", "client", "--", "curl", "-s", "-m", "5", f"http://web.{namespace}.svc.cluster.local/hostname")
+    assert from_pod.stdout in names
+
+
+def test_service_and_statefulset_names_resolve_and_claim_binds(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+    db = Netexec("db")
+    apply(k8s, namespace, db.service(headless=True), db.statefulset(claim_size="1Mi"), client_pod("client"))
+    wait_ready(k8s, namespace, db.selector, 1)
+    wait_ready(k8s, namespace, {"app": "client"}, 1)
+    claim = client.CoreV1Api(k8s).read_namespaced_persistent_volume_claim("data-db-0", namespace)
+    assert claim.status.phase == "Bound"
+    pod_ip = client.CoreV1Api(k8s).read_namespaced_pod("db-0", namespace).status.pod_ip
+    member = kubectl("exec", "client", "--", "nslookup", f"db-0.db.{namespace}.svc.cluster.local")
+    assert pod_ip in member.stdout
+    service = kubectl("exec", "client", "--", "nslookup", f"db.{namespace}.svc.cluster.local")
+    assert pod_ip in service.stdout
+
+
+def test_logs_exec_and_port_forward(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+    app = Netexec("web")
+    apply(k8s, namespace, app.deployment())
+    pod = wait_ready(k8s, namespace, app.selector, 1)[0].metadata.name
+    assert kubectl("exec", pod, "--", "cat", "/etc/hostname").stdout.strip() == pod
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    forward = subprocess.Popen(kubectl.argv("port-forward", f"pod/{pod}", f"{port}:{HTTP_PORT}"), stdout=subprocess.DEVNULL)
+    try:
+        def through_forward() -> str | None:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/hostname", timeout=2).text
+            except requests.RequestException:
+                return None
+
+        assert wait_for(through_forward, 30, "kubectl port-forward") == pod
+    finally:
+        forward.terminate()
+        forward.wait()
+    assert "GET /hostname" in kubectl("logs", pod).stdout
+
+
+def test_preloaded_image_starts_without_a_pull(k8s: client.ApiClient, namespace: str) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "preloaded"},
+        "spec": {"restartPolicy": "Never", "containers": [
+            {"name": "c", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent", "command": ["true"]}
+        ]},
+    }
+    apply(k8s, namespace, pod)
+    wait_for(lambda: _completed(k8s, namespace, "preloaded"), 60, "the preloaded-image pod to complete")
+    reasons = _events(k8s, namespace, "preloaded")
+    assert "Pulled" in reasons and "Pulling" not in reasons, reasons
+
+
+def test_image_pushed_to_local_registry_is_pulled(k8s: client.ApiClient, namespace: str, local_cluster: LocalCluster) -> None:
+    """Push a copy of busybox to the loopback registry under a fresh name; a pod must pull it."""
+    pushed = f"{REGISTRY_ADDRESS}/podlife-smoke/{namespace}:v1"
+    ctr = ["ctr", "--address", str(local_cluster.layout.containerd_socket), "--namespace", "k8s.io"]
+    subprocess.run([*ctr, "images", "tag", "--force", BUSYBOX, pushed], check=True, capture_output=True)
+    subprocess.run([*ctr, "images", "push", "--plain-http", pushed], check=True, capture_output=True)
+    subprocess.run([*ctr, "images", "rm", pushed], check=True, capture_output=True)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "pulled"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": pushed, "command": ["true"]}]},
+    }
+    apply(k8s, namespace, pod)
+    wait_for(lambda: _completed(k8s, namespace, "pulled"), 60, "the pod of the pushed image to complete")
+    assert "Pulling" in _events(k8s, namespace, "pulled")
