@@ -142,9 +142,12 @@ class Builder:
         self.bin_dir = self.root / "bin"
         self.cold_build_seconds = 0.0
 
-    @property
-    def minor(self) -> int:
-        return int(self.version.split(".")[1])
+    def recorded_build_seconds(self) -> float | None:
+        """How long the build that filled this cache took, if it finished."""
+        try:
+            return float((self.root / "build-seconds").read_text())
+        except (OSError, ValueError):
+            return None
 
     def ensure(self) -> Release:
         """Return the release, building whatever is missing; a complete cache costs nothing."""
@@ -169,6 +172,7 @@ class Builder:
         self._build_pause(kube_src, release.pause_tag)
         self.cold_build_seconds = time.monotonic() - start
         self.progress(f"built Kubernetes v{self.version} and companions in {self.cold_build_seconds:.0f}s")
+        (self.root / "build-seconds").write_text(f"{self.cold_build_seconds:.0f}\n")
         marker.write_text(json.dumps({**asdict(release), "bin_dir": str(self.bin_dir)}, indent=2))
         return release
 

@@ -1,0 +1,86 @@
+"""Benchmark of the local cluster: warm start time, idle memory, cold build time.
+
+Run as root: ``python bench/cluster_start.py [--version 1.37]``. It restarts the local cluster
+(down, then up) and prints figures beside their targets:
+
+- warm start: from ``up`` to a Ready node with cluster DNS answering (target <= 20 s);
+- idle memory: resident set of every cluster process together, components, shims and pods,
+  after the cluster settled (target <= 1.5 GiB); proportional set size (PSS) is printed too,
+  since the processes share pages that RSS counts once per process;
+- cold build: how long the build that filled the cache took, or the build it did now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from podlife.cluster.local import host
+from podlife.cluster.local.build import Builder, resolve_version
+from podlife.cluster.local.components import Settings
+from podlife.cluster.local.provider import LocalCluster
+
+START_TARGET_S = 20.0
+MEMORY_TARGET_GIB = 1.5
+SETTLE_S = 30.0
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB, from smaps_rollup; (0, 0) when it is gone."""
+    values = {"Rss:": 0, "Pss:": 0}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, *rest = line.split()
+            if key in values:
+                values[key] = int(rest[0])
+    except OSError:
+        pass
+    return values["Rss:"], values["Pss:"]
+
+
+def cluster_pids(cluster: LocalCluster) -> set[int]:
+    """Components, containerd shims, and every process in a pod cgroup."""
+    pids = set(cluster.supervisor.running().values()) | set(host.shim_pids(cluster.layout.containerd_socket))
+    for base in host.pod_cgroups():
+        for procs in base.rglob("cgroup.procs"):
+            try:
+                pids |= {int(p) for p in procs.read_text().split()}
+            except OSError:
+                continue
+    return pids
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", default=None)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/cluster_start.py: needs root (it runs the local cluster)", file=sys.stderr)
+        return 1
+    version = resolve_version(args.version)
+    cluster = LocalCluster()
+    if cluster.recorded():
+        cluster.down()
+    began = time.monotonic()
+    result = cluster.up(Settings(version=version))
+    wall = time.monotonic() - began - result.cold_build_seconds
+    time.sleep(SETTLE_S)  # let start-up allocations settle before measuring idle memory
+    rss = pss = 0
+    for pid in cluster_pids(cluster):
+        r, p = _memory_kib(pid)
+        rss, pss = rss + r, pss + p
+    build = result.cold_build_seconds or Builder(version).recorded_build_seconds()
+    gib = 1024 * 1024
+    print(f"local cluster v{version}")
+    print(f"warm start to node Ready + DNS answering: {wall:.1f} s (target <= {START_TARGET_S:.0f} s)")
+    print(f"idle memory, all cluster processes: RSS {rss / gib:.2f} GiB, PSS {pss / gib:.2f} GiB (target <= {MEMORY_TARGET_GIB} GiB)")
+    print(f"cold build time: {f'{build:.0f} s' if build else 'unknown (cache filled before timing was recorded)'}"
+          f"{' (built in this run)' if result.cold_build_seconds else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
