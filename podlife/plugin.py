@@ -20,6 +20,7 @@ from podlife.cluster.base import ClusterHandle
 from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, provision
 from podlife.errors import PodlifeError
 from podlife.namespaces import NamespaceJanitor
+from podlife.report.summary import Evidence, SummaryPlugin, cluster_property
 
 ALLOW_DISRUPTIVE_ENV = "PODLIFE_ALLOW_DISRUPTIVE"
 
@@ -32,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--context", default=None, help="kubeconfig context for --cluster=existing")
     group.addoption("--allow-disruptive", default=os.environ.get(ALLOW_DISRUPTIVE_ENV),
                     metavar="CONTEXT", help=f"allow disruptive scenarios on this existing context (or ${ALLOW_DISRUPTIVE_ENV})")
+    group.addoption("--image-repo", default=None, metavar="REPO",
+                    help="pull the reference images (agnhost, busybox) from this mirror instead")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
     # pytest-kind owns --kubeconfig, --kind-image, --kind-bin and --keep-cluster; they are shared, not redefined.
@@ -46,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "lifecycle: stops and restarts the local cluster itself; run alone, last",
     ):
         config.addinivalue_line("markers", marker)
+    config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so namespace fixtures still clean up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
@@ -103,6 +107,13 @@ def namespace(namespace_janitor: NamespaceJanitor, request: pytest.FixtureReques
     name = namespace_janitor.create(request.node.name)
     yield name
     namespace_janitor.delete(name)
+
+
+@pytest.fixture
+def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> Evidence:
+    """Figures for ``reports/summary.json`` and text for the Allure report of this test."""
+    request.node.user_properties.append(cluster_property(podlife_cluster))
+    return Evidence(request.node)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

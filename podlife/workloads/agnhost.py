@@ -23,24 +23,44 @@ class Netexec:
     image_repo: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
+    #: Seconds before the server listens: a slow-starting app (a shell sleeps, then execs netexec).
+    startup_delay: float = 0
+    #: Gate Service traffic on an HTTP readiness probe of ``/hostname``.
+    readiness_probe: bool = False
+    #: Seconds the preStop hook sleeps (exec ``sleep``), delaying SIGTERM; None for no hook.
+    pre_stop_sleep: float | None = None
+    grace_period: int | None = None
 
     @property
     def selector(self) -> dict[str, str]:
         return {"app": self.name}
 
     def container(self) -> dict[str, Any]:
-        return {
+        server = ["netexec", f"--http-port={HTTP_PORT}", *self.args]
+        container: dict[str, Any] = {
             "name": "app",
             "image": mirrored(AGNHOST, self.image_repo),
-            "args": ["netexec", f"--http-port={HTTP_PORT}", *self.args],
             "ports": [{"name": "http", "containerPort": HTTP_PORT}],
         }
+        if self.startup_delay:
+            container["command"] = ["sh", "-c", f"sleep {self.startup_delay}; exec /agnhost {' '.join(server)}"]
+        else:
+            container["args"] = server
+        if self.readiness_probe:
+            container["readinessProbe"] = {
+                "httpGet": {"path": "/hostname", "port": HTTP_PORT},
+                "periodSeconds": 1,
+                "failureThreshold": 1,
+            }
+        if self.pre_stop_sleep is not None:
+            container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(self.pre_stop_sleep)]}}}
+        return container
 
     def pod_template(self) -> dict[str, Any]:
-        return {
-            "metadata": {"labels": {**self.selector, **self.labels}},
-            "spec": {"containers": [self.container()]},
-        }
+        spec: dict[str, Any] = {"containers": [self.container()]}
+        if self.grace_period is not None:
+            spec["terminationGracePeriodSeconds"] = self.grace_period
+        return {"metadata": {"labels": {**self.selector, **self.labels}}, "spec": spec}
 
     def deployment(self) -> dict[str, Any]:
         return {
@@ -72,12 +92,15 @@ class Netexec:
         return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": self.name}, "spec": spec}
 
     def service(self, port: int = 80, headless: bool = False) -> dict[str, Any]:
+        """A Service for the app; NodePort unless headless, so clients off the cluster reach it too."""
         spec: dict[str, Any] = {
             "selector": self.selector,
             "ports": [{"name": "http", "port": port, "targetPort": HTTP_PORT}],
         }
         if headless:
             spec["clusterIP"] = "None"
+        else:
+            spec["type"] = "NodePort"
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": self.name}, "spec": spec}
 
 

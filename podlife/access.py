@@ -1,0 +1,23 @@
+"""How the harness reaches a Service through its real data path (never ``kubectl port-forward``).
+
+On the local cluster the harness runs on the node, so it uses the ClusterIP through kube-proxy's
+rules, as an in-cluster client would. Elsewhere it uses the Service's NodePort on a node's
+address, which crosses the same kube-proxy rules from outside.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from podlife.cluster.base import ClusterHandle
+
+
+def service_url(api: client.ApiClient, cluster: ClusterHandle, namespace: str, service: str, path: str = "/hostname") -> str:
+    core = client.CoreV1Api(api)
+    svc = core.read_namespaced_service(service, namespace)
+    port = svc.spec.ports[0]
+    if cluster.provider == "local":
+        return f"http://{svc.spec.cluster_ip}:{port.port}{path}"
+    node = core.list_node().items[0]
+    address = next(a.address for a in node.status.addresses if a.type in ("InternalIP", "ExternalIP"))
+    return f"http://{address}:{port.node_port}{path}"

@@ -1,0 +1,153 @@
+"""A recorder of what happened to a namespace's Pods, Events and EndpointSlices, on one clock.
+
+It watches from before the disruption to after it. Each watch notification becomes an
+``Entry`` stamped with the harness clock when it arrived, next to the object's own server
+timestamps, so a verdict can order "request failed" against "pod got its deletionTimestamp"
+or "endpoint turned not-ready".
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import urllib3
+from kubernetes import client, watch
+
+from podlife.observe.clock import epoch, now
+
+
+@dataclass(frozen=True)
+class Entry:
+    seen: float
+    kind: str
+    name: str
+    change: str
+    facts: dict[str, Any]
+
+    def line(self, origin: float) -> str:
+        return f"{self.seen - origin:+8.3f}s {self.kind:<13} {self.change:<8} {self.name}: {self.facts}"
+
+
+def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
+    status = pod.status
+    ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
+    containers = {}
+    for cs in (status.init_container_statuses or []) + (status.container_statuses or []):
+        state = cs.state
+        if state.waiting:
+            containers[cs.name] = f"waiting:{state.waiting.reason}"
+        elif state.running:
+            containers[cs.name] = "running"
+        elif state.terminated:
+            containers[cs.name] = f"terminated:{state.terminated.exit_code}"
+    return {
+        "phase": status.phase,
+        "ready": ready,
+        "ip": status.pod_ip,
+        "deleting": epoch(pod.metadata.deletion_timestamp),
+        "containers": containers,
+    }
+
+
+def slice_facts(eps: client.V1EndpointSlice) -> dict[str, Any]:
+    """Per pod: whether the endpoint is ready (gets new traffic) and whether it is terminating."""
+    pods = {}
+    for ep in eps.endpoints or []:
+        pod = ep.target_ref.name if ep.target_ref else ",".join(ep.addresses)
+        cond = ep.conditions
+        pods[pod] = {"ready": bool(cond and cond.ready), "terminating": bool(cond and cond.terminating)}
+    return {"service": (eps.metadata.labels or {}).get("kubernetes.io/service-name"), "endpoints": pods}
+
+
+def event_facts(ev: client.CoreV1Event) -> dict[str, Any]:
+    return {
+        "reason": ev.reason,
+        "object": f"{ev.involved_object.kind}/{ev.involved_object.name}",
+        "message": (ev.message or "")[:200],
+        "count": ev.count,
+    }
+
+
+@dataclass
+class Timeline:
+    """Entries in arrival order; query helpers name what scenarios ask."""
+
+    origin: float = field(default_factory=now)
+    entries: list[Entry] = field(default_factory=list)
+
+    def of(self, kind: str, name: str | None = None) -> Iterator[Entry]:
+        return (e for e in self.entries if e.kind == kind and (name is None or e.name == name))
+
+    def first(self, kind: str, predicate: Callable[[Entry], bool]) -> Entry | None:
+        return next((e for e in self.entries if e.kind == kind and predicate(e)), None)
+
+    def events(self, reason: str) -> list[Entry]:
+        return [e for e in self.of("Event") if e.facts["reason"] == reason]
+
+    def render(self) -> str:
+        return "\n".join(e.line(self.origin) for e in self.entries)
+
+
+class TimelineRecorder:
+    """Watches Pods, Events and EndpointSlices of one namespace in background threads."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
+        self.timeline = Timeline()
+        self._lock = threading.Lock()
+        self._watches: list[watch.Watch] = []
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(kind, lister, namespace, facts), daemon=True)
+            for kind, lister, facts in (
+                ("Pod", core.list_namespaced_pod, pod_facts),
+                ("Event", core.list_namespaced_event, event_facts),
+                ("EndpointSlice", discovery.list_namespaced_endpoint_slice, slice_facts),
+            )
+        ]
+        self._started = threading.Barrier(len(self._threads) + 1)
+
+    def __enter__(self) -> Timeline:
+        for thread in self._threads:
+            thread.start()
+        self._started.wait(timeout=30)
+        return self.timeline
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        for w in self._watches:
+            w.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _follow(self, kind: str, lister: Callable[..., Any], namespace: str, facts: Callable[[Any], dict[str, Any]]) -> None:
+        signalled = False
+        while not self._stopping.is_set():
+            w = watch.Watch()
+            self._watches.append(w)
+            listing = lister(namespace)
+            version = listing.metadata.resource_version
+            for item in listing.items:
+                self._record(kind, item, "EXISTING", facts)
+            if not signalled:
+                self._started.wait(timeout=30)
+                signalled = True
+            try:
+                for event in w.stream(lister, namespace, resource_version=version, timeout_seconds=60):
+                    self._record(kind, event["object"], event["type"], facts)
+                    if self._stopping.is_set():
+                        break
+            except client.ApiException as err:
+                if err.status != 410:  # an expired resourceVersion just means: list again
+                    raise
+            except urllib3.exceptions.HTTPError:
+                if self._stopping.is_set():  # stopping a watch cuts its response short
+                    return
+                raise
+
+    def _record(self, kind: str, obj: Any, change: str, facts: Callable[[Any], dict[str, Any]]) -> None:
+        entry = Entry(now(), kind, obj.metadata.name, change, facts(obj))
+        with self._lock:
+            self.timeline.entries.append(entry)

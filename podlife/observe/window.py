@@ -1,0 +1,55 @@
+"""An observation window: timeline and traffic recorded together around a disruption."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from kubernetes import client
+
+from podlife.observe.clock import now
+from podlife.observe.timeline import Timeline, TimelineRecorder
+from podlife.observe.traffic import Ledger, Traffic
+from podlife.report.summary import Evidence
+
+
+@dataclass
+class Window:
+    """What one scenario saw: the timeline, the ledger, and named landmarks on the same clock."""
+
+    timeline: Timeline
+    traffic: Traffic
+    landmarks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.traffic.ledger
+
+    def mark(self, name: str) -> float:
+        """Note when the scenario did something (e.g. issued the delete), for verdicts to refer to."""
+        self.landmarks[name] = now()
+        return self.landmarks[name]
+
+
+@contextlib.contextmanager
+def observe(api: client.ApiClient, namespace: str, url: str, evidence: Evidence, rate: float = 25.0) -> Iterator[Window]:
+    """Record the namespace's timeline and send traffic to ``url`` for the duration of the block.
+
+    The timeline, the ledger summary and the landmarks are attached to the report whatever the
+    outcome, so a failing verdict comes with what led to it.
+    """
+    with TimelineRecorder(api, namespace) as timeline:
+        traffic = Traffic(url, rate=rate)
+        window = Window(timeline, traffic)
+        try:
+            with traffic:
+                yield window
+        finally:
+            origin = timeline.origin
+            evidence.attach("timeline", timeline.render())
+            evidence.attach("ledger summary", json.dumps(window.ledger.summary(), indent=2))
+            evidence.attach("landmarks", "\n".join(f"{t - origin:+.3f}s {n}" for n, t in window.landmarks.items()))
+            evidence.measure("requests", len(window.ledger.requests))
+            evidence.measure("failed_requests", len(window.ledger.failures))

@@ -1,0 +1,1 @@
+"""Reports: ``reports/summary.json`` per claim, and evidence attached to Allure."""

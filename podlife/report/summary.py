@@ -1,0 +1,87 @@
+"""``reports/summary.json``: per claim, which tests checked it, how, with what result and figures.
+
+Workers under pytest-xdist only see their own tests, so everything the summary needs travels
+on each test report's ``user_properties`` (which xdist ships to the controller), and only the
+controller writes the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import allure
+import pytest
+
+from podlife.cluster.base import ClusterHandle
+
+SUMMARY = Path("reports/summary.json")
+CLAIMS_KEY, KIND_KEY, MEASURE_KEY, CLUSTER_KEY = "podlife.claims", "podlife.kind", "podlife.measure", "podlife.cluster"
+
+
+class Evidence:
+    """What a test leaves for people: figures for the summary, text attached to Allure."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def measure(self, name: str, value: Any) -> None:
+        self._item.user_properties.append((MEASURE_KEY, {name: value}))
+
+    def attach(self, name: str, text: str) -> None:
+        allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def cluster_property(handle: ClusterHandle) -> tuple[str, dict[str, Any]]:
+    return CLUSTER_KEY, {"provider": handle.provider, "version": handle.version, "nodes": handle.node_count}
+
+
+class SummaryPlugin:
+    def __init__(self) -> None:
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.cluster: dict[str, Any] | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        claims = [c for m in item.iter_markers("claim") for c in m.args]
+        if claims:
+            kind = "control" if item.get_closest_marker("control") else "check"
+            item.user_properties += [(CLAIMS_KEY, claims), (KIND_KEY, kind)]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if CLUSTER_KEY in props:
+            self.cluster = props[CLUSTER_KEY]
+        if CLAIMS_KEY not in props:
+            return
+        entry = self.tests.setdefault(report.nodeid, {"claims": props[CLAIMS_KEY], "kind": props[KIND_KEY], "outcome": "passed"})
+        if report.failed:
+            entry["outcome"] = "failed" if report.when == "call" else "error"
+        elif report.skipped and entry["outcome"] == "passed":
+            entry["outcome"] = "skipped"
+        measures = {k: v for key, value in report.user_properties if key == MEASURE_KEY for k, v in value.items()}
+        if measures:
+            entry["measurements"] = measures
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput") or not self.tests:
+            return
+        claims: dict[str, list[dict[str, Any]]] = {}
+        for nodeid, entry in sorted(self.tests.items()):
+            for claim in entry["claims"]:
+                claims.setdefault(claim, []).append({"test": nodeid, **{k: v for k, v in entry.items() if k != "claims"}})
+        summary = {
+            "cluster": self.cluster,
+            "claims": {
+                claim: {
+                    "covered": any(t["kind"] == "check" and t["outcome"] == "passed" for t in tests)
+                    and any(t["kind"] == "control" and t["outcome"] == "passed" for t in tests),
+                    "tests": tests,
+                }
+                for claim, tests in sorted(claims.items())
+            },
+        }
+        path = Path(session.config.rootpath) / SUMMARY
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2) + "\n")

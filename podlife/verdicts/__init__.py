@@ -1,0 +1,1 @@
+"""Assertions over observed facts, failing with text a person can act on."""

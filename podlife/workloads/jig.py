@@ -1,0 +1,78 @@
+"""A jig for one Netexec app in one namespace: deploy it, reach it, disrupt it.
+
+Modelled on the upstream e2e framework's jigs: scenarios say *what* they do to the app
+(``scale``, ``roll_out``, ``delete_pod``) and the jig knows how, so each scenario reads as
+its story.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import requests
+from kubernetes import client
+
+from podlife.access import service_url
+from podlife.cluster.base import ClusterHandle
+from podlife.kube import apply, ready_pods, wait_ready
+from podlife.waiting import wait_for
+from podlife.workloads.agnhost import Netexec
+
+
+@dataclass
+class AppJig:
+    api: client.ApiClient
+    cluster: ClusterHandle
+    namespace: str
+    app: Netexec
+
+    def deploy(self, timeout: float = 120) -> str:
+        """Create the Deployment and its Service; return the URL once the app answers through it."""
+        apply(self.api, self.namespace, self.app.deployment(), self.app.service())
+        wait_ready(self.api, self.namespace, self.app.selector, self.app.replicas, timeout)
+        url = service_url(self.api, self.cluster, self.namespace, self.app.name)
+        wait_for(lambda: _answers(url), timeout, f"{self.app.name} to answer through its Service")
+        return url
+
+    def pods(self) -> list[client.V1Pod]:
+        return ready_pods(self.api, self.namespace, self.app.selector)
+
+    def scale(self, replicas: int) -> None:
+        client.AppsV1Api(self.api).patch_namespaced_deployment_scale(
+            self.app.name, self.namespace, {"spec": {"replicas": replicas}}
+        )
+
+    def roll_out(self) -> None:
+        """Trigger a rolling update by changing the pod template (an annotation), as a new release would."""
+        patch = {"spec": {"template": {"metadata": {"annotations": {"podlife.io/revision": str(time.time_ns())}}}}}
+        client.AppsV1Api(self.api).patch_namespaced_deployment(self.app.name, self.namespace, patch)
+
+    def rolled_out(self) -> bool:
+        d = client.AppsV1Api(self.api).read_namespaced_deployment(self.app.name, self.namespace)
+        s = d.status
+        return (
+            s.observed_generation == d.metadata.generation
+            and s.updated_replicas == d.spec.replicas
+            and s.ready_replicas == d.spec.replicas
+            and (s.replicas or 0) == d.spec.replicas
+        )
+
+    def delete_pod(self, name: str, grace_period: int | None = None) -> None:
+        client.CoreV1Api(self.api).delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period)
+
+    def gone(self, name: str) -> bool:
+        try:
+            client.CoreV1Api(self.api).read_namespaced_pod(name, self.namespace)
+        except client.ApiException as err:
+            if err.status == 404:
+                return True
+            raise
+        return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
