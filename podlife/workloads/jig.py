@@ -58,6 +58,13 @@ class AppJig:
             and (s.replicas or 0) == d.spec.replicas
         )
 
+    def settled(self) -> bool:
+        """Rolled out, and no pod of the app is still terminating: the whole shutdown is behind us."""
+        pods = client.CoreV1Api(self.api).list_namespaced_pod(
+            self.namespace, label_selector=",".join(f"{k}={v}" for k, v in self.app.selector.items())
+        ).items
+        return self.rolled_out() and all(p.metadata.deletion_timestamp is None for p in pods)
+
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
         client.CoreV1Api(self.api).delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period)
 

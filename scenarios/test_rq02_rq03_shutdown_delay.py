@@ -1,0 +1,90 @@
+"""RQ-02, RQ-03: a pod keeps receiving requests after its deletion started; a preStop delay
+lets them finish, so a rolling update or a scale-down under traffic loses no request.
+
+Story: three replicas with a readiness probe serve steady traffic; the Deployment is rolled
+out (or scaled down to one) while requests flow. Removal from the Service's endpoints and
+SIGTERM happen in parallel, so with a preStop ``sleep`` the old pods go on serving requests
+that kube-proxy still routes to them, and none fails. Without the delay the app exits at
+SIGTERM while kube-proxy still routes to it: the negative control catches the lost requests.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from podlife.observe.timeline import Timeline
+from podlife.observe.window import Window, observe
+from podlife.report.summary import Evidence
+from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
+from podlife.waiting import wait_for
+from podlife.workloads.agnhost import Netexec
+from podlife.workloads.jig import AppJig
+from scenarios.conftest import MakeJig
+
+#: The preStop sleep: comfortably longer than endpoint removal takes to reach kube-proxy
+#: (its iptables sync is rate-limited to one per second by default) plus request latency.
+PRE_STOP_SLEEP = 5
+REPLICAS = 3
+
+DISRUPTIONS: dict[str, Callable[[AppJig], None]] = {
+    "rolling-update": lambda app: app.roll_out(),
+    "scale-down": lambda app: app.scale(1),
+}
+
+
+def disrupt_under_traffic(jig: MakeJig, evidence: Evidence, disruption: str, pre_stop_sleep: int | None) -> Window:
+    app = jig(Netexec("web", replicas=REPLICAS, readiness_probe=True, pre_stop_sleep=pre_stop_sleep))
+    url = app.deploy()
+    with observe(app.api, app.namespace, url, evidence) as window:
+        window.mark(disruption)
+        DISRUPTIONS[disruption](app)
+        wait_for(app.settled, 180, f"the {disruption} to finish, old pods gone")
+    return window
+
+
+def deletion_seen(timeline: Timeline) -> dict[str, float]:
+    """When the harness first saw each pod carry a deletionTimestamp (its deletion started)."""
+    seen: dict[str, float] = {}
+    for entry in timeline.of("Pod"):
+        if entry.facts["deleting"] is not None:
+            seen.setdefault(entry.name, entry.seen)
+    return seen
+
+
+def served_after_deletion(window: Window) -> dict[str, int]:
+    """Per deleted pod, how many successful requests it answered after its deletion started."""
+    started = deletion_seen(window.timeline)
+    counts = {pod: 0 for pod in started}
+    for r in window.ledger.requests:
+        if r.ok and r.pod in started and r.sent > started[r.pod]:
+            counts[r.pod] += 1
+    return counts
+
+
+@pytest.mark.claim("RQ-02", "RQ-03")
+@pytest.mark.disruptive
+def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence) -> None:
+    window = disrupt_under_traffic(jig, evidence, "rolling-update", PRE_STOP_SLEEP)
+    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    after = served_after_deletion(window)
+    evidence.measure("requests_served_after_deletion_started", after)
+    assert any(after.values()), f"no deleted pod served a request after its deletion started: {after}"
+
+
+@pytest.mark.claim("RQ-03")
+@pytest.mark.disruptive
+def test_scale_down_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence) -> None:
+    window = disrupt_under_traffic(jig, evidence, "scale-down", PRE_STOP_SLEEP)
+    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+
+
+@pytest.mark.claim("RQ-02", "RQ-03")
+@pytest.mark.control
+@pytest.mark.disruptive
+def test_rolling_update_without_pre_stop_delay_loses_requests(jig: MakeJig, evidence: Evidence) -> None:
+    window = disrupt_under_traffic(jig, evidence, "rolling-update", pre_stop_sleep=None)
+    assert_requests_lost(window.ledger, window.timeline, window.landmarks)
+    before = [r for r in window.ledger.failures if r.sent < window.landmarks["rolling-update"]]
+    assert not before, f"{len(before)} requests failed before the rollout began: not the claim's effect"
