@@ -33,7 +33,7 @@ class Entry:
 def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
     status = pod.status
     ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
-    containers = {}
+    containers, terminated = {}, {}
     for cs in (status.init_container_statuses or []) + (status.container_statuses or []):
         state = cs.state
         if state.waiting:
@@ -42,12 +42,18 @@ def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
             containers[cs.name] = "running"
         elif state.terminated:
             containers[cs.name] = f"terminated:{state.terminated.exit_code}"
+            terminated[cs.name] = {
+                "exit_code": state.terminated.exit_code,
+                "finished": epoch(state.terminated.finished_at),
+                "message": state.terminated.message,
+            }
     return {
         "phase": status.phase,
         "ready": ready,
         "ip": status.pod_ip,
         "deleting": epoch(pod.metadata.deletion_timestamp),
         "containers": containers,
+        "terminated": terminated,
     }
 
 

@@ -10,7 +10,6 @@ would, so a Service's load balancing is exercised per request.
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from pathlib import Path
 
 import requests
 from kubernetes import client
 
 from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
+from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kube import apply, wait_ready
 from podlife.waiting import wait_for
@@ -103,18 +105,25 @@ def test_preloaded_image_starts_without_a_pull(k8s: client.ApiClient, namespace:
     assert "Pulled" in reasons and "Pulling" not in reasons, reasons
 
 
-def test_image_pushed_to_local_registry_is_pulled(k8s: client.ApiClient, namespace: str, local_cluster: LocalCluster) -> None:
-    """Push a copy of busybox to the loopback registry under a fresh name; a pod must pull it."""
+def test_image_pushed_to_local_registry_is_pulled(k8s: client.ApiClient, namespace: str, local_cluster: LocalCluster,
+                                                  tmp_path: Path) -> None:
+    """Assemble a fresh image, push it to the loopback registry, drop the local copy: a pod must pull it.
+
+    The image's content is unique to the test: retagging a preloaded image instead would share
+    its digest, and removing that tag makes containerd 1.6's CRI forget the preloaded name too.
+    """
     pushed = f"{REGISTRY_ADDRESS}/podlife-smoke/{namespace}:v1"
+    archive = tmp_path / "image.tar"
+    write_oci_archive(ImageSpec(name=pushed, files={"/bin/true": Path("/bin/busybox")},
+                                data={"/smoke": namespace.encode()}, entrypoint=["/bin/true"]), archive)
     ctr = ["ctr", "--address", str(local_cluster.layout.containerd_socket), "--namespace", "k8s.io"]
-    subprocess.run([*ctr, "images", "tag", "--force", BUSYBOX, pushed], check=True, capture_output=True)
-    subprocess.run([*ctr, "images", "push", "--plain-http", pushed], check=True, capture_output=True)
-    subprocess.run([*ctr, "images", "rm", pushed], check=True, capture_output=True)
+    for step in (["images", "import", str(archive)], ["images", "push", "--plain-http", pushed], ["images", "rm", pushed]):
+        subprocess.run([*ctr, *step], check=True, capture_output=True)
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "pulled"},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": pushed, "command": ["true"]}]},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": pushed}]},
     }
     apply(k8s, namespace, pod)
     wait_for(lambda: _completed(k8s, namespace, "pulled"), 60, "the pod of the pushed image to complete")

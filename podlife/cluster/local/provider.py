@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from podlife.cluster.local import host
-from podlife.cluster.local.build import Builder, Progress, Release, default_progress, resolve_version
+from podlife.cluster.local.build import Builder, Progress, Release, default_progress
 from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings
 from podlife.cluster.local.local_images import BUSYBOX, preload
 from podlife.cluster.local.paths import StateLayout, cache_root, state_root

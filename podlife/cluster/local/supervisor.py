@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from podlife.cluster.local.paths import StateLayout

@@ -1,0 +1,75 @@
+"""Verdicts over one pod's shutdown: deletion marking, hook/signal order, the grace period.
+
+Tolerance for kill timing, derived: the kubelet starts the grace period when its pod watch
+delivers the deletion (well under a second after the harness's delete call on a healthy
+cluster) and kills at its end; ``finishedAt`` is truncated to whole seconds. So the
+finishedAt of a SIGKILLed container lies within [delete + grace - 1 s, delete + grace + 2 s]
+(one second of truncation below, one of resolution plus up to one of kubelet reaction above).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
+from podlife.observe.timeline import Timeline
+from podlife.workloads.witness import parse_records
+
+KILL_EARLY_TOLERANCE = K8S_TIMESTAMP_RESOLUTION
+KILL_LATE_TOLERANCE = K8S_TIMESTAMP_RESOLUTION + 1.0
+SIGKILL_EXIT = 137
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """What the harness observed of one pod's deletion."""
+
+    pod: str
+    container: str
+    deleted_at: float
+    timeline: Timeline
+
+    def final_state(self) -> dict:
+        """The container's terminated state as last reported before the pod vanished."""
+        for entry in reversed(list(self.timeline.of("Pod", self.pod))):
+            state = entry.facts["terminated"].get(self.container)
+            if state:
+                return state
+        raise AssertionError(f"pod {self.pod} vanished without ever reporting {self.container} terminated")
+
+    def records(self) -> list[tuple[str, float]]:
+        return parse_records(self.final_state()["message"])
+
+
+def assert_marked_before_removed(s: Shutdown) -> None:
+    """SD-01: the pod first shows a deletionTimestamp while it exists, and goes only after its containers stopped."""
+    entries = list(s.timeline.of("Pod", s.pod))
+    marked = next((e for e in entries if e.facts["deleting"] is not None and e.change != "DELETED"), None)
+    removed = next((e for e in entries if e.change == "DELETED"), None)
+    assert marked is not None, f"pod {s.pod} was never seen Terminating (deletionTimestamp set) before it vanished"
+    assert removed is not None, f"pod {s.pod} was not removed"
+    stopped = [e for e in entries if e.seen <= removed.seen and s.container in e.facts["terminated"]]
+    assert stopped, f"pod {s.pod} was removed before {s.container} was reported terminated"
+
+
+def assert_pre_stop_completed_before_sigterm(s: Shutdown) -> None:
+    """LC-12, SD-02: preStop ran to completion, then the main process got SIGTERM."""
+    events = [e for e, _ in s.records()]
+    for needed in ("prestop-start", "prestop-end", "sigterm"):
+        assert needed in events, f"no '{needed}' record in {s.container}'s file: records were {events}"
+    assert events.index("prestop-start") < events.index("prestop-end") < events.index("sigterm"), (
+        f"expected prestop-start, prestop-end, sigterm in that order; the file says {events}"
+    )
+
+
+def assert_killed_at_grace(s: Shutdown, grace: float) -> float:
+    """SD-03: a SIGTERM-ignoring process is SIGKILLed (137) when the grace period, preStop included, runs out.
+
+    Returns the measured delay from the delete call to the container's finish.
+    """
+    state = s.final_state()
+    delay = state["finished"] - s.deleted_at
+    assert state["exit_code"] == SIGKILL_EXIT, f"{s.container} exited with {state['exit_code']}, not {SIGKILL_EXIT} (SIGKILL)"
+    low, high = grace - KILL_EARLY_TOLERANCE, grace + KILL_LATE_TOLERANCE
+    assert low <= delay <= high, f"{s.container} was killed {delay:.1f}s after the delete; the grace period is {grace}s (allowed {low:.0f}..{high:.0f}s)"
+    return delay
