@@ -1,0 +1,58 @@
+"""LC-01: pods can be killed at any time; a multi-replica app behind a Service keeps serving.
+
+Story: an app serves traffic; one of its pods is deleted while requests flow. With three
+replicas, a readiness probe and a preStop delay, the Service keeps answering (success ratio
+at least SUCCESS_THRESHOLD) and the Deployment replaces the pod. The negative control, a
+single replica without either, is caught falling below the same threshold.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from podlife.observe.window import Window, observe
+from podlife.report.summary import Evidence
+from podlife.verdicts.traffic import assert_success_ratio
+from podlife.waiting import wait_for
+from podlife.workloads.agnhost import Netexec
+from scenarios.conftest import MakeJig
+
+#: With redundancy and a graceful shutdown no request should fail at all; one percent of
+#: slack keeps the check about the claim (the app keeps serving) rather than about zero loss,
+#: which RQ-03 checks exactly.
+SUCCESS_THRESHOLD = 0.99
+
+
+def kill_a_pod_under_traffic(jig: MakeJig, evidence: Evidence, app: Netexec) -> tuple[Window, str]:
+    app_jig = jig(app)
+    url = app_jig.deploy()
+    victim = app_jig.pods()[0].metadata.name
+    with observe(app_jig.api, app_jig.namespace, url, evidence) as window:
+        window.mark(f"deleted {victim}")
+        app_jig.delete_pod(victim)
+        wait_for(lambda: app_jig.gone(victim), 90, f"{victim} to be gone")
+        replacement = wait_for(
+            lambda: next((p.metadata.name for p in app_jig.pods() if p.metadata.name != victim
+                          and window.ledger.served_by().get(p.metadata.name)), None),
+            90, "a replacement pod to serve",
+        )
+    evidence.measure("success_ratio", round(window.ledger.success_ratio, 4))
+    return window, replacement
+
+
+@pytest.mark.claim("LC-01")
+@pytest.mark.disruptive
+def test_replicated_app_keeps_serving_when_a_pod_is_killed(jig: MakeJig, evidence: Evidence) -> None:
+    app = Netexec("web", replicas=3, readiness_probe=True, pre_stop_sleep=5)
+    window, replacement = kill_a_pod_under_traffic(jig, evidence, app)
+    assert_success_ratio(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
+    assert replacement
+
+
+@pytest.mark.claim("LC-01")
+@pytest.mark.control
+@pytest.mark.disruptive
+def test_control_single_replica_falls_below_threshold(jig: MakeJig, evidence: Evidence) -> None:
+    window, _ = kill_a_pod_under_traffic(jig, evidence, Netexec("web", replicas=1))
+    with pytest.raises(AssertionError, match="below"):
+        assert_success_ratio(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
