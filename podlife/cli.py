@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -96,6 +97,23 @@ def _cluster_kubeconfig(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clean(args: argparse.Namespace) -> int:
+    """Delete what killed runs left: namespaces carrying the harness's run label, nothing else."""
+    from kubernetes import client
+
+    from podlife.cluster.base import RUN_LABEL, describe
+    from podlife.cluster.local.provider import LocalCluster
+    from podlife.namespaces import delete_labelled
+
+    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else LocalCluster().layout.kubeconfig
+    handle = describe("target", kubeconfig, args.context)
+    left = delete_labelled(client.CoreV1Api(handle.api_client()), RUN_LABEL, wait=True)
+    if left:
+        raise PodlifeError(f"namespaces still terminating: {', '.join(left)}")
+    print("[podlife] no labelled namespaces left", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podlife", description="Kubernetes pod lifecycle conformance harness.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_cluster_status)
     actions.add_parser("kubeconfig", help="print the admin kubeconfig path").set_defaults(func=_cluster_kubeconfig)
+    clean = commands.add_parser("clean", help="delete namespaces left by killed runs (by the podlife label only)")
+    clean.add_argument("--kubeconfig", help="cluster to clean (default: the local cluster)")
+    clean.add_argument("--context")
+    clean.set_defaults(func=_clean)
     return parser
 
 

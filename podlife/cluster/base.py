@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
@@ -35,7 +36,7 @@ def connect(kubeconfig: Path, context: str | None) -> client.ApiClient:
         raise PodlifeError(f"kubeconfig {kubeconfig} does not exist")
     try:
         return config.new_client_from_config(config_file=str(kubeconfig), context=context)
-    except (ConfigException, ValueError, TypeError, KeyError) as err:
+    except (ConfigException, yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as err:
         raise PodlifeError(f"bad kubeconfig {kubeconfig}: {str(err).splitlines()[0]}") from None
 
 
