@@ -18,6 +18,8 @@ from typing import Any
 from podlife.workloads.images import BUSYBOX, mirrored
 
 RECORD_FILE = "/dev/termination-log"
+#: What the postStart hook prints to its standard output (which LC-11 says nobody sees).
+HOOK_OUTPUT = "poststart-hook-output"
 _STAMP = "adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf \"%d.%06d\", s, u}'"
 _RECORD = f'record() {{ echo "$1 $({_STAMP})" >> {RECORD_FILE}; }}'
 
@@ -38,20 +40,26 @@ class Witness:
     ignore_sigterm: bool = False
     pre_stop_sleep: float | None = None
     post_start_sleep: float | None = None
+    #: Do the postStart work in the main process instead of a hook (the bad variant of LC-09).
+    post_start_in_main: bool = False
     grace_period: int | None = None
     image_repo: str | None = None
 
     def container(self) -> dict[str, Any]:
         on_term = "record sigterm" if self.ignore_sigterm else "record sigterm; exit 0"
-        main = recording("record started", f"trap '{on_term}' TERM", "while true; do sleep 0.1; done")
+        post_start = (
+            ["record poststart-start", f"echo {HOOK_OUTPUT}", f"sleep {self.post_start_sleep}", "record poststart-end"]
+            if self.post_start_sleep is not None else []
+        )
+        in_main = post_start if self.post_start_in_main else []
+        main = recording("record started", f"trap '{on_term}' TERM", *in_main, "while true; do sleep 0.1; done")
         container: dict[str, Any] = {"name": self.name, "image": mirrored(BUSYBOX, self.image_repo), "command": main}
         lifecycle: dict[str, Any] = {}
         if self.pre_stop_sleep is not None:
             lifecycle["preStop"] = {"exec": {"command": recording(
                 "record prestop-start", f"sleep {self.pre_stop_sleep}", "record prestop-end")}}
-        if self.post_start_sleep is not None:
-            lifecycle["postStart"] = {"exec": {"command": recording(
-                "record poststart-start", "echo poststart-hook-output", f"sleep {self.post_start_sleep}", "record poststart-end")}}
+        if post_start and not self.post_start_in_main:
+            lifecycle["postStart"] = {"exec": {"command": recording(*post_start)}}
         if lifecycle:
             container["lifecycle"] = lifecycle
         return container

@@ -1,0 +1,73 @@
+"""LC-09, LC-11: postStart holds the container in Waiting until it completes; its output is not logged.
+
+Story: a witness container's postStart hook sleeps, printing to its standard output and
+recording start and end in the container's record file. The harness watches the pod, then
+deletes it and reads the records from its final status: the container was first reported
+running only after the hook's end (LC-09), the hook's output is nowhere in the container log
+while its record is in the file (LC-11). Controls: the same start-up work done by the main process
+instead of a hook is caught by the LC-09 verdict; a main process printing the same text is
+caught by the LC-11 verdict.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from podlife.kube import apply
+from podlife.observe.clock import now
+from podlife.observe.timeline import TimelineRecorder
+from podlife.report.summary import Evidence
+from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until_post_start_done, first_seen_running
+from podlife.verdicts.shutdown import Shutdown
+from podlife.waiting import wait_for
+from podlife.workloads.images import BUSYBOX
+from podlife.workloads.witness import HOOK_OUTPUT, Witness
+
+HOOK_SECONDS = 4
+
+
+def start_and_stop(api: client.ApiClient, namespace: str, evidence: Evidence, witness: Witness) -> tuple[Shutdown, str]:
+    """Start the witness under observation, keep its log, delete it; return what was seen and the log."""
+    core = client.CoreV1Api(api)
+    with TimelineRecorder(api, namespace) as timeline:
+        apply(api, namespace, witness.pod("witness"))
+        wait_for(lambda: first_seen_running(timeline, "witness", witness.name), 60 + HOOK_SECONDS, "the witness to run")
+        log = core.read_namespaced_pod_log("witness", namespace)
+        deleted_at = now()
+        core.delete_namespaced_pod("witness", namespace)
+        wait_for(lambda: not core.list_namespaced_pod(namespace, field_selector="metadata.name=witness").items,
+                 60, "the witness to be removed")
+    evidence.attach("timeline", timeline.render())
+    return Shutdown("witness", witness.name, deleted_at, timeline), log
+
+
+@pytest.mark.claim("LC-09", "LC-11")
+def test_post_start_holds_container_waiting_and_is_not_logged(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+    seen, log = start_and_stop(k8s, namespace, evidence, Witness(post_start_sleep=HOOK_SECONDS, grace_period=2))
+    records = seen.records()
+    assert_waiting_until_post_start_done(seen.timeline, "witness", "witness", records)
+    assert "poststart-end" in [e for e, _ in records], "the hook's record is missing from its file"
+    assert_absent_from_logs(log, HOOK_OUTPUT)
+
+
+@pytest.mark.claim("LC-09")
+@pytest.mark.control
+def test_control_startup_work_without_hook_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+    witness = Witness(post_start_sleep=HOOK_SECONDS, post_start_in_main=True, ignore_sigterm=True,
+                      grace_period=HOOK_SECONDS + 4)
+    seen, _ = start_and_stop(k8s, namespace, evidence, witness)
+    with pytest.raises(AssertionError, match="before its postStart hook completed"):
+        assert_waiting_until_post_start_done(seen.timeline, "witness", "witness", seen.records())
+
+
+@pytest.mark.claim("LC-11")
+@pytest.mark.control
+def test_control_output_of_main_process_is_caught_in_logs(k8s: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(k8s)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "printer"}, "spec": {"restartPolicy": "Never",
+           "containers": [{"name": "c", "image": BUSYBOX, "command": ["echo", HOOK_OUTPUT]}]}}
+    apply(k8s, namespace, pod)
+    wait_for(lambda: core.read_namespaced_pod("printer", namespace).status.phase == "Succeeded", 60, "the printer to finish")
+    with pytest.raises(AssertionError, match="is in the container log"):
+        assert_absent_from_logs(core.read_namespaced_pod_log("printer", namespace), HOOK_OUTPUT)
