@@ -20,6 +20,7 @@ from podlife.cluster.base import ClusterHandle
 from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, provision
 from podlife.errors import PodlifeError
 from podlife.namespaces import NamespaceJanitor
+from podlife.report.evidence import attach_namespace_evidence
 from podlife.report.summary import Evidence, SummaryPlugin, cluster_property
 
 ALLOW_DISRUPTIVE_ENV = "PODLIFE_ALLOW_DISRUPTIVE"
@@ -114,6 +115,16 @@ def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
     """Figures for ``reports/summary.json`` and text for the Allure report of this test."""
     request.node.user_properties.append(cluster_property(podlife_cluster))
     return Evidence(request.node)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test gets its namespace's pod logs and events attached, while they still exist."""
+    report = yield
+    funcargs = getattr(item, "funcargs", {})
+    if report.when == "call" and report.failed and "namespace" in funcargs and "k8s" in funcargs:
+        attach_namespace_evidence(funcargs["k8s"], funcargs["namespace"])
+    return report
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
