@@ -107,6 +107,11 @@ class Traffic:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def finish(self) -> Ledger:
+        """Let a bounded run send everything it scheduled, then return the complete ledger."""
+        self._scheduler.join()
+        return self.stop()
+
     def stop(self) -> Ledger:
         self._stop.set()
         self._scheduler.join()
