@@ -15,7 +15,6 @@ import subprocess
 import sys
 import uuid
 
-from podlife.access import service_url
 from podlife.cluster.base import describe
 from podlife.cluster.local.provider import LocalCluster
 from podlife.namespaces import NamespaceJanitor

@@ -1,0 +1,60 @@
+"""Pure logic of observation and verdicts: ledger statistics, record parsing, kill-timing tolerance."""
+
+from __future__ import annotations
+
+import pytest
+
+from podlife.observe.timeline import Entry, Timeline
+from podlife.observe.traffic import Ledger, Request
+from podlife.verdicts.shutdown import Shutdown, assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
+from podlife.verdicts.traffic import assert_no_request_lost, explain_failures
+from podlife.workloads.witness import parse_records
+
+
+def _req(seq: int, sent: float, status: int | None = 200, pod: str | None = "a", error: str | None = None) -> Request:
+    return Request(seq, scheduled=sent - 0.01, sent=sent, latency=0.005, status=status, error=error, pod=pod)
+
+
+def test_ledger_statistics() -> None:
+    ledger = Ledger("http://x", 10, [_req(0, 1.0), _req(1, 1.1, pod="b"), _req(2, 1.2, None, None, "Connection refused")])
+    assert ledger.success_ratio == pytest.approx(2 / 3)
+    assert ledger.served_by() == {"a": 1, "b": 1}
+    assert [r.seq for r in ledger.between(1.05, 1.25)] == [1, 2]
+    assert ledger.max_send_lag() == pytest.approx(0.01)
+
+
+def test_failure_explanation_names_request_time_and_landmark() -> None:
+    timeline = Timeline(origin=1.0)
+    ledger = Ledger("http://x", 10, [_req(0, 1.5, None, None, "Connection refused")])
+    text = explain_failures(ledger, timeline, {"deleted web-1": 1.25})
+    assert "#0 sent at +0.500s: Connection refused" in text and "deleted web-1 at +0.250s" in text
+    with pytest.raises(AssertionError, match="1 of 1 requests"):
+        assert_no_request_lost(ledger, timeline, {})
+
+
+def test_parse_records_skips_a_truncated_tail() -> None:
+    assert parse_records("started 10.5\nsigterm 12.25\nprestop-en") == [("started", 10.5), ("sigterm", 12.25)]
+    assert parse_records(None) == []
+
+
+def _shutdown(message: str, exit_code: int, finished: float, deleted_at: float = 100.0) -> Shutdown:
+    facts = {"terminated": {"w": {"exit_code": exit_code, "finished": finished, "message": message}}}
+    return Shutdown("p", "w", deleted_at, Timeline(entries=[Entry(0.0, "Pod", "p", "MODIFIED", facts)]))
+
+
+@pytest.mark.parametrize("finished, ok", [(107.0, True), (110.0, True), (106.5, False), (110.5, False)])
+def test_kill_timing_tolerance(finished: float, ok: bool) -> None:
+    s = _shutdown("", 137, finished)
+    if ok:
+        assert assert_killed_at_grace(s, 8) == pytest.approx(finished - 100.0)
+    else:
+        with pytest.raises(AssertionError, match="grace period is 8"):
+            assert_killed_at_grace(s, 8)
+
+
+def test_hook_order_is_read_from_file_order() -> None:
+    good = _shutdown("started 1\nprestop-start 2\nprestop-end 5\nsigterm 5", 137, 110)
+    assert_pre_stop_completed_before_sigterm(good)
+    bad = _shutdown("started 1\nsigterm 2\nprestop-start 2\nprestop-end 5", 137, 110)
+    with pytest.raises(AssertionError, match="in that order"):
+        assert_pre_stop_completed_before_sigterm(bad)
