@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
-from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, provision
+from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
 from podlife.errors import PodlifeError
 from podlife.namespaces import NamespaceJanitor
 from podlife.report.evidence import attach_namespace_evidence
@@ -134,7 +134,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("disruptive") is None or item.config.getoption("cluster") != "existing":
         return
     allowed = item.config.getoption("allow_disruptive")
-    context = item.config.getoption("context") or "current-context"
+    context = active_context(_request(item.config))
     if allowed != context:
         pytest.skip(f"disruptive scenario refused on existing context {context!r}: pass --allow-disruptive={context}")
 

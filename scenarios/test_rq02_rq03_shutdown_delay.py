@@ -3,7 +3,7 @@ lets them finish, so a rolling update or a scale-down under traffic loses no req
 
 Story: three replicas with a readiness probe serve steady traffic; the Deployment is rolled
 out (or scaled down to one) while requests flow. Removal from the Service's endpoints and
-SIGTERM happen in parallel, so with a preStop ``sleep`` the old pods go on serving requests
+SIGTERM happen in parallel, so with a preStop ``sleep`` (exec, or the native sleep action) the old pods go on serving requests
 that kube-proxy still routes to them, and none fails. Without the delay the app exits at
 SIGTERM while kube-proxy still routes to it: the negative control catches the lost requests.
 """
@@ -34,8 +34,10 @@ DISRUPTIONS: dict[str, Callable[[AppJig], None]] = {
 }
 
 
-def disrupt_under_traffic(jig: MakeJig, evidence: Evidence, disruption: str, pre_stop_sleep: int | None) -> Window:
-    app = jig(Netexec("web", replicas=REPLICAS, readiness_probe=True, pre_stop_sleep=pre_stop_sleep))
+def disrupt_under_traffic(jig: MakeJig, evidence: Evidence, disruption: str, pre_stop_sleep: int | None,
+                          pre_stop_action: str = "exec") -> Window:
+    app = jig(Netexec("web", replicas=REPLICAS, readiness_probe=True, pre_stop_sleep=pre_stop_sleep,
+                      pre_stop_action=pre_stop_action))
     url = app.deploy()
     with observe(app.api, app.namespace, url, evidence) as window:
         window.mark(disruption)
@@ -65,8 +67,9 @@ def served_after_deletion(window: Window) -> dict[str, int]:
 
 @pytest.mark.claim("RQ-02", "RQ-03")
 @pytest.mark.disruptive
-def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence) -> None:
-    window = disrupt_under_traffic(jig, evidence, "rolling-update", PRE_STOP_SLEEP)
+@pytest.mark.parametrize("action", ["exec", "sleep"])
+def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence, action: str) -> None:
+    window = disrupt_under_traffic(jig, evidence, "rolling-update", PRE_STOP_SLEEP, action)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
     after = served_after_deletion(window)
     evidence.measure("requests_served_after_deletion_started", after)

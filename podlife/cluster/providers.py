@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kubernetes import config
+
 from podlife.cluster.base import ClusterHandle, describe
 from podlife.errors import PodlifeError
 
@@ -68,9 +70,23 @@ def _kind(req: ClusterRequest) -> Provisioned:
     )
 
 
+def _existing_kubeconfig(req: ClusterRequest) -> Path:
+    return req.kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube" / "config")
+
+
+def active_context(req: ClusterRequest) -> str:
+    """The context an existing-cluster run talks to: the one named, or the kubeconfig's current one."""
+    if req.context:
+        return req.context
+    try:
+        _, current = config.list_kube_config_contexts(config_file=str(_existing_kubeconfig(req)))
+    except Exception:  # an unreadable kubeconfig is reported, in one line, by describe()
+        return "current-context"
+    return current["name"]
+
+
 def _existing(req: ClusterRequest) -> Provisioned:
-    kubeconfig = req.kubeconfig or Path(os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube" / "config")
-    return Provisioned(describe("existing", kubeconfig, req.context))
+    return Provisioned(describe("existing", _existing_kubeconfig(req), req.context))
 
 
 def provision(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:

@@ -27,8 +27,12 @@ class Netexec:
     startup_delay: float = 0
     #: Gate Service traffic on an HTTP readiness probe of ``/hostname``.
     readiness_probe: bool = False
-    #: Seconds the preStop hook sleeps (exec ``sleep``), delaying SIGTERM; None for no hook.
+    #: Seconds the preStop hook sleeps, delaying SIGTERM; None for no hook.
     pre_stop_sleep: float | None = None
+    #: How the preStop hook sleeps: an ``exec`` of ``sleep``, or the kubelet's native ``sleep`` action.
+    pre_stop_action: str = "exec"
+    #: netexec's ``--delay-shutdown``: seconds it keeps serving after SIGTERM.
+    delay_shutdown: int | None = None
     grace_period: int | None = None
 
     @property
@@ -37,6 +41,8 @@ class Netexec:
 
     def container(self) -> dict[str, Any]:
         server = ["netexec", f"--http-port={HTTP_PORT}", *self.args]
+        if self.delay_shutdown is not None:
+            server.append(f"--delay-shutdown={self.delay_shutdown}")
         container: dict[str, Any] = {
             "name": "app",
             "image": mirrored(AGNHOST, self.image_repo),
@@ -53,7 +59,11 @@ class Netexec:
                 "failureThreshold": 1,
             }
         if self.pre_stop_sleep is not None:
-            container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(self.pre_stop_sleep)]}}}
+            actions = {
+                "exec": {"exec": {"command": ["sleep", str(self.pre_stop_sleep)]}},
+                "sleep": {"sleep": {"seconds": int(self.pre_stop_sleep)}},
+            }
+            container["lifecycle"] = {"preStop": actions[self.pre_stop_action]}
         return container
 
     def pod_template(self) -> dict[str, Any]:
