@@ -33,3 +33,8 @@ def wait_ready(api: client.ApiClient, namespace: str, selector: dict[str, str], 
         timeout,
         f"{count} Ready pod(s) with {selector} in {namespace}",
     )
+
+
+def pod_gone(api: client.ApiClient, namespace: str, name: str) -> bool:
+    """True once the pod object no longer exists (its containers stopped and the kubelet let it go)."""
+    return not client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={name}").items

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from podlife.kube import apply
+from podlife.kube import apply, pod_gone
 from podlife.observe.clock import now
 from podlife.observe.timeline import TimelineRecorder
 from podlife.report.summary import Evidence
@@ -38,10 +38,6 @@ def _running(api: client.ApiClient, namespace: str, pod: str) -> bool:
     return bool(status.container_statuses and status.container_statuses[0].state.running)
 
 
-def _gone(api: client.ApiClient, namespace: str, pod: str) -> bool:
-    return not client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={pod}").items
-
-
 def delete_and_watch(api: client.ApiClient, namespace: str, evidence: Evidence, witness: Witness,
                      grace_override: int | None = None) -> Shutdown:
     """Run the witness, delete it (optionally overriding its grace period), watch it go."""
@@ -50,7 +46,7 @@ def delete_and_watch(api: client.ApiClient, namespace: str, evidence: Evidence, 
     with TimelineRecorder(api, namespace) as timeline:
         deleted_at = now()
         client.CoreV1Api(api).delete_namespaced_pod("witness", namespace, grace_period_seconds=grace_override)
-        wait_for(lambda: _gone(api, namespace, "witness"), (witness.grace_period or DEFAULT_GRACE) + 60, "the witness to be removed")
+        wait_for(lambda: pod_gone(api, namespace, "witness"), (witness.grace_period or DEFAULT_GRACE) + 60, "the witness to be removed")
     evidence.attach("timeline", timeline.render())
     return Shutdown("witness", witness.name, deleted_at, timeline)
 

@@ -15,7 +15,7 @@ from kubernetes import client
 
 from podlife.access import service_url
 from podlife.cluster.base import ClusterHandle
-from podlife.kube import apply, ready_pods, wait_ready
+from podlife.kube import apply, pod_gone, ready_pods, wait_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
 
@@ -69,14 +69,7 @@ class AppJig:
         client.CoreV1Api(self.api).delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period)
 
     def gone(self, name: str) -> bool:
-        try:
-            client.CoreV1Api(self.api).read_namespaced_pod(name, self.namespace)
-        except client.ApiException as err:
-            if err.status == 404:
-                return True
-            raise
-        return False
-
+        return pod_gone(self.api, self.namespace, name)
 
 def _answers(url: str) -> bool:
     try:
