@@ -43,14 +43,8 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 
 def cluster_pids(cluster: LocalCluster) -> set[int]:
     """Components, containerd shims, and every process in a pod cgroup."""
-    pids = set(cluster.supervisor.running().values()) | set(host.shim_pids(cluster.layout.containerd_socket))
-    for base in host.pod_cgroups():
-        for procs in base.rglob("cgroup.procs"):
-            try:
-                pids |= {int(p) for p in procs.read_text().split()}
-            except OSError:
-                continue
-    return pids
+    return (set(cluster.supervisor.running().values()) | set(host.shim_pids(cluster.layout.containerd_socket))
+            | host.pod_pids())
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ address, which crosses the same kube-proxy rules from outside.
 
 from __future__ import annotations
 
+import requests
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
@@ -21,3 +22,12 @@ def service_url(api: client.ApiClient, cluster: ClusterHandle, namespace: str, s
     node = core.list_node().items[0]
     address = next(a.address for a in node.status.addresses if a.type in ("InternalIP", "ExternalIP"))
     return f"http://{address}:{port.node_port}{path}"
+
+
+def served_by(url: str, timeout: float = 2.0) -> str | None:
+    """The pod name agnhost's ``/hostname`` answers at ``url``, or None when it does not answer 200."""
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException:
+        return None
+    return response.text if response.status_code == 200 else None

@@ -10,10 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import requests
 from kubernetes import client
 
-from podlife.access import service_url
+from podlife.access import served_by, service_url
 from podlife.cluster.base import ClusterHandle
 from podlife.kube import apply, pod_gone, ready_pods, wait_ready
 from podlife.waiting import wait_for
@@ -32,7 +31,7 @@ class AppJig:
         apply(self.api, self.namespace, self.app.deployment(), self.app.service())
         wait_ready(self.api, self.namespace, self.app.selector, self.app.replicas, timeout)
         url = service_url(self.api, self.cluster, self.namespace, self.app.name)
-        wait_for(lambda: _answers(url), timeout, f"{self.app.name} to answer through its Service")
+        wait_for(lambda: served_by(url), timeout, f"{self.app.name} to answer through its Service")
         return url
 
     def pods(self) -> list[client.V1Pod]:
@@ -70,9 +69,3 @@ class AppJig:
 
     def gone(self, name: str) -> bool:
         return pod_gone(self.api, self.namespace, name)
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False

@@ -6,9 +6,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-import requests
 from kubernetes import client
 
+from podlife.access import served_by
 from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
@@ -41,14 +41,7 @@ def test_service_reachable_from_host_and_from_a_pod(k8s: client.ApiClient, names
     wait_ready(k8s, namespace, {"app": "client"}, 1)
     names = {p.metadata.name for p in pods}
     cluster_ip = client.CoreV1Api(k8s).read_namespaced_service("web", namespace).spec.cluster_ip
-
-    def served_from_host() -> str | None:
-        try:
-            return requests.get(f"http://{cluster_ip}/hostname", timeout=2).text
-        except requests.RequestException:
-            return None
-
-    assert wait_for(served_from_host, 30, "the Service from the host") in names
+    assert wait_for(lambda: served_by(f"http://{cluster_ip}/hostname"), 30, "the Service from the host") in names
     from_pod = kubectl("exec", "client", "--", "curl", "-s", "-m", "5", f"http://web.{namespace}.svc.cluster.local/hostname")
     assert from_pod.stdout in names
 
@@ -77,13 +70,7 @@ def test_logs_exec_and_port_forward(k8s: client.ApiClient, namespace: str, kubec
         port = sock.getsockname()[1]
     forward = subprocess.Popen(kubectl.argv("port-forward", f"pod/{pod}", f"{port}:{HTTP_PORT}"), stdout=subprocess.DEVNULL)
     try:
-        def through_forward() -> str | None:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/hostname", timeout=2).text
-            except requests.RequestException:
-                return None
-
-        assert wait_for(through_forward, 30, "kubectl port-forward") == pod
+        assert wait_for(lambda: served_by(f"http://127.0.0.1:{port}/hostname"), 30, "kubectl port-forward") == pod
     finally:
         forward.terminate()
         forward.wait()

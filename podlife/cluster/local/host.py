@@ -190,19 +190,25 @@ def _cgroup_dirs(base: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True) + [base]
 
 
-def kill_pod_processes() -> None:
-    """SIGKILL whatever still runs in a pod cgroup (containers outliving a stopped kubelet)."""
+def pod_pids() -> set[int]:
+    """Every process in a pod cgroup: containers, their children, and the pause processes."""
+    pids: set[int] = set()
     for base in pod_cgroups():
         for directory in _cgroup_dirs(base):
             try:
-                pids = (directory / "cgroup.procs").read_text().split()
+                pids |= {int(pid) for pid in (directory / "cgroup.procs").read_text().split()}
             except OSError:
                 continue
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+    return pids
+
+
+def kill_pod_processes() -> None:
+    """SIGKILL whatever still runs in a pod cgroup (containers outliving a stopped kubelet)."""
+    for pid in pod_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def remove_pod_cgroups() -> None:
