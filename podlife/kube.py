@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes import client, utils
+from kubernetes.stream import stream
 
 from podlife.waiting import wait_for
 
@@ -15,12 +16,16 @@ def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any]) -> 
         utils.create_from_dict(api, manifest, namespace=namespace)
 
 
+def pods_of(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> list[client.V1Pod]:
+    """Pods matching ``selector``, whatever their state."""
+    label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
+    return client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=label_selector).items
+
+
 def ready_pods(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> list[client.V1Pod]:
     """Pods matching ``selector`` whose Ready condition is True and that are not being deleted."""
-    label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
-    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=label_selector).items
     return [
-        p for p in pods
+        p for p in pods_of(api, namespace, selector)
         if p.metadata.deletion_timestamp is None
         and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
     ]
@@ -35,6 +40,33 @@ def wait_ready(api: client.ApiClient, namespace: str, selector: dict[str, str], 
     )
 
 
+def scheduled_node(api: client.ApiClient, namespace: str, pod: str, timeout: float = 60) -> str:
+    """The node ``pod`` was scheduled to, once it has one."""
+    core = client.CoreV1Api(api)
+    return wait_for(lambda: core.read_namespaced_pod(pod, namespace).spec.node_name, timeout, f"{pod} to be scheduled")
+
+
 def pod_gone(api: client.ApiClient, namespace: str, name: str) -> bool:
     """True once the pod object no longer exists (its containers stopped and the kubelet let it go)."""
     return not client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={name}").items
+
+
+def exec_in(api: client.ApiClient, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
+    """Run ``command`` in a pod's container and return its standard output; a non-zero exit raises.
+
+    Scenarios read state from inside pods (files on volumes, DNS answers) the way an operator
+    with ``kubectl exec`` would, so this works on any cluster, not just the local one.
+    """
+    kwargs = {"container": container} if container else {}
+    session = stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                     stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False, **kwargs)
+    session.run_forever(timeout=60)
+    out, err = session.read_stdout(), session.read_stderr()
+    try:
+        code: int | str = session.returncode
+    except ValueError as failure:  # the runtime could not start the command at all: the reason is in the text
+        code = str(failure).split(": ", 1)[-1]
+    session.close()
+    if code != 0:
+        raise AssertionError(f"{' '.join(command)!r} in {namespace}/{pod} failed ({code}): {(err or out).strip()[:300]}")
+    return out

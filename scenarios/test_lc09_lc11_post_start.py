@@ -22,9 +22,12 @@ from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until
 from podlife.verdicts.shutdown import Shutdown
 from podlife.waiting import wait_for
 from podlife.workloads.images import BUSYBOX
-from podlife.workloads.witness import HOOK_OUTPUT, Witness
+from podlife.workloads.witness import Hook, Witness
 
 HOOK_SECONDS = 4
+#: What the postStart hook prints to its standard output (which LC-11 says nobody sees).
+HOOK_OUTPUT = "poststart-hook-output"
+SLOW_HOOK = Hook(sleep=HOOK_SECONDS, output=HOOK_OUTPUT)
 
 
 def start_and_stop(api: client.ApiClient, namespace: str, evidence: Evidence, witness: Witness) -> tuple[Shutdown, str]:
@@ -43,7 +46,7 @@ def start_and_stop(api: client.ApiClient, namespace: str, evidence: Evidence, wi
 
 @pytest.mark.claim("LC-09", "LC-11")
 def test_post_start_holds_container_waiting_and_is_not_logged(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    seen, log = start_and_stop(k8s, namespace, evidence, Witness(post_start_sleep=HOOK_SECONDS, grace_period=2))
+    seen, log = start_and_stop(k8s, namespace, evidence, Witness(post_start=SLOW_HOOK, grace_period=2))
     records = seen.records()
     assert_waiting_until_post_start_done(seen.timeline, "witness", "witness", records)
     assert "poststart-end" in [e for e, _ in records], "the hook's record is missing from its file"
@@ -53,7 +56,7 @@ def test_post_start_holds_container_waiting_and_is_not_logged(k8s: client.ApiCli
 @pytest.mark.claim("LC-09")
 @pytest.mark.control
 def test_control_startup_work_without_hook_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    witness = Witness(post_start_sleep=HOOK_SECONDS, post_start_in_main=True, ignore_sigterm=True,
+    witness = Witness(post_start=SLOW_HOOK, post_start_in_main=True, ignore_sigterm=True,
                       grace_period=HOOK_SECONDS + 4)
     seen, _ = start_and_stop(k8s, namespace, evidence, witness)
     with pytest.raises(AssertionError, match="before its postStart hook completed"):

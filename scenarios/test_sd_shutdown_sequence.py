@@ -24,7 +24,7 @@ from podlife.verdicts.shutdown import (
     assert_pre_stop_completed_before_sigterm,
 )
 from podlife.waiting import wait_for
-from podlife.workloads.witness import Witness
+from podlife.workloads.witness import Hook, Witness
 
 #: Short enough for the quick profile, long enough to tell "killed at grace" from "killed
 #: at grace + preStop" beyond the tolerance.
@@ -54,7 +54,7 @@ def delete_and_watch(api: client.ApiClient, namespace: str, evidence: Evidence, 
 @pytest.mark.claim("LC-12", "SD-01", "SD-02", "SD-03")
 @pytest.mark.disruptive
 def test_pre_stop_then_sigterm_then_sigkill_at_grace(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, pre_stop_sleep=PRE_STOP, grace_period=GRACE))
+    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE))
     evidence.attach("records", "\n".join(f"{e} {t - shutdown.deleted_at:+.3f}s" for e, t in shutdown.records()))
     assert_marked_before_removed(shutdown)
     assert_pre_stop_completed_before_sigterm(shutdown)
@@ -72,7 +72,7 @@ def test_default_grace_period_is_30s(k8s: client.ApiClient, namespace: str) -> N
 @pytest.mark.control
 @pytest.mark.disruptive
 def test_control_process_honouring_sigterm_is_not_killed_at_grace(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop_sleep=PRE_STOP, grace_period=GRACE))
+    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE))
     with pytest.raises(AssertionError, match="not 137"):
         assert_killed_at_grace(shutdown, GRACE)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from podlife.workloads.agnhost import Netexec
-from podlife.workloads.witness import Witness
+from podlife.workloads.witness import Hook, Witness
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -18,5 +18,5 @@ def test_netexec_graceful_matches_builder() -> None:
 
 
 def test_witness_matches_builder() -> None:
-    witness = Witness(ignore_sigterm=True, pre_stop_sleep=3, grace_period=8)
+    witness = Witness(ignore_sigterm=True, pre_stop=Hook(sleep=3), grace_period=8)
     assert yaml.safe_load((FIXTURES / "witness-ignores-sigterm.yaml").read_text()) == witness.pod("witness")

@@ -30,30 +30,50 @@ class Entry:
         return f"{self.seen - origin:+8.3f}s {self.kind:<13} {self.change:<8} {self.name}: {self.facts}"
 
 
+def _terminated(state: client.V1ContainerStateTerminated) -> dict[str, Any]:
+    return {
+        "exit_code": state.exit_code,
+        "reason": state.reason,
+        "started": epoch(state.started_at),
+        "finished": epoch(state.finished_at),
+        "message": state.message,
+    }
+
+
 def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
+    """The pod's phase, readiness and, per container, its state, restart count and terminations.
+
+    ``terminated`` is each container's current terminated state; ``last`` its previous one
+    (``lastState``), which with ``started`` of the current run gives a restart's delay.
+    """
     status = pod.status
     ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
-    containers, terminated = {}, {}
+    containers, terminated, last, restarts, started = {}, {}, {}, {}, {}
     for cs in (status.init_container_statuses or []) + (status.container_statuses or []):
         state = cs.state
+        restarts[cs.name] = cs.restart_count
         if state.waiting:
             containers[cs.name] = f"waiting:{state.waiting.reason}"
         elif state.running:
             containers[cs.name] = "running"
+            started[cs.name] = epoch(state.running.started_at)
         elif state.terminated:
             containers[cs.name] = f"terminated:{state.terminated.exit_code}"
-            terminated[cs.name] = {
-                "exit_code": state.terminated.exit_code,
-                "finished": epoch(state.terminated.finished_at),
-                "message": state.terminated.message,
-            }
+            terminated[cs.name] = _terminated(state.terminated)
+            started[cs.name] = terminated[cs.name]["started"]
+        if cs.last_state and cs.last_state.terminated:
+            last[cs.name] = _terminated(cs.last_state.terminated)
     return {
         "phase": status.phase,
         "ready": ready,
         "ip": status.pod_ip,
+        "uid": pod.metadata.uid,
         "deleting": epoch(pod.metadata.deletion_timestamp),
         "containers": containers,
+        "restarts": restarts,
+        "started": started,
         "terminated": terminated,
+        "last": last,
     }
 
 

@@ -17,6 +17,8 @@ import pytest
 from podlife.cluster.base import ClusterHandle
 
 SUMMARY = Path("reports/summary.json")
+#: The measurement naming the Kubernetes timers a test must wait out (``bench/suite.py`` compares wall time with it).
+TIMERS = "kubernetes_timers_s"
 CLAIMS_KEY, KIND_KEY, MEASURE_KEY, CLUSTER_KEY = "podlife.claims", "podlife.kind", "podlife.measure", "podlife.cluster"
 
 
@@ -29,8 +31,12 @@ class Evidence:
     def measure(self, name: str, value: Any) -> None:
         self._item.user_properties.append((MEASURE_KEY, {name: value}))
 
-    def attach(self, name: str, text: str) -> None:
-        allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+    def waits_on(self, **timers: float) -> None:
+        """Declare the Kubernetes timers (seconds) this test cannot finish before: back-off, grace periods, ..."""
+        self.measure(TIMERS, {name: round(value, 1) for name, value in timers.items()})
+
+    def attach(self, name: str, text: str, kind: allure.attachment_type = allure.attachment_type.TEXT) -> None:
+        allure.attach(text, name=name, attachment_type=kind)
 
 
 def cluster_property(handle: ClusterHandle) -> tuple[str, dict[str, Any]]:

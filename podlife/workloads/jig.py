@@ -14,7 +14,7 @@ from kubernetes import client
 
 from podlife.access import served_by, service_url
 from podlife.cluster.base import ClusterHandle
-from podlife.kube import apply, pod_gone, ready_pods, wait_ready
+from podlife.kube import apply, pod_gone, pods_of, ready_pods, wait_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
 
@@ -59,9 +59,7 @@ class AppJig:
 
     def settled(self) -> bool:
         """Rolled out, and no pod of the app is still terminating: the whole shutdown is behind us."""
-        pods = client.CoreV1Api(self.api).list_namespaced_pod(
-            self.namespace, label_selector=",".join(f"{k}={v}" for k, v in self.app.selector.items())
-        ).items
+        pods = pods_of(self.api, self.namespace, self.app.selector)
         return self.rolled_out() and all(p.metadata.deletion_timestamp is None for p in pods)
 
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
