@@ -13,48 +13,26 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from podlife.kube import apply, pod_gone
-from podlife.observe.clock import now
-from podlife.observe.timeline import TimelineRecorder
+from podlife.chaos.deletion import DEFAULT_GRACE, delete_and_watch
+from podlife.kube import apply
 from podlife.report.summary import Evidence
 from podlife.verdicts.shutdown import (
-    Shutdown,
     assert_killed_at_grace,
     assert_marked_before_removed,
     assert_pre_stop_completed_before_sigterm,
 )
-from podlife.waiting import wait_for
 from podlife.workloads.witness import Hook, Witness
 
 #: Short enough for the quick profile, long enough to tell "killed at grace" from "killed
 #: at grace + preStop" beyond the tolerance.
 GRACE = 8
 PRE_STOP = 3
-DEFAULT_GRACE = 30
-
-
-def _running(api: client.ApiClient, namespace: str, pod: str) -> bool:
-    status = client.CoreV1Api(api).read_namespaced_pod(pod, namespace).status
-    return bool(status.container_statuses and status.container_statuses[0].state.running)
-
-
-def delete_and_watch(api: client.ApiClient, namespace: str, evidence: Evidence, witness: Witness,
-                     grace_override: int | None = None) -> Shutdown:
-    """Run the witness, delete it (optionally overriding its grace period), watch it go."""
-    apply(api, namespace, witness.pod("witness"))
-    wait_for(lambda: _running(api, namespace, "witness"), 60, "the witness to run")
-    with TimelineRecorder(api, namespace) as timeline:
-        deleted_at = now()
-        client.CoreV1Api(api).delete_namespaced_pod("witness", namespace, grace_period_seconds=grace_override)
-        wait_for(lambda: pod_gone(api, namespace, "witness"), (witness.grace_period or DEFAULT_GRACE) + 60, "the witness to be removed")
-    evidence.attach("timeline", timeline.render())
-    return Shutdown("witness", witness.name, deleted_at, timeline)
 
 
 @pytest.mark.claim("LC-12", "SD-01", "SD-02", "SD-03")
 @pytest.mark.disruptive
 def test_pre_stop_then_sigterm_then_sigkill_at_grace(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE))
+    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE).pod("witness"))
     evidence.attach("records", "\n".join(f"{e} {t - shutdown.deleted_at:+.3f}s" for e, t in shutdown.records()))
     assert_marked_before_removed(shutdown)
     assert_pre_stop_completed_before_sigterm(shutdown)
@@ -72,7 +50,7 @@ def test_default_grace_period_is_30s(k8s: client.ApiClient, namespace: str) -> N
 @pytest.mark.control
 @pytest.mark.disruptive
 def test_control_process_honouring_sigterm_is_not_killed_at_grace(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE))
+    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE).pod("witness"))
     with pytest.raises(AssertionError, match="not 137"):
         assert_killed_at_grace(shutdown, GRACE)
 
@@ -81,7 +59,7 @@ def test_control_process_honouring_sigterm_is_not_killed_at_grace(k8s: client.Ap
 @pytest.mark.control
 @pytest.mark.disruptive
 def test_control_without_pre_stop_hook_order_check_fails(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(grace_period=GRACE))
+    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(grace_period=GRACE).pod("witness"))
     with pytest.raises(AssertionError, match="prestop-start"):
         assert_pre_stop_completed_before_sigterm(shutdown)
 
@@ -90,6 +68,6 @@ def test_control_without_pre_stop_hook_order_check_fails(k8s: client.ApiClient, 
 @pytest.mark.control
 @pytest.mark.disruptive
 def test_control_force_delete_skips_terminating(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, grace_period=GRACE), grace_override=0)
+    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, grace_period=GRACE).pod("witness"), grace_override=0)
     with pytest.raises(AssertionError):
         assert_marked_before_removed(shutdown)

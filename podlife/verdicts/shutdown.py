@@ -9,7 +9,7 @@ finishedAt of a SIGKILLed container lies within [delete + grace - 1 s, delete + 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.observe.timeline import Timeline
@@ -36,6 +36,10 @@ class Shutdown:
             if state:
                 return state
         raise AssertionError(f"pod {self.pod} vanished without ever reporting {self.container} terminated")
+
+    def of(self, container: str) -> "Shutdown":
+        """The same deletion, seen from another container of the pod."""
+        return replace(self, container=container)
 
     def records(self) -> list[tuple[str, float]]:
         return parse_records(self.final_state()["message"])

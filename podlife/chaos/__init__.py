@@ -1,0 +1,1 @@
+"""Disruptions the scenarios inflict: deleting pods (gracefully, with a grace override, or by force)."""
