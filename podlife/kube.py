@@ -40,6 +40,12 @@ def wait_ready(api: client.ApiClient, namespace: str, selector: dict[str, str], 
     )
 
 
+def all_running(api: client.ApiClient, namespace: str, pod: str) -> bool:
+    """Every app container of ``pod`` is running (init containers, if any, are done)."""
+    statuses = client.CoreV1Api(api).read_namespaced_pod(pod, namespace).status.container_statuses or []
+    return bool(statuses) and all(cs.state.running for cs in statuses)
+
+
 def scheduled_node(api: client.ApiClient, namespace: str, pod: str, timeout: float = 60) -> str:
     """The node ``pod`` was scheduled to, once it has one."""
     core = client.CoreV1Api(api)

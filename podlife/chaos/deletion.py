@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
-from podlife.kube import apply, pod_gone
+from podlife.kube import all_running, apply, pod_gone
 from podlife.observe.clock import now
 from podlife.observe.timeline import TimelineRecorder
 from podlife.report.summary import Evidence
@@ -15,11 +15,6 @@ from podlife.waiting import wait_for
 
 #: The API's default terminationGracePeriodSeconds.
 DEFAULT_GRACE = 30
-
-
-def all_running(api: client.ApiClient, namespace: str, pod: str) -> bool:
-    statuses = client.CoreV1Api(api).read_namespaced_pod(pod, namespace).status.container_statuses or []
-    return bool(statuses) and all(cs.state.running for cs in statuses)
 
 
 def delete_and_watch(api: client.ApiClient, namespace: str, evidence: Evidence, pod: dict[str, Any],

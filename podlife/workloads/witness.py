@@ -20,12 +20,12 @@ from podlife.workloads.images import BUSYBOX, mirrored
 
 RECORD_FILE = "/dev/termination-log"
 _STAMP = "adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf \"%d.%06d\", s, u}'"
-_RECORD = f'record() {{ echo "$1 $({_STAMP})" >> {RECORD_FILE}; }}'
 
 
-def recording(*steps: str) -> list[str]:
-    """A shell command line that runs ``steps`` with a ``record EVENT`` function available."""
-    return ["sh", "-c", "; ".join([_RECORD, *steps])]
+def recording(*steps: str, into: str = RECORD_FILE) -> list[str]:
+    """A shell command line that runs ``steps`` with a ``record EVENT`` function appending to ``into``."""
+    record = f'record() {{ echo "$1 $({_STAMP})" >> {into}; }}'
+    return ["sh", "-c", "; ".join([record, *steps])]
 
 
 #: The port a witness's failing httpGet hook aims at: nothing listens on it in a busybox container.
