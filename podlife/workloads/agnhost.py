@@ -12,6 +12,7 @@ from typing import Any
 from podlife.workloads.images import AGNHOST, mirrored
 
 HTTP_PORT = 8080
+WAIT_FOR_DEPENDENCY = "wait-for-dependency"
 
 
 @dataclass
@@ -34,6 +35,10 @@ class Netexec:
     #: netexec's ``--delay-shutdown``: seconds it keeps serving after SIGTERM.
     delay_shutdown: int | None = None
     grace_period: int | None = None
+    #: A Service this app needs (LC-08), checked by its readiness probe (``readiness``) or
+    #: waited for by an init container before it starts (``init``, the bad variant).
+    depends_on: str | None = None
+    dependency_check: str = "readiness"
 
     @property
     def selector(self) -> dict[str, str]:
@@ -58,6 +63,12 @@ class Netexec:
                 "periodSeconds": 1,
                 "failureThreshold": 1,
             }
+        if self.depends_on and self.dependency_check == "readiness":
+            container["readinessProbe"] = {
+                "exec": {"command": ["sh", "-c", self._dependency_answers()]},
+                "periodSeconds": 1,
+                "failureThreshold": 1,
+            }
         if self.pre_stop_sleep is not None:
             actions = {
                 "exec": {"exec": {"command": ["sleep", str(self.pre_stop_sleep)]}},
@@ -66,8 +77,19 @@ class Netexec:
             container["lifecycle"] = {"preStop": actions[self.pre_stop_action]}
         return container
 
+    def _dependency_answers(self) -> str:
+        # curl, not busybox wget: upstream agnhost ships curl, and the local image's static
+        # busybox cannot resolve names through glibc.
+        return f"curl -fsS -m 1 -o /dev/null http://{self.depends_on}/hostname"
+
     def pod_template(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"containers": [self.container()]}
+        if self.depends_on and self.dependency_check == "init":
+            spec["initContainers"] = [{
+                "name": WAIT_FOR_DEPENDENCY,
+                "image": mirrored(AGNHOST, self.image_repo),
+                "command": ["sh", "-c", f"until {self._dependency_answers()}; do sleep 1; done"],
+            }]
         if self.grace_period is not None:
             spec["terminationGracePeriodSeconds"] = self.grace_period
         return {"metadata": {"labels": {**self.selector, **self.labels}}, "spec": spec}

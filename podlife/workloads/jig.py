@@ -26,11 +26,15 @@ class AppJig:
     namespace: str
     app: Netexec
 
+    def create(self) -> str:
+        """Create the Deployment and its Service; return the Service's URL at once, ready or not."""
+        apply(self.api, self.namespace, self.app.deployment(), self.app.service())
+        return service_url(self.api, self.cluster, self.namespace, self.app.name)
+
     def deploy(self, timeout: float = 120) -> str:
         """Create the Deployment and its Service; return the URL once the app answers through it."""
-        apply(self.api, self.namespace, self.app.deployment(), self.app.service())
+        url = self.create()
         wait_ready(self.api, self.namespace, self.app.selector, self.app.replicas, timeout)
-        url = service_url(self.api, self.cluster, self.namespace, self.app.name)
         wait_for(lambda: served_by(url), timeout, f"{self.app.name} to answer through its Service")
         return url
 
