@@ -1,0 +1,101 @@
+"""LC-02: address peers by name, never by IP.
+
+Story: a client pod talks to a StatefulSet member through its DNS name (``db-0.db``, via
+the headless Service) and to a Deployment through its Service name. The member, or the
+Deployment's pod, is deleted and replaced: the IP changes, the name reaches the
+replacement. Control: the client that kept the old IP gets no answer from the member, and
+the verdict catches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from kubernetes import client
+
+from podlife.kube import all_running, apply, exec_in, ready_pods, wait_ready
+from podlife.verdicts.identity import assert_reaches
+from podlife.waiting import wait_for
+from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
+from scenarios.conftest import MakeJig
+
+
+@dataclass
+class Replacement:
+    """What a client saw after a pod was replaced: who answered by name and by the old IP."""
+
+    member: str
+    old_ip: str
+    new_ip: str
+    by_name: str | None
+    by_old_ip: str | None
+
+
+def ask(api: client.ApiClient, namespace: str, url: str) -> str | None:
+    """What agnhost's ``/hostname`` at ``url`` answers to the in-cluster client, or None."""
+    try:
+        return exec_in(api, namespace, "client", ["curl", "-sf", "-m", "2", url]).strip() or None
+    except AssertionError:
+        return None
+
+
+def replace_pod(api: client.ApiClient, namespace: str, selector: dict[str, str], name: str) -> tuple[str, client.V1Pod]:
+    """Delete pod ``name``; return its IP and the Ready pod that was created to replace it."""
+    before = {p.metadata.uid for p in ready_pods(api, namespace, selector)}
+    old = client.CoreV1Api(api).read_namespaced_pod(name, namespace)
+    client.CoreV1Api(api).delete_namespaced_pod(name, namespace, grace_period_seconds=1)
+
+    def replacement() -> client.V1Pod | None:
+        pods = ready_pods(api, namespace, selector)
+        fresh = [p for p in pods if p.metadata.uid not in before]
+        return fresh[0] if fresh and len(pods) == len(before) else None
+
+    return old.status.pod_ip, wait_for(replacement, 90, f"{name}'s replacement to be Ready")
+
+
+def start_client(api: client.ApiClient, namespace: str, image_repo: str | None) -> None:
+    apply(api, namespace, client_pod("client", image_repo))
+    wait_for(lambda: all_running(api, namespace, "client"), 60, "the client pod to run")
+
+
+def replace_member(api: client.ApiClient, namespace: str, image_repo: str | None) -> Replacement:
+    """Replace StatefulSet member db-0 and ask for it by its DNS name and by its old IP."""
+    db = Netexec("db", replicas=2, image_repo=image_repo)
+    apply(api, namespace, db.statefulset(), db.service(headless=True))
+    wait_ready(api, namespace, db.selector, 2)
+    start_client(api, namespace, image_repo)
+    old_ip, fresh = replace_pod(api, namespace, db.selector, "db-0")
+    return Replacement("db-0", old_ip, fresh.status.pod_ip,
+                       ask(api, namespace, f"http://db-0.db:{HTTP_PORT}/hostname"),
+                       ask(api, namespace, f"http://{old_ip}:{HTTP_PORT}/hostname"))
+
+
+@pytest.mark.claim("LC-02")
+@pytest.mark.disruptive
+def test_statefulset_member_name_reaches_its_replacement(k8s: client.ApiClient, namespace: str,
+                                                         request: pytest.FixtureRequest) -> None:
+    seen = replace_member(k8s, namespace, request.config.getoption("image_repo"))
+    assert seen.new_ip != seen.old_ip, f"db-0's replacement kept IP {seen.old_ip}: nothing to tell apart"
+    assert_reaches(seen.by_name, seen.member, "by its DNS name")
+
+
+@pytest.mark.claim("LC-02")
+@pytest.mark.disruptive
+def test_service_name_reaches_the_replacement_pod(jig: MakeJig, request: pytest.FixtureRequest) -> None:
+    app = jig(Netexec("web"))
+    app.deploy()
+    start_client(app.api, app.namespace, request.config.getoption("image_repo"))
+    old_ip, fresh = replace_pod(app.api, app.namespace, app.app.selector, app.pods()[0].metadata.name)
+    assert fresh.status.pod_ip != old_ip, f"the replacement kept IP {old_ip}: nothing to tell apart"
+    assert_reaches(ask(app.api, app.namespace, "http://web/hostname"), fresh.metadata.name, "by its Service name")
+
+
+@pytest.mark.claim("LC-02")
+@pytest.mark.control
+@pytest.mark.disruptive
+def test_control_client_holding_the_old_ip_is_caught(k8s: client.ApiClient, namespace: str,
+                                                     request: pytest.FixtureRequest) -> None:
+    seen = replace_member(k8s, namespace, request.config.getoption("image_repo"))
+    with pytest.raises(AssertionError, match="by its old IP"):
+        assert_reaches(seen.by_old_ip, seen.member, "by its old IP")
