@@ -41,8 +41,9 @@ def wait_ready(api: client.ApiClient, namespace: str, selector: dict[str, str], 
 
 
 def all_running(api: client.ApiClient, namespace: str, pod: str) -> bool:
-    """Every app container of ``pod`` is running (init containers, if any, are done)."""
-    statuses = client.CoreV1Api(api).read_namespaced_pod(pod, namespace).status.container_statuses or []
+    """``pod`` exists and every app container of it is running (init containers, if any, are done)."""
+    found = client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={pod}").items
+    statuses = (found[0].status.container_statuses if found else None) or []
     return bool(statuses) and all(cs.state.running for cs in statuses)
 
 

@@ -1,0 +1,82 @@
+"""LC-03: what survives a container restart, and what survives the pod.
+
+Story: a StatefulSet member marks three places at start and reports whether each mark was
+already there: its container's own file system (``/layer``), a pod-scoped emptyDir
+(``/scratch``) and its claim (``/data``). Its container is made to crash: after the restart
+only the layer is fresh. The pod is deleted and the StatefulSet recreates it with the same
+claim: only the claim kept its mark. Control: a member whose ``/data`` is an emptyDir loses
+it with the pod, and the verdict catches that.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from podlife.kube import all_running, apply, exec_in
+from podlife.report.summary import Evidence
+from podlife.verdicts.identity import assert_state
+from podlife.waiting import wait_for
+from podlife.workloads.members import DATA, SCRATCH, Members
+
+LAYER = "/layer"
+PLACES = (LAYER, SCRATCH, DATA)
+#: Report each place's mark, mark it, then run until told to crash (through a file in the layer, gone after restart).
+KEEPER = [
+    f"mkdir -p {LAYER}",
+    f"for d in {' '.join(PLACES)}; do if [ -f $d/mark ]; then echo \"$d kept\"; else echo \"$d fresh\"; fi; touch $d/mark; done",
+    f"while [ ! -f {LAYER}/crash ]; do sleep 0.2; done",
+    "exit 1",
+]
+POD = "keeper-0"
+
+
+def report(api: client.ApiClient, namespace: str, uid: str, restarts: int) -> dict[str, str]:
+    """The running container's report, once pod ``uid`` has restarted it ``restarts`` times."""
+    core = client.CoreV1Api(api)
+
+    def current() -> dict[str, str] | None:
+        pod = core.read_namespaced_pod(POD, namespace)
+        statuses = pod.status.container_statuses or []
+        if pod.metadata.uid != uid or not statuses or statuses[0].restart_count != restarts or not statuses[0].state.running:
+            return None
+        lines = dict(line.split(" ", 1) for line in core.read_namespaced_pod_log(POD, namespace).splitlines() if " " in line)
+        return lines if set(lines) == set(PLACES) else None
+
+    return wait_for(current, 90, f"{POD}'s report after {restarts} restart(s)")
+
+
+def restart_then_recreate(api: client.ApiClient, namespace: str, evidence: Evidence, data_on_claim: bool) -> dict[str, dict[str, str]]:
+    core = client.CoreV1Api(api)
+    keeper = Members("keeper", KEEPER, data_on_claim=data_on_claim, grace_period=1)
+    apply(api, namespace, keeper.service(), keeper.statefulset())
+    uid = wait_for(lambda: all_running(api, namespace, POD) and core.read_namespaced_pod(POD, namespace).metadata.uid,
+                   90, f"{POD} to run")
+    reports = {"first start": report(api, namespace, uid, 0)}
+    exec_in(api, namespace, POD, ["touch", f"{LAYER}/crash"])
+    reports["container restart"] = report(api, namespace, uid, 1)
+    core.delete_namespaced_pod(POD, namespace)
+    new_uid = wait_for(lambda: (p := core.list_namespaced_pod(namespace, field_selector=f"metadata.name={POD}").items)
+                       and p[0].metadata.uid != uid and p[0].metadata.uid, 90, f"{POD} to be recreated")
+    reports["pod recreation"] = report(api, namespace, new_uid, 0)
+    evidence.measure("reports", reports)
+    return reports
+
+
+@pytest.mark.claim("LC-03")
+@pytest.mark.disruptive
+def test_layer_dies_with_container_scratch_with_pod_claim_survives(k8s: client.ApiClient, namespace: str,
+                                                                  evidence: Evidence) -> None:
+    reports = restart_then_recreate(k8s, namespace, evidence, data_on_claim=True)
+    assert_state(reports["first start"], dict.fromkeys(PLACES, "fresh"), "the first start")
+    assert_state(reports["container restart"], {LAYER: "fresh", SCRATCH: "kept", DATA: "kept"}, "a container restart")
+    assert_state(reports["pod recreation"], {LAYER: "fresh", SCRATCH: "fresh", DATA: "kept"}, "the pod's recreation")
+
+
+@pytest.mark.claim("LC-03")
+@pytest.mark.control
+@pytest.mark.disruptive
+def test_control_data_on_an_emptydir_is_lost_with_the_pod(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+    reports = restart_then_recreate(k8s, namespace, evidence, data_on_claim=False)
+    with pytest.raises(AssertionError, match="/data was fresh after the pod's recreation"):
+        assert_state(reports["pod recreation"], {LAYER: "fresh", SCRATCH: "fresh", DATA: "kept"}, "the pod's recreation")
