@@ -9,6 +9,7 @@ the verdict catches it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -32,12 +33,21 @@ class Replacement:
     by_old_ip: str | None
 
 
-def ask(api: client.ApiClient, namespace: str, url: str) -> str | None:
-    """What agnhost's ``/hostname`` at ``url`` answers to the in-cluster client, or None."""
-    try:
-        return exec_in(api, namespace, "client", ["curl", "-sf", "-m", "2", url]).strip() or None
-    except AssertionError:
-        return None
+#: How long a client keeps asking by name: a new pod's endpoint reaches kube-proxy (1 s sync
+#: period) and DNS (CoreDNS watches EndpointSlices) a moment after the pod turns Ready.
+PATIENCE = 10.0
+
+
+def ask(api: client.ApiClient, namespace: str, url: str, patience: float = 0.0) -> str | None:
+    """What agnhost's ``/hostname`` at ``url`` answers to the in-cluster client, or None; retried for ``patience`` s."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return exec_in(api, namespace, "client", ["curl", "-sf", "-m", "2", url]).strip() or None
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                return None
+        time.sleep(0.5)
 
 
 def replace_pod(api: client.ApiClient, namespace: str, selector: dict[str, str], name: str) -> tuple[str, client.V1Pod]:
@@ -67,7 +77,7 @@ def replace_member(api: client.ApiClient, namespace: str, image_repo: str | None
     start_client(api, namespace, image_repo)
     old_ip, fresh = replace_pod(api, namespace, db.selector, "db-0")
     return Replacement("db-0", old_ip, fresh.status.pod_ip,
-                       ask(api, namespace, f"http://db-0.db:{HTTP_PORT}/hostname"),
+                       ask(api, namespace, f"http://db-0.db:{HTTP_PORT}/hostname", PATIENCE),
                        ask(api, namespace, f"http://{old_ip}:{HTTP_PORT}/hostname"))
 
 
@@ -88,7 +98,7 @@ def test_service_name_reaches_the_replacement_pod(jig: MakeJig, request: pytest.
     start_client(app.api, app.namespace, request.config.getoption("image_repo"))
     old_ip, fresh = replace_pod(app.api, app.namespace, app.app.selector, app.pods()[0].metadata.name)
     assert fresh.status.pod_ip != old_ip, f"the replacement kept IP {old_ip}: nothing to tell apart"
-    assert_reaches(ask(app.api, app.namespace, "http://web/hostname"), fresh.metadata.name, "by its Service name")
+    assert_reaches(ask(app.api, app.namespace, "http://web/hostname", PATIENCE), fresh.metadata.name, "by its Service name")
 
 
 @pytest.mark.claim("LC-02")
