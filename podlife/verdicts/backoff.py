@@ -27,6 +27,8 @@ from podlife.observe.timeline import Timeline
 EARLY = K8S_TIMESTAMP_RESOLUTION
 JITTER = 0.5
 LATE_FIXED = 4.0
+#: Consecutive delays growing by less than this (jitter stays within x1.5) did not grow: the cap.
+FLAT = 1.3
 
 
 @dataclass(frozen=True, order=True)
@@ -60,19 +62,21 @@ def infer(measured: list[Restart]) -> dict[str, float | None]:
     """Initial delay, growth factor and cap as the measurements show them.
 
     The initial delay is restart 2's (restart 1 is immediate). The factor is the median ratio
-    of consecutive delays that still grew; the cap is the mean of the delays after growth
-    stopped, or None if it was not reached.
+    of consecutive delays that grew, leaving out the step onto the cap; the cap is the mean of
+    the delays that stopped growing, or None if it was not reached.
     """
     delays = [r.delay for r in measured if r.number >= 2]
     if not delays:
         return {"initial_s": None, "factor": None, "cap_s": None}
-    ratios = [b / a for a, b in zip(delays, delays[1:]) if a > 0]
-    growing = [x for x in ratios if x >= 1.3]
-    plateau = [b for a, b in zip(delays, delays[1:]) if a > 0 and b / a < 1.3]
+    pairs = [(a, b) for a, b in zip(delays, delays[1:]) if a > 0]
+    flat = [i for i, (a, b) in enumerate(pairs) if b / a < FLAT]
+    plateau = sorted({i for j in flat for i in (j, j + 1)})  # both delays of each pair that did not grow
+    growing = [b / a for i, (a, b) in enumerate(pairs) if i not in flat and i + 1 not in plateau]
+    plateau_delays = [delays[i] for i in plateau]
     return {
         "initial_s": round(delays[0], 1),
         "factor": round(statistics.median(growing), 2) if growing else None,
-        "cap_s": round(statistics.mean(plateau), 1) if plateau else None,
+        "cap_s": round(statistics.mean(plateau_delays), 1) if plateau_delays else None,
     }
 
 
