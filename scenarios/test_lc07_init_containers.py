@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 
 from podlife.kube import all_running, apply, exec_in
+from podlife.observe.kubelet import BackoffPolicy
 from podlife.report.summary import Evidence
 from podlife.verdicts.ordering import assert_one_at_a_time
 from podlife.waiting import wait_for
@@ -20,6 +21,7 @@ from podlife.workloads.staged import APP, RECORDS, Staged, step_name
 from podlife.workloads.witness import parse_records
 
 STEPS = 3
+STEP_SECONDS = 1
 
 
 def start_and_read(api: client.ApiClient, namespace: str, evidence: Evidence, staged: Staged,
@@ -40,26 +42,28 @@ def start_and_read(api: client.ApiClient, namespace: str, evidence: Evidence, st
 
 @pytest.mark.claim("LC-07")
 def test_init_containers_run_one_at_a_time_before_the_app(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    records = start_and_read(k8s, namespace, evidence, Staged(steps=STEPS))
+    records = start_and_read(k8s, namespace, evidence, Staged(steps=STEPS, step_seconds=STEP_SECONDS))
+    evidence.waits_on(steps=STEPS * STEP_SECONDS)
     assert_one_at_a_time(records, [step_name(n) for n in range(1, STEPS + 1)], f"{APP}-started")
 
 
 @pytest.mark.claim("LC-07")
 def test_failing_init_container_blocks_the_app_and_is_retried(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
     # Two failed attempts cost the back-off's first two delays (immediate, then 10 s by default).
-    records = start_and_read(k8s, namespace, evidence, Staged(steps=STEPS, failing={2: 2}), timeout=120)
+    records = start_and_read(k8s, namespace, evidence, Staged(steps=STEPS, step_seconds=STEP_SECONDS, failing={2: 2}), timeout=120)
     failures = [e for e, _ in records].count(f"{step_name(2)}-failed")
     assert failures == 2, f"step-2 should have failed twice before succeeding; records {[e for e, _ in records]}"
     assert_one_at_a_time(records, [step_name(n) for n in range(1, STEPS + 1)], f"{APP}-started")
     status = client.CoreV1Api(k8s).read_namespaced_pod("staged", namespace).status
     retried = {cs.name: cs.restart_count for cs in status.init_container_statuses}
     evidence.measure("init_restarts", retried)
+    evidence.waits_on(steps=STEPS * STEP_SECONDS + 2 * STEP_SECONDS, backoff=BackoffPolicy().delay(2))
     assert retried[step_name(2)] == 2, f"the kubelet should have restarted step-2 twice: {retried}"
 
 
 @pytest.mark.claim("LC-07")
 @pytest.mark.control
 def test_control_steps_as_ordinary_containers_overlap(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    records = start_and_read(k8s, namespace, evidence, Staged(steps=STEPS, as_init=False))
+    records = start_and_read(k8s, namespace, evidence, Staged(steps=STEPS, step_seconds=STEP_SECONDS, as_init=False))
     with pytest.raises(AssertionError, match="overlapped"):
         assert_one_at_a_time(records, [step_name(n) for n in range(1, STEPS + 1)], f"{APP}-started")

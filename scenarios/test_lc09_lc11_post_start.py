@@ -47,6 +47,7 @@ def start_and_stop(api: client.ApiClient, namespace: str, evidence: Evidence, wi
 @pytest.mark.claim("LC-09", "LC-11")
 def test_post_start_holds_container_waiting_and_is_not_logged(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
     seen, log = start_and_stop(k8s, namespace, evidence, Witness(post_start=SLOW_HOOK, grace_period=2))
+    evidence.waits_on(post_start=HOOK_SECONDS)
     records = seen.records()
     assert_waiting_until_post_start_done(seen.timeline, "witness", "witness", records)
     assert "poststart-end" in [e for e, _ in records], "the hook's record is missing from its file"

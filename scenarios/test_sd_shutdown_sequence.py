@@ -36,6 +36,7 @@ def test_pre_stop_then_sigterm_then_sigkill_at_grace(k8s: client.ApiClient, name
     evidence.attach("records", "\n".join(f"{e} {t - shutdown.deleted_at:+.3f}s" for e, t in shutdown.records()))
     assert_marked_before_removed(shutdown)
     assert_pre_stop_completed_before_sigterm(shutdown)
+    evidence.waits_on(grace=GRACE)
     evidence.measure("kill_delay_s", round(assert_killed_at_grace(shutdown, GRACE), 3))
 
 
