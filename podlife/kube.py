@@ -40,11 +40,27 @@ def wait_ready(api: client.ApiClient, namespace: str, selector: dict[str, str], 
     )
 
 
-def all_running(api: client.ApiClient, namespace: str, pod: str) -> bool:
-    """``pod`` exists and every app container of it is running (init containers, if any, are done)."""
+def running_pod(api: client.ApiClient, namespace: str, pod: str) -> client.V1Pod | None:
+    """Pod ``pod`` if it exists and every app container of it is running (init containers, if any, are done)."""
     found = client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={pod}").items
     statuses = (found[0].status.container_statuses if found else None) or []
-    return bool(statuses) and all(cs.state.running for cs in statuses)
+    return found[0] if statuses and all(cs.state.running for cs in statuses) else None
+
+
+def all_running(api: client.ApiClient, namespace: str, pod: str) -> bool:
+    return running_pod(api, namespace, pod) is not None
+
+
+def running_uid(api: client.ApiClient, namespace: str, pod: str, other_than: str | None = None, timeout: float = 90) -> str:
+    """The UID of pod ``pod`` once all its containers run, waiting for a new pod of that name if ``other_than`` is given.
+
+    StatefulSet members and recreated pods keep their name; only the UID tells the new pod from the old.
+    """
+    def current() -> str | None:
+        found = running_pod(api, namespace, pod)
+        return found.metadata.uid if found and found.metadata.uid != other_than else None
+
+    return wait_for(current, timeout, f"a new {pod} to run" if other_than else f"{pod} to run")
 
 
 def scheduled_node(api: client.ApiClient, namespace: str, pod: str, timeout: float = 60) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from podlife.kube import all_running, apply, exec_in
+from podlife.kube import apply, exec_in, running_uid
 from podlife.report.summary import Evidence
 from podlife.verdicts.identity import assert_state
 from podlife.waiting import wait_for
@@ -50,14 +50,12 @@ def restart_then_recreate(api: client.ApiClient, namespace: str, evidence: Evide
     core = client.CoreV1Api(api)
     keeper = Members("keeper", KEEPER, data_on_claim=data_on_claim, grace_period=1)
     apply(api, namespace, keeper.service(), keeper.statefulset())
-    uid = wait_for(lambda: all_running(api, namespace, POD) and core.read_namespaced_pod(POD, namespace).metadata.uid,
-                   90, f"{POD} to run")
+    uid = running_uid(api, namespace, POD)
     reports = {"first start": report(api, namespace, uid, 0)}
     exec_in(api, namespace, POD, ["touch", f"{LAYER}/crash"])
     reports["container restart"] = report(api, namespace, uid, 1)
     core.delete_namespaced_pod(POD, namespace)
-    new_uid = wait_for(lambda: (p := core.list_namespaced_pod(namespace, field_selector=f"metadata.name={POD}").items)
-                       and p[0].metadata.uid != uid and p[0].metadata.uid, 90, f"{POD} to be recreated")
+    new_uid = running_uid(api, namespace, POD, other_than=uid)
     reports["pod recreation"] = report(api, namespace, new_uid, 0)
     evidence.measure("reports", reports)
     return reports

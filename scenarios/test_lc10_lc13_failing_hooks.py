@@ -35,7 +35,7 @@ def start_with_post_start(api: client.ApiClient, namespace: str, evidence: Evide
     with TimelineRecorder(api, namespace) as timeline:
         apply(api, namespace, witness.pod("witness", restart_policy="Always"))
         wait_for(lambda: first_seen_running(timeline, "witness", "witness")
-                 or max((e.facts["restarts"].get("witness", 0) for e in timeline.of("Pod")), default=0) >= 1,
+                 or timeline.most_restarts("witness", "witness") >= 1,
                  90, "the witness to run, or to be restarted")
     evidence.attach("timeline", timeline.render())
     return timeline

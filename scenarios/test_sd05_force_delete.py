@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from podlife.kube import all_running, apply, exec_in
+from podlife.kube import apply, exec_in, running_uid
 from podlife.report.summary import Evidence
 from podlife.verdicts.identity import assert_never_overlapped, assert_overlapped
 from podlife.waiting import wait_for
@@ -34,11 +34,9 @@ def delete_member(api: client.ApiClient, namespace: str, evidence: Evidence, for
     core = client.CoreV1Api(api)
     db = Members("db", HEARTBEAT, grace_period=GRACE)
     apply(api, namespace, db.service(), db.statefulset())
-    wait_for(lambda: all_running(api, namespace, POD), 90, f"{POD} to run")
-    old = core.read_namespaced_pod(POD, namespace).metadata.uid
+    old = running_uid(api, namespace, POD)
     core.delete_namespaced_pod(POD, namespace, grace_period_seconds=0 if force else None)
-    new = wait_for(lambda: all_running(api, namespace, POD) and (uid := core.read_namespaced_pod(POD, namespace).metadata.uid) != old
-                   and uid, GRACE + 90, f"{POD}'s replacement to run")
+    new = running_uid(api, namespace, POD, other_than=old, timeout=GRACE + 90)
 
     def old_stopped() -> list[tuple[str, float]] | None:
         beats = parse_records(exec_in(api, namespace, POD, ["cat", RECORDS]))

@@ -109,6 +109,10 @@ class Timeline:
     def first(self, kind: str, predicate: Callable[[Entry], bool]) -> Entry | None:
         return next((e for e in self.entries if e.kind == kind and predicate(e)), None)
 
+    def most_restarts(self, pod: str | None, container: str) -> int:
+        """The highest restart count seen for ``container`` (of ``pod``, or of any pod)."""
+        return max((e.facts["restarts"].get(container, 0) for e in self.of("Pod", pod)), default=0)
+
     def events(self, reason: str) -> list[Entry]:
         return [e for e in self.of("Event") if e.facts["reason"] == reason]
 

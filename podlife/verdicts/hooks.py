@@ -66,7 +66,7 @@ def assert_event(timeline: Timeline, reason: str, pod: str) -> Entry:
 def assert_killed_by_failed_post_start(timeline: Timeline, pod: str, container: str) -> None:
     """LC-10: a failing postStart hook gets the container killed (and restarted) and a FailedPostStartHook event."""
     assert_event(timeline, "FailedPostStartHook", pod)
-    restarts = max((e.facts["restarts"].get(container, 0) for e in timeline.of("Pod", pod)), default=0)
+    restarts = timeline.most_restarts(pod, container)
     assert restarts >= 1, f"{container} was never restarted after its postStart hook failed"
 
 

@@ -19,5 +19,5 @@ def assert_waited_not_ready(timeline: Timeline, ledger: Ledger, pod: str, contai
     assert not early, f"{pod} served {len(early)} requests before its dependency existed"
     assert any(e.facts["ready"] for e in entries if e.seen >= arrived), f"{pod} never turned Ready after the dependency appeared"
     assert any(r.ok and r.pod == pod for r in ledger.requests if r.sent >= arrived), f"{pod} served nothing after turning Ready"
-    restarts = max(e.facts["restarts"].get(container, 0) for e in entries)
+    restarts = timeline.most_restarts(pod, container)
     assert restarts == 0, f"{container} restarted {restarts} times: readiness should have waited, not restarted it"
