@@ -1,5 +1,43 @@
-"""Errors that end a podlife command with one clear line instead of a traceback."""
+"""The two kinds of failure podlife tells apart, and the error that ends a command in one line.
+
+A *violated claim* is an ``AssertionError`` raised by a verdict over recorded facts. A *harness
+problem* (a wait that timed out, an exec that could not run, a traffic generator that fell
+behind, an image that cannot be pulled, a cluster component that died) is a ``HarnessError``:
+it is not an ``AssertionError``, so it can neither be reported as a violated claim nor satisfy a
+negative control's ``pytest.raises(AssertionError)``; ``summary.json`` reports such a test as
+inconclusive, with the reason.
+"""
 
 
 class PodlifeError(Exception):
     """A failure the user can act on; the CLI prints ``str(err)`` on one line and exits non-zero."""
+
+
+class HarnessError(Exception):
+    """The harness could not observe what the claim needs; the test's verdict is inconclusive."""
+
+
+class WaitTimeout(HarnessError):
+    """A condition the scenario needed never came true; the message says which and for how long."""
+
+
+class ExecFailed(HarnessError):
+    """A command run inside a pod exited non-zero or could not be started."""
+
+
+class GeneratorLag(HarnessError):
+    """The traffic generator sent requests later than scheduled beyond its stated bound."""
+
+
+class PodCannotRun(HarnessError):
+    """A pod the scenario needs cannot start (image not pullable, bad container config)."""
+
+
+class ComponentDied(HarnessError):
+    """A process of the local cluster exited while tests were running."""
+
+
+class TestOverran(HarnessError):
+    """A test ran past its time limit; the message names what it was waiting for."""
+
+    __test__ = False  # not a test class, whatever pytest's name pattern says

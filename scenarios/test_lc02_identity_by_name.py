@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from kubernetes import client
 
+from podlife.errors import ExecFailed
 from podlife.kube import all_running, apply, exec_in, ready_pods, wait_ready
 from podlife.verdicts.identity import assert_reaches
 from podlife.waiting import wait_for
@@ -44,7 +45,7 @@ def ask(api: client.ApiClient, namespace: str, url: str, patience: float = 0.0) 
     while True:
         try:
             return exec_in(api, namespace, "client", ["curl", "-sf", "-m", "2", url]).strip() or None
-        except AssertionError:
+        except ExecFailed:
             if time.monotonic() >= deadline:
                 return None
         time.sleep(0.5)
@@ -64,17 +65,17 @@ def replace_pod(api: client.ApiClient, namespace: str, selector: dict[str, str],
     return old.status.pod_ip, wait_for(replacement, 90, f"{name}'s replacement to be Ready")
 
 
-def start_client(api: client.ApiClient, namespace: str, image_repo: str | None) -> None:
-    apply(api, namespace, client_pod("client", image_repo))
+def start_client(api: client.ApiClient, namespace: str) -> None:
+    apply(api, namespace, client_pod("client"))
     wait_for(lambda: all_running(api, namespace, "client"), 60, "the client pod to run")
 
 
-def replace_member(api: client.ApiClient, namespace: str, image_repo: str | None) -> Replacement:
+def replace_member(api: client.ApiClient, namespace: str) -> Replacement:
     """Replace StatefulSet member db-0 and ask for it by its DNS name and by its old IP."""
-    db = Netexec("db", replicas=2, image_repo=image_repo)
+    db = Netexec("db", replicas=2)
     apply(api, namespace, db.statefulset(), db.service(headless=True))
     wait_ready(api, namespace, db.selector, 2)
-    start_client(api, namespace, image_repo)
+    start_client(api, namespace)
     old_ip, fresh = replace_pod(api, namespace, db.selector, "db-0")
     return Replacement("db-0", old_ip, fresh.status.pod_ip,
                        ask(api, namespace, f"http://db-0.db:{HTTP_PORT}/hostname", PATIENCE),
@@ -83,19 +84,18 @@ def replace_member(api: client.ApiClient, namespace: str, image_repo: str | None
 
 @pytest.mark.claim("LC-02")
 @pytest.mark.disruptive
-def test_statefulset_member_name_reaches_its_replacement(k8s: client.ApiClient, namespace: str,
-                                                         request: pytest.FixtureRequest) -> None:
-    seen = replace_member(k8s, namespace, request.config.getoption("image_repo"))
+def test_statefulset_member_name_reaches_its_replacement(k8s: client.ApiClient, namespace: str) -> None:
+    seen = replace_member(k8s, namespace)
     assert seen.new_ip != seen.old_ip, f"db-0's replacement kept IP {seen.old_ip}: nothing to tell apart"
     assert_reaches(seen.by_name, seen.member, "by its DNS name")
 
 
 @pytest.mark.claim("LC-02")
 @pytest.mark.disruptive
-def test_service_name_reaches_the_replacement_pod(jig: MakeJig, request: pytest.FixtureRequest) -> None:
+def test_service_name_reaches_the_replacement_pod(jig: MakeJig) -> None:
     app = jig(Netexec("web"))
     app.deploy()
-    start_client(app.api, app.namespace, request.config.getoption("image_repo"))
+    start_client(app.api, app.namespace)
     old_ip, fresh = replace_pod(app.api, app.namespace, app.app.selector, app.pods()[0].metadata.name)
     assert fresh.status.pod_ip != old_ip, f"the replacement kept IP {old_ip}: nothing to tell apart"
     assert_reaches(ask(app.api, app.namespace, "http://web/hostname", PATIENCE), fresh.metadata.name, "by its Service name")
@@ -104,8 +104,7 @@ def test_service_name_reaches_the_replacement_pod(jig: MakeJig, request: pytest.
 @pytest.mark.claim("LC-02")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_client_holding_the_old_ip_is_caught(k8s: client.ApiClient, namespace: str,
-                                                     request: pytest.FixtureRequest) -> None:
-    seen = replace_member(k8s, namespace, request.config.getoption("image_repo"))
+def test_control_client_holding_the_old_ip_is_caught(k8s: client.ApiClient, namespace: str) -> None:
+    seen = replace_member(k8s, namespace)
     with pytest.raises(AssertionError, match="by its old IP"):
         assert_reaches(seen.by_old_ip, seen.member, "by its old IP")

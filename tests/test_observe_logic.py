@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.errors import HarnessError
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.shutdown import Shutdown, assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
@@ -52,9 +53,28 @@ def test_kill_timing_tolerance(finished: float, ok: bool) -> None:
             assert_killed_at_grace(s, 8)
 
 
+@pytest.mark.parametrize("finished, cause", [
+    (102.0, "that is the kubelet's minimum grace period \\(2s\\)"),
+    (112.0, "that is the pod spec's period \\(12s\\)"),
+    (120.0, "allowed 5..8s\\)$"),
+])
+def test_a_kill_at_another_period_is_named(finished: float, cause: str) -> None:
+    with pytest.raises(AssertionError, match=f"grace period is 6s .*{cause}"):
+        assert_killed_at_grace(_shutdown("", 137, finished), 6, {"the pod spec's period": 12})
+
+
 def test_hook_order_is_read_from_file_order() -> None:
     good = _shutdown("started 1\nprestop-start 2\nprestop-end 5\nsigterm 5", 137, 110)
     assert_pre_stop_completed_before_sigterm(good)
     bad = _shutdown("started 1\nsigterm 2\nprestop-start 2\nprestop-end 5", 137, 110)
     with pytest.raises(AssertionError, match="in that order"):
         assert_pre_stop_completed_before_sigterm(bad)
+
+
+def test_a_watch_gap_left_open_makes_the_timeline_inconclusive() -> None:
+    timeline = Timeline(origin=10.0, gaps=[("Pod", 11.0, 12.5, "watch connection failed: ProtocolError")])
+    timeline.check_complete()
+    assert "gap in the Pod watch: +1.000s .. +2.500s" in timeline.render()
+    timeline.gaps.append(("Event", 13.0, None, "watch answered 500 Internal Server Error"))
+    with pytest.raises(HarnessError, match=r"Event since \+3.0s \(watch answered 500"):
+        timeline.check_complete()

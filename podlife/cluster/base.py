@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import urllib3
 import yaml
+from urllib3.util.retry import Retry
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
@@ -25,19 +27,45 @@ class ClusterHandle:
     context: str | None
     version: str
     node_count: int
+    #: The agnhost tag this cluster is known to hold (the local cluster's preloaded image);
+    #: None where the version's usual tag is pulled from a registry.
+    agnhost_tag: str | None = None
 
     def api_client(self) -> client.ApiClient:
         return connect(self.kubeconfig, self.context)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for handing the cluster to xdist workers."""
+        return {**asdict(self), "kubeconfig": str(self.kubeconfig)}
 
-def connect(kubeconfig: Path, context: str | None) -> client.ApiClient:
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ClusterHandle":
+        return cls(**{**data, "kubeconfig": Path(data["kubeconfig"])})
+
+
+#: Transient API failures are retried with exponential back-off (0.25, 0.5, 1, 2, 4 s): refused or
+#: reset connections, and the statuses a busy or restarting API server answers with. Reads and
+#: deletes are retried on any of them; creates and patches only on 429, which the server
+#: sends before acting (a retried create after a 5xx could find its own object already there).
+TRANSIENT_RETRIES = Retry(
+    total=5, connect=5, read=2, status=5, backoff_factor=0.25, respect_retry_after_header=True,
+    status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+    raise_on_status=False,
+)
+
+
+def connect(kubeconfig: Path, context: str | None, retries: Retry | int = TRANSIENT_RETRIES) -> client.ApiClient:
     """Load a kubeconfig into an API client; a missing or malformed one is one clear error."""
     if not kubeconfig.exists():
         raise PodlifeError(f"kubeconfig {kubeconfig} does not exist")
+    configuration = client.Configuration()
     try:
-        return config.new_client_from_config(config_file=str(kubeconfig), context=context)
+        config.load_kube_config(config_file=str(kubeconfig), context=context, client_configuration=configuration)
     except (ConfigException, yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as err:
         raise PodlifeError(f"bad kubeconfig {kubeconfig}: {str(err).splitlines()[0]}") from None
+    configuration.retries = retries
+    return client.ApiClient(configuration)
 
 
 def describe(provider: str, kubeconfig: Path, context: str | None) -> ClusterHandle:
@@ -46,8 +74,7 @@ def describe(provider: str, kubeconfig: Path, context: str | None) -> ClusterHan
     Unreachable servers, rejected credentials and missing RBAC permissions all end here,
     before the first test, with one line saying which it was.
     """
-    api = connect(kubeconfig, context)
-    api.configuration.retries = 1
+    api = connect(kubeconfig, context, retries=1)
     where = f"{provider} cluster ({kubeconfig}{', context ' + context if context else ''})"
     try:
         version = client.VersionApi(api).get_code(_request_timeout=10).git_version

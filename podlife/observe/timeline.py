@@ -15,6 +15,9 @@ from typing import Any, Callable, Iterator
 import urllib3
 from kubernetes import client, watch
 
+from tenacity import retry, stop_after_delay, wait_exponential
+
+from podlife.errors import HarnessError
 from podlife.observe.clock import epoch, now
 
 
@@ -102,6 +105,14 @@ class Timeline:
 
     origin: float = field(default_factory=now)
     entries: list[Entry] = field(default_factory=list)
+    #: Spans in which a watch was broken: (kind, broken at, resumed at or None, why).
+    gaps: list[tuple[str, float, float | None, str]] = field(default_factory=list)
+
+    def check_complete(self) -> None:
+        """Raise ``HarnessError`` if a watch broke and never came back: what happened then is unknown."""
+        open_gaps = [f"{kind} since {broken - self.origin:+.1f}s ({why})" for kind, broken, resumed, why in self.gaps if resumed is None]
+        if open_gaps:
+            raise HarnessError(f"the timeline's watch broke and was not re-established: {'; '.join(open_gaps)}")
 
     def of(self, kind: str, name: str | None = None) -> Iterator[Entry]:
         return (e for e in self.entries if e.kind == kind and (name is None or e.name == name))
@@ -117,7 +128,13 @@ class Timeline:
         return [e for e in self.of("Event") if e.facts["reason"] == reason]
 
     def render(self) -> str:
-        return "\n".join(e.line(self.origin) for e in self.entries)
+        lines = [e.line(self.origin) for e in self.entries]
+        lines += [
+            f"gap in the {kind} watch: {broken - self.origin:+.3f}s .. "
+            f"{f'{resumed - self.origin:+.3f}s' if resumed is not None else 'never resumed'} ({why})"
+            for kind, broken, resumed, why in self.gaps
+        ]
+        return "\n".join(lines)
 
 
 class TimelineRecorder:
@@ -145,19 +162,32 @@ class TimelineRecorder:
         self._started.wait(timeout=30)
         return self.timeline
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Stop watching; a block that ended normally with a watch still broken is inconclusive."""
         self._stopping.set()
         for w in self._watches:
             w.stop()
         for thread in self._threads:
             thread.join(timeout=10)
+        if exc_type is None:
+            self.timeline.check_complete()
 
     def _follow(self, kind: str, lister: Callable[..., Any], namespace: str, facts: Callable[[Any], dict[str, Any]]) -> None:
+        """List, then watch from the list's version; a broken watch is listed and watched again.
+
+        An expired version (410) is routine. Any other failure opens a gap in the timeline,
+        closed when a new list succeeds (its items are recorded as ``EXISTING``, so the state
+        after the gap is known); verdicts over a timeline with a gap still open are inconclusive.
+        """
         signalled = False
         while not self._stopping.is_set():
             w = watch.Watch()
             self._watches.append(w)
-            listing = lister(namespace)
+            try:
+                listing = self._list(lister, namespace)
+            except Exception:
+                return  # the gap stays open: the recorder stopped, or the API never came back
+            self._close_gap(kind)
             version = listing.metadata.resource_version
             for item in listing.items:
                 self._record(kind, item, "EXISTING", facts)
@@ -171,11 +201,27 @@ class TimelineRecorder:
                         break
             except client.ApiException as err:
                 if err.status != 410:  # an expired resourceVersion just means: list again
-                    raise
-            except urllib3.exceptions.HTTPError:
+                    self._open_gap(kind, f"watch answered {err.status} {err.reason}")
+            except (urllib3.exceptions.HTTPError, OSError) as err:
                 if self._stopping.is_set():  # stopping a watch cuts its response short
                     return
-                raise
+                self._open_gap(kind, f"watch connection failed: {type(err).__name__}")
+
+    @retry(wait=wait_exponential(multiplier=0.2, max=5), stop=stop_after_delay(60), reraise=True)
+    def _list(self, lister: Callable[..., Any], namespace: str) -> Any:
+        if self._stopping.is_set():
+            raise InterruptedError("the recorder is stopping")
+        return lister(namespace)
+
+    def _open_gap(self, kind: str, why: str) -> None:
+        with self._lock:
+            self.timeline.gaps.append((kind, now(), None, why))
+
+    def _close_gap(self, kind: str) -> None:
+        with self._lock:
+            for i, (gap_kind, broken, resumed, why) in enumerate(self.timeline.gaps):
+                if gap_kind == kind and resumed is None:
+                    self.timeline.gaps[i] = (gap_kind, broken, now(), why)
 
     def _record(self, kind: str, obj: Any, change: str, facts: Callable[[Any], dict[str, Any]]) -> None:
         entry = Entry(now(), kind, obj.metadata.name, change, facts(obj))

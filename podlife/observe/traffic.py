@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import requests
 
+from podlife.errors import GeneratorLag
 from podlife.observe.clock import now
+
+#: The latest a request may leave after its scheduled instant for the ledger to count. kube-proxy
+#: syncs at most once a second and a deleted pod stays routable for 0.04-1 s (measured on the
+#: local cluster), so a generator stalled for half a sync period could miss that window whole
+#: and make a lost-request verdict pass for want of requests, not for good behaviour.
+MAX_SEND_LAG = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,18 @@ class Ledger:
     def max_send_lag(self) -> float:
         """The worst gap between a request's scheduled and actual send time (the generator's own health)."""
         return max((r.sent - r.scheduled for r in self.requests), default=0.0)
+
+    def check_usable(self) -> None:
+        """Raise ``GeneratorLag`` when the ledger cannot carry a verdict: nothing sent, or sent too late."""
+        if not self.requests:
+            raise GeneratorLag(f"no request to {self.target} was sent: the traffic generator did not run")
+        lag = self.max_send_lag()
+        if lag > MAX_SEND_LAG:
+            worst = max(self.requests, key=lambda r: r.sent - r.scheduled)
+            raise GeneratorLag(
+                f"the traffic generator fell behind its schedule by {lag:.3f}s (request #{worst.seq}; "
+                f"bound {MAX_SEND_LAG}s): the ledger may miss short windows, so no verdict is drawn from it"
+            )
 
     def summary(self) -> dict[str, object]:
         return {

@@ -20,6 +20,8 @@ SUMMARY = Path("reports/summary.json")
 #: The measurement naming the Kubernetes timers a test must wait out (``bench/suite.py`` compares wall time with it).
 TIMERS = "kubernetes_timers_s"
 CLAIMS_KEY, KIND_KEY, MEASURE_KEY, CLUSTER_KEY = "podlife.claims", "podlife.kind", "podlife.measure", "podlife.cluster"
+#: Set on a report whose test failed on a ``HarnessError``: the reason, one line.
+INCONCLUSIVE_KEY = "podlife.inconclusive"
 
 
 class Evidence:
@@ -62,7 +64,10 @@ class SummaryPlugin:
         if CLAIMS_KEY not in props:
             return
         entry = self.tests.setdefault(report.nodeid, {"claims": props[CLAIMS_KEY], "kind": props[KIND_KEY], "outcome": "passed"})
-        if report.failed:
+        if report.failed and INCONCLUSIVE_KEY in props:
+            entry["outcome"] = "inconclusive"
+            entry["reason"] = props[INCONCLUSIVE_KEY]
+        elif report.failed:
             entry["outcome"] = "failed" if report.when == "call" else "error"
         elif report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"

@@ -25,13 +25,13 @@ def explain_failures(ledger: Ledger, timeline: Timeline, landmarks: dict[str, fl
 
 
 def assert_no_request_lost(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float]) -> None:
-    assert ledger.requests, "no request was sent: the traffic generator did not run"
+    ledger.check_usable()
     assert not ledger.failures, explain_failures(ledger, timeline, landmarks)
 
 
 def assert_requests_lost(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float]) -> None:
     """The negative control's verdict: the bad variant must visibly lose requests."""
-    assert ledger.requests, "no request was sent: the traffic generator did not run"
+    ledger.check_usable()
     assert ledger.failures, (
         f"the bad variant lost none of {len(ledger.requests)} requests, so the check could not tell it "
         f"from the good one ({', '.join(landmarks)})"
@@ -39,7 +39,7 @@ def assert_requests_lost(ledger: Ledger, timeline: Timeline, landmarks: dict[str
 
 
 def assert_success_ratio(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float], at_least: float) -> None:
-    assert ledger.requests, "no request was sent: the traffic generator did not run"
+    ledger.check_usable()
     assert ledger.success_ratio >= at_least, (
         f"success ratio {ledger.success_ratio:.4f} is below {at_least}:\n" + explain_failures(ledger, timeline, landmarks)
     )

@@ -1,0 +1,76 @@
+"""A harness problem is reported as inconclusive, never as a violated claim, and never satisfies a control."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from podlife.errors import ExecFailed, GeneratorLag, WaitTimeout
+from podlife.observe.traffic import MAX_SEND_LAG, Ledger, Request
+
+pytest_plugins = ["pytester"]
+
+SCENARIOS = '''
+import pytest
+from podlife.errors import WaitTimeout
+
+@pytest.mark.claim("XX-01")
+def test_check_that_timed_out():
+    raise WaitTimeout("timed out after 5s waiting for the pod to run")
+
+@pytest.mark.claim("XX-01")
+def test_check_that_failed():
+    assert 1 == 2, "the claim was violated"
+
+@pytest.mark.claim("XX-01")
+@pytest.mark.control
+def test_control_whose_wait_timed_out():
+    with pytest.raises(AssertionError):
+        raise WaitTimeout("timed out after 5s waiting for the bad variant")
+'''
+
+
+def test_summary_tells_inconclusive_from_failed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3)
+    tests = {t["test"].split("::")[1]: t for t in json.loads((pytester.path / "reports/summary.json").read_text())["claims"]["XX-01"]["tests"]}
+    assert tests["test_check_that_timed_out"]["outcome"] == "inconclusive"
+    assert tests["test_check_that_timed_out"]["reason"] == "timed out after 5s waiting for the pod to run"
+    assert tests["test_check_that_failed"]["outcome"] == "failed"
+    assert tests["test_control_whose_wait_timed_out"]["outcome"] == "inconclusive"
+
+
+@pytest.mark.parametrize("error", [WaitTimeout, ExecFailed, GeneratorLag])
+def test_harness_errors_are_not_assertion_errors(error: type[Exception]) -> None:
+    assert not issubclass(error, AssertionError)
+
+
+def _ledger(lags: list[float]) -> Ledger:
+    ledger = Ledger("http://svc", rate=10)
+    ledger.requests = [Request(i, i / 10, i / 10 + lag, 0.001, 200, None, "pod") for i, lag in enumerate(lags)]
+    return ledger
+
+
+def test_a_lagging_generator_makes_the_ledger_unusable() -> None:
+    _ledger([0.0, 0.01, MAX_SEND_LAG]).check_usable()
+    with pytest.raises(GeneratorLag, match=r"fell behind its schedule by 0\.6\d+s \(request #1"):
+        _ledger([0.0, MAX_SEND_LAG + 0.1, 0.0]).check_usable()
+    with pytest.raises(GeneratorLag, match="no request"):
+        _ledger([]).check_usable()
+
+
+HUNG = '''
+from podlife.waiting import wait_for
+
+def test_hung():
+    wait_for(lambda: None, 60, "the pod that never comes")
+'''
+
+
+def test_a_hung_test_ends_inconclusive_naming_its_wait(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_hung=HUNG)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--test-time-limit", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*TestOverran: the test ran past its 1s limit while waiting for the pod that never comes*"])
