@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,17 @@ def parse_dotted(assignments: list[str]) -> dict[str, Any]:
         if not sep or not path:
             raise PodlifeError(f"expected KEY.PATH=VALUE, got {item!r}")
         *parents, leaf = path.split(".")
+        if not all(parents) or not leaf:
+            raise PodlifeError(f"expected KEY.PATH=VALUE with non-empty keys, got {item!r}")
         node = result
         for key in parents:
             node = node.setdefault(key, {})
-        node[leaf] = yaml.safe_load(raw)
+            if not isinstance(node, dict):
+                raise PodlifeError(f"{item!r} sets a field below {key!r}, which another value already sets")
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise PodlifeError(f"cannot read the value of {item!r}: {str(err).splitlines()[0]}") from None
     return result
 
 
@@ -64,7 +72,7 @@ def _cluster_up(args: argparse.Namespace) -> int:
 def _cluster_down(args: argparse.Namespace) -> int:
     from podlife.cluster.local.provider import LocalCluster
 
-    leftovers = LocalCluster().down()
+    leftovers = LocalCluster().down(force=args.force)
     if leftovers:
         raise PodlifeError(f"down left {len(leftovers)} things behind: {', '.join(leftovers)}")
     print("[podlife] local cluster is down", file=sys.stderr)
@@ -128,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--kubelet-config", action="append", default=[], metavar="KEY.PATH=VALUE",
                     help="KubeletConfiguration override, e.g. crashLoopBackOff.maxContainerRestartPeriod=60s")
     up.set_defaults(func=_cluster_up)
-    actions.add_parser("down", help="stop the local cluster and remove all it created").set_defaults(func=_cluster_down)
+    down = actions.add_parser("down", help="stop the local cluster and remove all it created")
+    down.add_argument("--force", action="store_true", help="stop it even while test runs are attached to it")
+    down.set_defaults(func=_cluster_down)
     status = actions.add_parser("status", help="show the local cluster's components")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_cluster_status)
@@ -142,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (a CI job cancelled, `timeout`) unwinds like Ctrl-C, so builds stop their compilers.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return args.func(args)
     except PodlifeError as err:

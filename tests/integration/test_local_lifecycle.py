@@ -1,9 +1,14 @@
-"""``podlife cluster down`` takes back everything, and ``up`` works again afterwards.
+"""``podlife cluster down`` takes back everything, ``up`` is safe under concurrent callers, and
+``up`` with other settings restarts the cluster or refuses while someone uses it.
 
-Marked ``lifecycle``: it stops the shared cluster, so CI runs it on its own, last.
+Marked ``lifecycle``: these stop the shared cluster, so CI runs them on their own, last.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Iterator
 
 import pytest
 from kubernetes import client
@@ -14,19 +19,73 @@ from podlife.cluster.local.components import Settings
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kube import apply, wait_ready
 from podlife.workloads.agnhost import Netexec
+from tests.integration import hostsnap
+
+BACKOFF_OVERRIDE = "crashLoopBackOff.maxContainerRestartPeriod=60s"
+
+
+def podlife(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podlife", *args], capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.lifecycle
-def test_down_leaves_nothing_and_up_works_again(podlife_cluster: ClusterHandle, k8s: client.ApiClient, namespace: str) -> None:
+def test_down_restores_the_host_and_concurrent_ups_start_one_cluster(podlife_cluster: ClusterHandle, k8s: client.ApiClient,
+                                                                     namespace: str) -> None:
     if podlife_cluster.provider != "local":
         pytest.skip("tests the local provider")
     db = Netexec("db", replicas=2)
     apply(k8s, namespace, db.service(), db.statefulset(claim_size="1Mi"))
     wait_ready(k8s, namespace, db.selector, 2)
     cluster = LocalCluster()
+    version = resolve_version(podlife_cluster.version)
+    assert cluster.down() == []
+    before = hostsnap.snapshot()
+
+    ups = [subprocess.Popen(["podlife", "cluster", "up", "--version", version], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [up.communicate(timeout=900)[1] for up in ups]
+    assert [up.returncode for up in ups] == [0, 0], outputs
+    assert sum("ready in" in out for out in outputs) == 1, f"the cluster was started twice: {outputs}"
+    assert any("waiting for pid" in out and "already up" in out for out in outputs), outputs
+    assert cluster.is_up()
 
     assert cluster.down() == []
-
-    result = cluster.up(Settings(version=resolve_version(podlife_cluster.version)))
-    assert not result.already_running
+    assert hostsnap.differences(before, hostsnap.snapshot()) == []
+    cluster.up(Settings(version=version))
     assert cluster.is_up()
+
+
+@pytest.fixture
+def as_a_terminal_user(local_cluster: LocalCluster) -> Iterator[None]:
+    """This test run lets go of its own lease, so ``podlife cluster up`` sees only the users the test makes."""
+    local_cluster.leases.release()
+    yield
+    local_cluster.leases.hold()
+
+
+@pytest.mark.lifecycle
+@pytest.mark.usefixtures("as_a_terminal_user")
+def test_up_with_other_settings_refuses_while_used_and_restarts_otherwise(local_cluster: LocalCluster) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", "from podlife.cluster.local.provider import LocalCluster; import time; "
+                               "LocalCluster().leases.hold(); print('held', flush=True); time.sleep(600)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        refused = podlife("cluster", "up", "--kubelet-config", BACKOFF_OVERRIDE)
+        assert refused.returncode == 1 and f"in use by pid {holder.pid}" in refused.stderr, refused.stderr
+        assert "maxContainerRestartPeriod" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+
+    restarted = podlife("cluster", "up", "--kubelet-config", BACKOFF_OVERRIDE)
+    assert restarted.returncode == 0, restarted.stderr
+    assert "restarting the local cluster with new settings: kubelet config {} -> " in restarted.stderr
+    kubelet_yaml = (local_cluster.layout.config / "kubelet.yaml").read_text()
+    assert "maxContainerRestartPeriod: 60s" in kubelet_yaml
+
+    same = podlife("cluster", "up", "--kubelet-config", BACKOFF_OVERRIDE)
+    assert same.returncode == 0 and "already up" in same.stderr, same.stderr
+    back = podlife("cluster", "up")
+    assert back.returncode == 0 and "restarting" in back.stderr, back.stderr
+    assert "maxContainerRestartPeriod" not in (local_cluster.layout.config / "kubelet.yaml").read_text()

@@ -13,10 +13,12 @@ so the images carry the names that version's own manifests and e2e suite use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -24,8 +26,9 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
+from podlife.cluster.local.locks import exclusive
 from podlife.cluster.local.paths import cache_root
 from podlife.errors import PodlifeError
 
@@ -68,13 +71,34 @@ class Release:
         return self.bin_dir / name
 
 
+@contextlib.contextmanager
+def _process_group(cmd: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """Run ``cmd`` in a process group of its own that is killed whole if the block is left early.
+
+    ``go build`` runs compilers as its children; on Ctrl-C or SIGTERM the whole group goes,
+    so an interrupted build leaves no compiler behind.
+    """
+    proc = subprocess.Popen(cmd, start_new_session=True, text=True, **popen)
+    try:
+        yield proc
+    except BaseException:
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace)
+                break
+        raise
+
+
 def _run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Run a build command; on failure raise one line naming it, with the tail of its output."""
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    with _process_group(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        out, err = proc.communicate()
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        tail = (err or out).strip().splitlines()[-5:]
         raise PodlifeError(f"build step failed: {' '.join(cmd[:4])} ...: {' | '.join(tail)}")
-    return proc.stdout
+    return out
 
 
 def _go_env() -> dict[str, str]:
@@ -133,13 +157,20 @@ class _Heartbeat:
 
 
 class Builder:
-    """Builds (or finds in the cache) one Kubernetes version and its companions."""
+    """Builds (or finds in the cache) one Kubernetes version and its companions.
+
+    A version's cache directory appears complete or not at all: the build runs in a staging
+    directory next to it, under a lock per version, and is renamed into place at the end. A
+    second process asking for the same version waits for the lock and then finds the cache; an
+    interrupted build leaves its staging directory for the next one to continue from.
+    """
 
     def __init__(self, version: str, progress: Progress = default_progress) -> None:
         self.version = version
         self.progress = progress
         self.root = cache_root() / "k8s" / f"v{version}"
         self.bin_dir = self.root / "bin"
+        self.stage = self.root.with_name(f"v{version}.partial")
         self.cold_build_seconds = 0.0
 
     def recorded_build_seconds(self) -> float | None:
@@ -149,14 +180,24 @@ class Builder:
         except (OSError, ValueError):
             return None
 
+    def cached(self) -> Release | None:
+        try:
+            data = json.loads((self.root / "release.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return Release(**{**data, "bin_dir": Path(data["bin_dir"])})
+
     def ensure(self) -> Release:
         """Return the release, building whatever is missing; a complete cache costs nothing."""
-        marker = self.root / "release.json"
-        if marker.exists():
-            data = json.loads(marker.read_text())
-            return Release(**{**data, "bin_dir": Path(data["bin_dir"])})
+        release = self.cached()
+        if release:
+            return release
+        with exclusive(self.root.with_name(f"v{self.version}.lock"), f"building Kubernetes v{self.version}", self.progress):
+            return self.cached() or self._build()
+
+    def _build(self) -> Release:
         start = time.monotonic()
-        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        (self.stage / "bin").mkdir(parents=True, exist_ok=True)
         kube_src = self._kubernetes_source()
         release = Release(
             version=self.version,
@@ -172,8 +213,11 @@ class Builder:
         self._build_pause(kube_src, release.pause_tag)
         self.cold_build_seconds = time.monotonic() - start
         self.progress(f"built Kubernetes v{self.version} and companions in {self.cold_build_seconds:.0f}s")
-        (self.root / "build-seconds").write_text(f"{self.cold_build_seconds:.0f}\n")
-        marker.write_text(json.dumps({**asdict(release), "bin_dir": str(self.bin_dir)}, indent=2))
+        (self.stage / "build-seconds").write_text(f"{self.cold_build_seconds:.0f}\n")
+        (self.stage / "release.json").write_text(json.dumps({**asdict(release), "bin_dir": str(self.bin_dir)}, indent=2))
+        if self.root.exists():  # an incomplete cache written before builds were staged
+            shutil.rmtree(self.root)
+        self.stage.rename(self.root)
         return release
 
     # -- Kubernetes -------------------------------------------------------------------------
@@ -234,7 +278,7 @@ class Builder:
         self._go_build("coredns", gomod, {"main.go": main_go}, ["."], "-s -w")
 
     def _build_pause(self, kube_src: Path, tag: str) -> None:
-        target = self.bin_dir / "pause"
+        target = self.stage / "bin" / "pause"
         if target.exists():
             return
         self.progress(f"compiling pause {tag} from the Kubernetes module's C source")
@@ -257,10 +301,10 @@ class Builder:
         Imports of the wanted packages go into a ``tools.go`` so ``go mod tidy`` keeps them.
         ``rename`` maps the name ``go build`` gives a binary to the name the cluster expects.
         """
-        stamp = self.root / f"{name}.built"
+        stamp = self.stage / f"{name}.built"
         if stamp.exists():
             return
-        module = self.root / "src" / name
+        module = self.stage / "src" / name
         if module.exists():
             shutil.rmtree(module)
         module.mkdir(parents=True)
@@ -279,18 +323,19 @@ class Builder:
         self.progress(f"building {name} (cold: many minutes on 2 cores; cached afterwards)")
         started = time.monotonic()
         cmd = ["go", "build", "-v", "-ldflags", ldflags, "-o", str(out_dir) + "/", *packages]
-        proc = subprocess.Popen(cmd, cwd=module, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         tail: list[str] = []
-        assert proc.stderr is not None
-        with _Heartbeat(name, self.progress) as beat:
+        with _process_group(cmd, cwd=module, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc, \
+                _Heartbeat(name, self.progress) as beat:
+            assert proc.stderr is not None
             for line in proc.stderr:
                 beat.packages += 1
                 tail = (tail + [line.rstrip()])[-5:]
-        if proc.wait() != 0:
+            proc.wait()
+        if proc.returncode != 0:
             raise PodlifeError(f"go build of {name} failed: {' | '.join(tail)}")
         for built in out_dir.iterdir():
             target = (rename or {}).get(built.name, built.name)
-            built.replace(self.bin_dir / target)
+            built.replace(self.stage / "bin" / target)
         shutil.rmtree(out_dir)
         self.progress(f"built {name} in {time.monotonic() - started:.0f}s")
         stamp.touch()

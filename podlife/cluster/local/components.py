@@ -9,6 +9,7 @@ cgroupfs driver (this kind of host has no systemd and a cgroup v1 hierarchy).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ import urllib3
 import yaml
 
 from podlife.cluster.local.build import Release
-from podlife.cluster.local.host import CNI_BIN_DIR, Network
+from podlife.cluster.local.host import CNI_BIN_DIR, POD_CGROUP_ROOT, Network
 from podlife.cluster.local.paths import StateLayout
 from podlife.cluster.local.pki import Pki, write_kubeconfig
 from podlife.cluster.local.supervisor import Component
+from podlife.errors import PodlifeError
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -31,6 +33,7 @@ NODE_NAME = "podlife-node"
 REGISTRY_ADDRESS = "localhost:5000"
 CLUSTER_DOMAIN = "cluster.local"
 APISERVER_PORT = 6443
+KUBE_PROXY_HEALTH_PORT = 10256
 
 #: The order components start in; ``down`` stops them in reverse.
 START_ORDER = (
@@ -45,14 +48,52 @@ START_ORDER = (
 )
 
 
+#: Components whose command line takes ``--extra-arg`` flags.
+EXTRA_ARG_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What the user can vary between clusters: version and pass-through configuration."""
+    """What the user can vary between clusters: version and pass-through configuration.
+
+    Checked when made, so a malformed value stops ``up`` before anything is built or started.
+    """
 
     version: str
     feature_gates: str = ""
     extra_args: dict[str, list[str]] = field(default_factory=dict)
     kubelet_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parse_feature_gates(self.feature_gates)
+        unknown = sorted(set(self.extra_args) - set(EXTRA_ARG_COMPONENTS))
+        if unknown:
+            raise PodlifeError(
+                f"--extra-arg names unknown component(s) {', '.join(unknown)}; choose from {', '.join(EXTRA_ARG_COMPONENTS)}"
+            )
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> "Settings":
+        return cls(**data)
+
+    def changes_from(self, running: "Settings") -> list[str]:
+        """What differs from the ``running`` cluster's settings, one phrase per field."""
+        return [
+            f"{name.replace('_', ' ')} {getattr(running, name)!r} -> {getattr(self, name)!r}"
+            for name in ("version", "feature_gates", "extra_args", "kubelet_config")
+            if getattr(running, name) != getattr(self, name)
+        ]
+
+
+def parse_feature_gates(text: str) -> dict[str, bool]:
+    """``A=true,B=false`` -> {"A": True, "B": False}; anything else is one clear error."""
+    gates: dict[str, bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name) or value.lower() not in ("true", "false"):
+            raise PodlifeError(f"--feature-gates expects Name=true|false[,Name=true|false...], got {item!r}")
+        gates[name] = value.lower() == "true"
+    return gates
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +180,9 @@ class ClusterConfig:
             f'  sandbox_image = "registry.k8s.io/pause:{self.release.pause_tag}"',
             # This VM lacks CAP_SYS_RESOURCE: containers may not get a lower oom_score_adj than containerd.
             "  restrict_oom_score_adj = true",
+            # Pod network namespaces under the cluster's own state directory, not /run/netns:
+            # nobody else's namespaces are ever mistaken for the cluster's.
+            "  netns_mounts_under_state_dir = true",
             f"{cri[:-1]}.containerd]",
             '  snapshotter = "overlayfs"',
             '  default_runtime_name = "runc"',
@@ -195,6 +239,12 @@ class ClusterConfig:
             },
             "authorization": {"mode": "Webhook"},
             "cgroupDriver": "cgroupfs",
+            # Pods live below a cgroup root of podlife's own, so teardown never touches another kubelet's pods.
+            "cgroupRoot": f"/{POD_CGROUP_ROOT}",
+            # The kubelet's API on the node address only (the port-less interface), its healthz on loopback.
+            "address": self.net.node_ip,
+            "healthzBindAddress": "127.0.0.1",
+            "readOnlyPort": 0,
             # cgroup v1 is deprecated upstream but is what this kind of host offers.
             "failCgroupV1": False,
             "containerRuntimeEndpoint": f"unix://{self.layout.containerd_socket}",
@@ -213,9 +263,7 @@ class ClusterConfig:
             "resolvConf": "/etc/resolv.conf",
         }
         if self.settings.feature_gates:
-            base["featureGates"] = dict(
-                (gate.split("=")[0], gate.split("=")[1].lower() == "true") for gate in self.settings.feature_gates.split(",")
-            )
+            base["featureGates"] = parse_feature_gates(self.settings.feature_gates)
         return deep_merge(base, self.settings.kubelet_config)
 
     def _kube_proxy_config(self) -> dict[str, Any]:
@@ -227,6 +275,11 @@ class ClusterConfig:
             "clusterCIDR": self.net.pod_cidr,
             "hostnameOverride": NODE_NAME,
             "bindAddress": self.net.node_ip,
+            # Health on the node address, metrics on loopback, NodePorts on the node address only:
+            # nothing kube-proxy serves or forwards is open on the machine's real interfaces.
+            "healthzBindAddress": f"{self.net.node_ip}:{KUBE_PROXY_HEALTH_PORT}",
+            "metricsBindAddress": "127.0.0.1:10249",
+            "nodePortAddresses": [f"{self.net.node_ip}/32"],
             # Leave conntrack sysctls as they are: setting them needs privileges this VM lacks.
             "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
             "oomScoreAdj": 0,
@@ -382,7 +435,7 @@ class ClusterConfig:
                     *self._feature_gates(),
                     *extra.get("kube-proxy", []),
                 ],
-                lambda: _port_open("127.0.0.1", 10256),
+                lambda: _port_open(net.node_ip, KUBE_PROXY_HEALTH_PORT),
             ),
         }
         return [comps[name] for name in START_ORDER]

@@ -1,15 +1,28 @@
 """Prepare the host for the local cluster and take back everything the cluster put on it.
 
 Everything the cluster creates on the host carries a name the project owns (the ``podlife0``
-node interface, the ``plcni0`` pod bridge, the ``PODLIFE-FORWARD`` chain) or was created by a
-component the cluster ran (``KUBE-*`` and ``CNI-*`` chains, ``cni-*`` network namespaces, the
-``kubepods`` cgroups), so teardown removes exactly that and nothing else.
+node interface, the ``plcni0`` pod bridge, the ``PODLIFE-*`` chains, the ``podlife`` cgroup
+root that holds every pod) or was created by a component the cluster ran (``KUBE-*`` and
+``CNI-*`` chains in iptables and ip6tables; pod network namespaces, which containerd mounts
+below the cluster's own state directory), so teardown removes exactly that and nothing else.
+``up`` refuses a host whose iptables already holds ``KUBE-*`` chains it did not make: those
+names are shared with any other Kubernetes on the machine.
+
+Nothing of the cluster may be reachable from other machines. Components bind the node address
+(on a port-less interface) or loopback; the ``PODLIFE-GUARD`` chain in the mangle table, which
+packets meet before kube-proxy's NAT and filter rules, drops whatever arrives on another
+interface for the node address or the pod network (NodePorts, Service IPs and hostPorts all
+end there); ``PODLIFE-LOOPBACK`` lets only root reach the cluster's plain-HTTP loopback ports
+(the registry, etcd's peer and metrics ports). The sysctls ``up`` and the components change are
+recorded first and restored by ``down``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 import shlex
 import shutil
 import signal
@@ -41,7 +54,30 @@ CNI_BIN_DIR = Path("/usr/lib/cni")
 #: Where kube-controller-manager's host-path provisioner creates volumes (fixed upstream).
 HOSTPATH_PV_DIR = Path("/tmp/hostpath_pv")
 FORWARD_CHAIN = "PODLIFE-FORWARD"
+GUARD_CHAIN = "PODLIFE-GUARD"
+LOOPBACK_CHAIN = "PODLIFE-LOOPBACK"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: The kubelet's ``cgroupRoot``: every pod's cgroup lives below it, in every hierarchy.
+POD_CGROUP_ROOT = "podlife"
+#: Plain-HTTP (or unauthenticated) ports the cluster's processes open on loopback: the registry,
+#: etcd's peer and metrics ports, the kubelet's healthz and kube-proxy's metrics.
+LOOPBACK_PORTS = (5000, 2380, 2381, 10248, 10249)
+#: Sysctls that ``up`` (``prepare_kernel``), the CNI bridge plugin (ip_forward), kube-proxy
+#: (route_localnet) and the kubelet (its kernel tunables) may change; ``down`` puts them back.
+#: ``tests/integration/test_host_isolation.py`` compares every sysctl, so a missing entry shows.
+RESTORED_SYSCTLS = (
+    "net/ipv4/ip_forward",
+    "net/ipv4/conf/all/route_localnet",
+    "net/ipv4/conf/all/accept_redirects",
+    "net/bridge/bridge-nf-call-iptables",
+    "net/bridge/bridge-nf-call-ip6tables",
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +102,63 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def ensure_private_dir(path: Path, what: str) -> None:
+    """Create ``path`` (mode 0700), or accept it only if root owns it and nobody else can write to it.
+
+    The cluster runs binaries and keeps keys from these directories as root: a directory another
+    user could write to would let them swap a binary or read a key.
+    """
+    if path.is_symlink():
+        raise PodlifeError(f"{what} {path} is a symbolic link; podlife needs a real directory owned by root")
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        return
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+        raise PodlifeError(
+            f"{what} {path} must be a directory owned by root and writable by root only "
+            f"(it is owner uid {info.st_uid}, mode {stat.filemode(info.st_mode)})"
+        )
+    path.chmod(0o700)
+
+
+def read_sysctls(keys: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for key in keys:
+        try:
+            values[key] = (Path("/proc/sys") / key).read_text().strip()
+        except OSError:
+            continue
+    return values
+
+
+def save_baseline(path: Path) -> None:
+    """Record the sysctls ``up`` may change, once: a second ``up`` after a crash keeps the first record."""
+    if not path.exists():
+        path.write_text(json.dumps({"sysctls": read_sysctls(RESTORED_SYSCTLS)}, indent=2))
+
+
+def restore_baseline(path: Path) -> None:
+    """Write back every recorded sysctl that now differs; then forget the record."""
+    try:
+        recorded = json.loads(path.read_text())["sysctls"]
+    except (OSError, ValueError, KeyError):
+        return
+    current = read_sysctls(tuple(recorded))
+    for key, value in recorded.items():
+        if current.get(key) != value:
+            try:
+                (Path("/proc/sys") / key).write_text(value)
+            except OSError:
+                continue
+    path.unlink()
+
+
+def foreign_kube_chains() -> list[str]:
+    """``KUBE-*`` chains present before the cluster starts: another Kubernetes owns them."""
+    return [c for c in leftover_chains() if "/KUBE-" in c]
+
+
 def ensure_packages(progress: Callable[[str], None]) -> None:
     """Install the Debian packages the cluster runs on, once; a no-op when all are present."""
     missing = [pkg for pkg, path in DEBIAN_PACKAGES.items() if not Path(path).exists()]
@@ -75,7 +168,9 @@ def ensure_packages(progress: Callable[[str], None]) -> None:
         raise PodlifeError(f"missing Debian packages {' '.join(missing)}; run as root to install them")
     progress(f"installing Debian packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
+    # apt waits for its own lock (another install on the machine) instead of failing at once.
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
+    for cmd in (["apt-get", *wait, "update", "-qq"], ["apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", *missing]):
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise PodlifeError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -117,11 +212,38 @@ def setup_network(net: Network) -> None:
         sh("ip", "addr", "add", f"{net.pod_gateway}/{net.pod_cidr.split('/')[1]}", "dev", net.bridge)
     sh("ip", "link", "set", net.bridge, "up")
     sh("ip", "route", "replace", net.service_cidr, "dev", net.bridge)
-    if sh("iptables", "-w", "-L", FORWARD_CHAIN, "-n", check=False).returncode != 0:
-        sh("iptables", "-w", "-N", FORWARD_CHAIN)
-        sh("iptables", "-w", "-A", FORWARD_CHAIN, "-i", net.bridge, "-j", "ACCEPT")
-        sh("iptables", "-w", "-A", FORWARD_CHAIN, "-o", net.bridge, "-j", "ACCEPT")
-        sh("iptables", "-w", "-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
+    established = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
+    _chain("filter", FORWARD_CHAIN, [
+        ["-i", net.bridge, "-j", "ACCEPT"],
+        ["-o", net.bridge, *established, "-j", "ACCEPT"],
+    ], {"FORWARD": []})
+    _chain("mangle", GUARD_CHAIN, [
+        ["-i", "lo", "-j", "RETURN"],
+        ["-i", net.bridge, "-j", "RETURN"],
+        ["-d", f"{net.node_ip}/32", "-j", "DROP"],
+        ["-d", net.pod_cidr, "-j", "DROP"],
+        ["-d", net.service_cidr, "-j", "DROP"],
+    ], {
+        "PREROUTING": [],
+        # A hostPort is DNAT'ed from any local address to a pod: the forwarded packet is caught here.
+        "FORWARD": ["-o", net.bridge, "!", "-i", net.bridge, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED"],
+    })
+    ports = ",".join(str(p) for p in LOOPBACK_PORTS)
+    _chain("filter", LOOPBACK_CHAIN, [
+        ["-m", "owner", "--uid-owner", "0", "-j", "RETURN"],
+        ["-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "REJECT"],
+    ], {"OUTPUT": ["-o", "lo"]})
+
+
+def _chain(table: str, chain: str, rules: list[list[str]], hooks: dict[str, list[str]]) -> None:
+    """Create ``chain`` with ``rules`` and jump to it first thing in each hook (with that hook's match)."""
+    if sh("iptables", "-w", "-t", table, "-L", chain, "-n", check=False).returncode == 0:
+        return
+    sh("iptables", "-w", "-t", table, "-N", chain)
+    for rule in rules:
+        sh("iptables", "-w", "-t", table, "-A", chain, *rule)
+    for hook, match in hooks.items():
+        sh("iptables", "-w", "-t", table, "-I", hook, "1", *match, "-j", chain)
 
 
 def _owned_chains(save: str) -> list[tuple[str, str]]:
@@ -135,30 +257,40 @@ def _owned_chains(save: str) -> list[tuple[str, str]]:
     return found
 
 
+#: The IPv4 and IPv6 tools: the kubelet and kube-proxy make ``KUBE-*`` chains in both.
+IPTABLES = (("iptables", "iptables-save"), ("ip6tables", "ip6tables-save"))
+
+
 def leftover_chains() -> list[str]:
-    """The owned iptables chains still present; empty after a clean teardown."""
-    return [f"{table}/{chain}" for table, chain in _owned_chains(sh("iptables-save").stdout)]
+    """The owned iptables and ip6tables chains still present; empty after a clean teardown."""
+    return [
+        f"{tool}/{table}/{chain}"
+        for tool, save in IPTABLES
+        for table, chain in _owned_chains(sh(save, check=False).stdout)
+    ]
+
+
+def _remove_owned_chains(tool: str, save: str) -> None:
+    """Delete the rules of built-in chains that jump to owned chains, then flush and delete those."""
+    for table, chain in _owned_chains(sh(save, check=False).stdout):
+        for rule in sh(save, "-t", table, check=False).stdout.splitlines():
+            if rule.startswith("-A ") and rule.endswith(f"-j {chain}") and not rule.split()[1].startswith(("KUBE-", "CNI-", "PODLIFE-")):
+                sh(tool, "-w", "-t", table, "-D", *shlex.split(rule)[1:], check=False)
+    owned = _owned_chains(sh(save, check=False).stdout)
+    for table, chain in owned:
+        sh(tool, "-w", "-t", table, "-F", chain, check=False)
+    for table, chain in owned:
+        sh(tool, "-w", "-t", table, "-X", chain, check=False)
 
 
 def teardown_network(net: Network) -> None:
-    """Remove interfaces, routes, owned chains (rules jumping to them first), and pod netns."""
-    for table, chain in _owned_chains(sh("iptables-save").stdout):
-        rules = sh("iptables-save", "-t", table).stdout
-        for rule in rules.splitlines():
-            if rule.startswith("-A ") and rule.endswith(f"-j {chain}") and not rule.split()[1].startswith(("KUBE-", "CNI-", "PODLIFE-")):
-                sh("iptables", "-w", "-t", table, "-D", *shlex.split(rule)[1:], check=False)
-    owned = _owned_chains(sh("iptables-save").stdout)
-    for table, chain in owned:
-        sh("iptables", "-w", "-t", table, "-F", chain, check=False)
-    for table, chain in owned:
-        sh("iptables", "-w", "-t", table, "-X", chain, check=False)
+    """Remove interfaces, routes and owned chains (rules jumping to them first)."""
+    for tool, save in IPTABLES:
+        _remove_owned_chains(tool, save)
     for name in (net.bridge, net.node_interface):
         if link_exists(name):
             sh("ip", "link", "del", name, check=False)
     sh("ip", "route", "del", net.service_cidr, check=False)
-    for ns in Path("/run/netns").glob("cni-*"):
-        sh("umount", str(ns), check=False)
-        ns.unlink(missing_ok=True)
 
 
 def mounts_under(*roots: Path) -> list[str]:
@@ -177,11 +309,21 @@ def unmount_all(*roots: Path) -> None:
 
 
 def pod_cgroups() -> list[Path]:
-    """Every ``kubepods`` cgroup directory, in every v1 hierarchy and the unified one."""
-    return sorted(
-        (p for p in CGROUP_ROOT.glob("*/kubepods*") if p.is_dir()),
-        key=lambda p: len(p.parts),
-    )
+    """The cluster's cgroup root in every v1 hierarchy and the unified one (pods live below it)."""
+    return sorted(p for p in CGROUP_ROOT.glob(f"*/{POD_CGROUP_ROOT}") if p.is_dir())
+
+
+def create_pod_cgroup_root() -> None:
+    """Create the kubelet's ``cgroupRoot`` in every hierarchy; the kubelet refuses a root that is missing.
+
+    A new cpuset cgroup starts with no CPUs and no memory nodes, so those are copied from the parent.
+    """
+    for hierarchy in sorted(p for p in CGROUP_ROOT.iterdir() if p.is_dir() and (p / "cgroup.procs").exists()):
+        root = hierarchy / POD_CGROUP_ROOT
+        root.mkdir(exist_ok=True)
+        for knob in ("cpuset.cpus", "cpuset.mems"):
+            if (root / knob).exists() and not (root / knob).read_text().strip():
+                (root / knob).write_text((hierarchy / knob).read_text())
 
 
 def _cgroup_dirs(base: Path) -> list[Path]:

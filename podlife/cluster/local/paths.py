@@ -81,6 +81,21 @@ class StateLayout:
         return self.root / "registry"
 
     @property
+    def lock(self) -> Path:
+        """Held by whoever starts or stops the cluster (see ``locks.exclusive``)."""
+        return self.root / "lock"
+
+    @property
+    def leases(self) -> Path:
+        """One file per process attached to the running cluster (see ``locks.Leases``)."""
+        return self.root / "leases"
+
+    @property
+    def host_baseline(self) -> Path:
+        """The host's sysctls as ``up`` found them, for ``down`` to restore."""
+        return self.root / "host-baseline.json"
+
+    @property
     def cluster_file(self) -> Path:
         """What ``up`` started: version, addresses and options, read by ``status``."""
         return self.root / "cluster.json"

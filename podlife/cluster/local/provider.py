@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from podlife.cluster.local import host
+from podlife.cluster.local import host, kubelet_schema
 from podlife.cluster.local.build import Builder, Progress, Release, default_progress
 from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings
 from podlife.cluster.local.local_images import BUSYBOX, preload
+from podlife.cluster.local.locks import Leases, exclusive
 from podlife.cluster.local.paths import StateLayout, cache_root, state_root
 from podlife.cluster.local.pki import ensure_pki
 from podlife.cluster.local.supervisor import Supervisor
@@ -42,6 +43,7 @@ class LocalCluster:
         self.layout = StateLayout(state or state_root())
         self.net = host.Network()
         self.supervisor = Supervisor(self.layout)
+        self.leases = Leases(self.layout.leases)
         self.progress = progress
 
     # -- queries ------------------------------------------------------------------------------
@@ -70,39 +72,78 @@ class LocalCluster:
 
     # -- up -----------------------------------------------------------------------------------
 
-    def up(self, settings: Settings) -> UpResult:
-        """Start the cluster (building what is missing); a no-op when the same version runs."""
+    def up(self, settings: Settings, attach: bool = False, hold_lease: bool = False) -> UpResult:
+        """Start the cluster with ``settings`` (building what is missing); safe under concurrent callers.
+
+        A cluster already running with the same settings is used as it is; with ``attach``, a
+        running cluster is used whatever its settings (a test run that asked for no particular
+        version). Different settings restart it, unless another process is using it: then ``up``
+        refuses in one line rather than pulling the cluster from under that run. ``hold_lease``
+        registers the caller as a user before the lock is let go, so no ``down`` slips in between.
+        """
         if os.geteuid() != 0:
             raise PodlifeError("the local cluster runs kubelet and containerd and needs root")
+        host.ensure_private_dir(self.layout.root, "the state directory ($PODLIFE_STATE)")
+        host.ensure_private_dir(cache_root(), "the build cache ($PODLIFE_CACHE)")
+        with exclusive(self.layout.lock, "starting or stopping the local cluster", self.progress):
+            result = self._up_locked(settings, attach)
+            if hold_lease:
+                self.leases.hold()
+            return result
+
+    def _up_locked(self, settings: Settings, attach: bool) -> UpResult:
+        # Checked first when this version's sources are at hand, again after a cold build fetched them.
+        kubelet_schema.check(settings.kubelet_config, settings.version)
         record = self.recorded()
         if record and self.is_up():
-            if record["version"] != settings.version:
-                raise PodlifeError(
-                    f"a local cluster v{record['version']} is running; run `podlife cluster down` before starting v{settings.version}"
-                )
-            return UpResult(self.layout.kubeconfig, settings.version, True, 0.0, 0.0)
-        if record or self.supervisor.running():
+            running = Settings.from_record(record["settings"])
+            changes = settings.changes_from(running)
+            if attach or not changes:
+                return UpResult(self.layout.kubeconfig, running.version, True, 0.0, 0.0)
+            self._refuse_if_used(f"restart it with other settings ({'; '.join(changes)})")
+            self.progress(f"restarting the local cluster with new settings: {'; '.join(changes)}")
+            self._down_locked()
+        elif record or self.supervisor.running():
+            self._refuse_if_used("clean up the partly stopped cluster it is using")
             self.progress("cleaning up what an earlier cluster left")
-            self.down()
+            self._down_locked()
+        foreign = host.foreign_kube_chains()
+        if foreign:
+            raise PodlifeError(
+                f"iptables already holds Kubernetes chains podlife did not make ({', '.join(foreign[:3])}, ...): "
+                "another Kubernetes runs on this host; stop it first"
+            )
         host.ensure_packages(self.progress)
         builder = Builder(settings.version, self.progress)
         release = builder.ensure()
+        kubelet_schema.check(settings.kubelet_config, settings.version)
         started = time.monotonic()
         config = self._configure(release, settings)
         try:
             self._start(config, release)
         except BaseException:
             self.progress(f"start-up failed; component logs are in {self.layout.logs}")
-            self.down()
+            self._down_locked()
             raise
         took = time.monotonic() - started
         self.progress(f"cluster v{settings.version} ready in {took:.1f}s")
         return UpResult(self.layout.kubeconfig, settings.version, False, took, builder.cold_build_seconds)
 
+    def _refuse_if_used(self, action: str) -> None:
+        users = self.leases.others()
+        if users:
+            raise PodlifeError(f"will not {action}: the local cluster is in use by {'; '.join(users)}")
+
     def _configure(self, release: Release, settings: Settings) -> ClusterConfig:
+        host.save_baseline(self.layout.host_baseline)
         host.prepare_kernel()
         for directory in (self.layout.config, self.layout.logs, self.layout.pids):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.layout.logs.chmod(0o700)
+        for log in self.layout.logs.iterdir():
+            log.chmod(0o600)
+        host.ensure_private_dir(host.HOSTPATH_PV_DIR, "the host-path provisioner's directory")
+        host.create_pod_cgroup_root()
         pki = ensure_pki(self.layout.pki, NODE_NAME, self.net.node_ip, self.net.apiserver_service_ip, [socket.gethostname()])
         config = ClusterConfig(self.layout, release, pki, self.net, settings)
         config.write()
@@ -146,8 +187,17 @@ class LocalCluster:
 
     # -- down ---------------------------------------------------------------------------------
 
-    def down(self) -> list[str]:
-        """Stop everything and remove what the cluster created; return what could not be removed."""
+    def down(self, force: bool = False) -> list[str]:
+        """Stop everything and remove what the cluster created; return what could not be removed.
+
+        Refused while another process is attached to the cluster, unless ``force``.
+        """
+        with exclusive(self.layout.lock, "starting or stopping the local cluster", self.progress):
+            if not force:
+                self._refuse_if_used("stop it (pass --force to stop it anyway)")
+            return self._down_locked()
+
+    def _down_locked(self) -> list[str]:
         record = self.recorded()
         for name in reversed(START_ORDER):
             if name != "containerd":
@@ -164,8 +214,10 @@ class LocalCluster:
         host.unmount_all(self.layout.root)
         host.remove_pod_cgroups()
         host.remove_path(host.HOSTPATH_PV_DIR)
-        # Logs stay for the post-mortem; the CA stays so kubeconfigs handed out keep working after `up`.
-        kept = {self.layout.pki, self.layout.logs}
+        host.restore_baseline(self.layout.host_baseline)
+        # Logs stay for the post-mortem; the CA stays so kubeconfigs handed out keep working after
+        # `up`; the lock and the leases belong to processes that may still be waiting or attached.
+        kept = {self.layout.pki, self.layout.logs, self.layout.lock, self.layout.leases}
         if self.layout.root.exists():
             for child in self.layout.root.iterdir():
                 if child not in kept:
@@ -180,5 +232,4 @@ class LocalCluster:
         found += [f"link {name}" for name in (self.net.bridge, self.net.node_interface) if host.link_exists(name)]
         found += [f"chain {c}" for c in host.leftover_chains()]
         found += [f"cgroup {c}" for c in host.pod_cgroups()]
-        found += [f"netns {ns.name}" for ns in Path("/run/netns").glob("cni-*")]
         return found

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from podlife.cluster.local.paths import StateLayout
-from podlife.errors import PodlifeError
+from podlife.errors import ComponentDied, PodlifeError
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Supervisor:
         if self.pid(component.name) is None:
             self.layout.logs.mkdir(parents=True, exist_ok=True)
             self.layout.pids.mkdir(parents=True, exist_ok=True)
-            with log.open("ab") as out:
+            with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
                 proc = subprocess.Popen(
                     component.argv,
                     stdin=subprocess.DEVNULL,
@@ -94,3 +94,14 @@ class Supervisor:
             return {}
         found = {p.stem: self.pid(p.stem) for p in self.layout.pids.glob("*.pid")}
         return {name: pid for name, pid in found.items() if pid is not None}
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentDied`` naming the first component whose recorded process is gone.
+
+        Called before each test on the local cluster, so a kubelet that crashed mid-run reads as
+        "kubelet (pid N) exited; see .../kubelet.log" instead of every later test timing out.
+        """
+        for pidfile in sorted(self.layout.pids.glob("*.pid")) if self.layout.pids.exists() else []:
+            if self.pid(pidfile.stem) is None:
+                recorded = pidfile.read_text().split("\n", 1)[0] if pidfile.exists() else "?"
+                raise ComponentDied(f"{pidfile.stem} (pid {recorded}) exited; see {self.layout.log(pidfile.stem)}")
