@@ -7,13 +7,28 @@ from typing import Any
 from kubernetes import client, utils
 from kubernetes.stream import stream
 
+from podlife.errors import ExecFailed, PodCannotRun
 from podlife.waiting import wait_for
+from podlife.workloads.images import session_images
+
+#: Waiting reasons after which a container will not start without someone changing the pod or
+#: the registry: a wait for such a pod ends at once, naming the image and the reason, instead
+#: of running into its timeout.
+CANNOT_RUN = frozenset({
+    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+    "CreateContainerConfigError", "CreateContainerError",
+})
 
 
 def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any]) -> None:
-    """Create the given objects in ``namespace`` (the namespace is fresh, so create is enough)."""
+    """Create the given objects in ``namespace`` (the namespace is fresh, so create is enough).
+
+    Every object passes through the session's reference images, so the agnhost tag follows the
+    cluster's version and ``--image-repo`` reaches every pod the harness creates.
+    """
+    images = session_images()
     for manifest in manifests:
-        utils.create_from_dict(api, manifest, namespace=namespace)
+        utils.create_from_dict(api, images.adapt(manifest), namespace=namespace)
 
 
 def pods_of(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> list[client.V1Pod]:
@@ -22,10 +37,29 @@ def pods_of(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> 
     return client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=label_selector).items
 
 
+def check_can_run(pod: client.V1Pod) -> None:
+    """Raise ``PodCannotRun`` when a container of ``pod`` is stuck on its image or its configuration."""
+    spec_images = {c.name: c.image for c in (pod.spec.init_containers or []) + pod.spec.containers}
+    statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+    for cs in statuses:
+        waiting = cs.state.waiting if cs.state else None
+        if waiting and waiting.reason in CANNOT_RUN:
+            raise PodCannotRun(
+                f"pod {pod.metadata.namespace}/{pod.metadata.name} cannot run {cs.name} "
+                f"(image {spec_images.get(cs.name, cs.image)}): {waiting.reason}: {(waiting.message or '').strip()[:200]}"
+            )
+
+
 def ready_pods(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> list[client.V1Pod]:
-    """Pods matching ``selector`` whose Ready condition is True and that are not being deleted."""
+    """Pods matching ``selector`` whose Ready condition is True and that are not being deleted.
+
+    A matching pod that cannot pull its image or start its container raises ``PodCannotRun``.
+    """
+    pods = pods_of(api, namespace, selector)
+    for pod in pods:
+        check_can_run(pod)
     return [
-        p for p in pods_of(api, namespace, selector)
+        p for p in pods
         if p.metadata.deletion_timestamp is None
         and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
     ]
@@ -43,6 +77,8 @@ def wait_ready(api: client.ApiClient, namespace: str, selector: dict[str, str], 
 def running_pod(api: client.ApiClient, namespace: str, pod: str) -> client.V1Pod | None:
     """Pod ``pod`` if it exists and every app container of it is running (init containers, if any, are done)."""
     found = client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={pod}").items
+    if found:
+        check_can_run(found[0])
     statuses = (found[0].status.container_statuses if found else None) or []
     return found[0] if statuses and all(cs.state.running for cs in statuses) else None
 
@@ -91,5 +127,5 @@ def exec_in(api: client.ApiClient, namespace: str, pod: str, command: list[str],
         code = str(failure).split(": ", 1)[-1]
     session.close()
     if code != 0:
-        raise AssertionError(f"{' '.join(command)!r} in {namespace}/{pod} failed ({code}): {(err or out).strip()[:300]}")
+        raise ExecFailed(f"{' '.join(command)!r} in {namespace}/{pod} failed ({code}): {(err or out).strip()[:300]}")
     return out

@@ -11,17 +11,23 @@ import os
 import signal
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import pytest
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
-from podlife.errors import PodlifeError
+from podlife.cluster.local.paths import StateLayout, state_root
+from podlife.cluster.local.supervisor import Supervisor
+from podlife.errors import HarnessError, PodlifeError, TestOverran
+from podlife.waiting import waiting_on
+from podlife.preflight import run_preflight
 from podlife.namespaces import NamespaceJanitor
 from podlife.report.evidence import attach_namespace_evidence
-from podlife.report.summary import Evidence, SummaryPlugin, cluster_property
+from podlife.workloads import images
+from podlife.workloads.images import ReferenceImages
+from podlife.report.summary import INCONCLUSIVE_KEY, Evidence, SummaryPlugin, cluster_property
 
 ALLOW_DISRUPTIVE_ENV = "PODLIFE_ALLOW_DISRUPTIVE"
 
@@ -36,9 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="CONTEXT", help=f"allow disruptive scenarios on this existing context (or ${ALLOW_DISRUPTIVE_ENV})")
     group.addoption("--image-repo", default=None, metavar="REPO",
                     help="pull the reference images (agnhost, busybox) from this mirror instead")
+    group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
+                    help="end a test that runs longer (slow tests get four times as long), naming what it waited for")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
-    # pytest-kind owns --kubeconfig, --kind-image, --kind-bin and --keep-cluster; they are shared, not redefined.
+    # pytest-kind owns --cluster-name, --kubeconfig, --kind-image, --kind-bin, --kind-kubectl-bin and
+    # --keep-cluster; they are shared, not redefined.
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", marker)
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(XdistController(), "podlife-xdist-controller")
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so namespace fixtures still clean up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
@@ -59,29 +70,96 @@ def _request(config: pytest.Config) -> ClusterRequest:
     opt = config.getoption
     kubeconfig = opt("kubeconfig")
     kind_bin = opt("kind_bin")
+    kubectl_bin = opt("kind_kubectl_bin")
     return ClusterRequest(
         provider=opt("cluster"),
         k8s_version=opt("k8s_version"),
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         context=opt("context"),
+        kind_name=opt("cluster_name"),
         kind_image=opt("kind_image"),
         kind_bin=Path(kind_bin) if kind_bin else None,
+        kind_kubectl_bin=Path(kubectl_bin) if kubectl_bin else None,
         keep_cluster=opt("keep_cluster"),
     )
 
 
+#: Where the provisioned cluster is kept for the session, and the key that hands it to xdist workers.
+PROVISIONED = pytest.StashKey[Provisioned]()
+WORKER_INPUT_KEY = "podlife_cluster"
+
+
+def _say(config: pytest.Config) -> Callable[[str], None]:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return (lambda line: reporter.write_line(f"[podlife] {line}")) if reporter else print
+
+
+def _provision(config: pytest.Config) -> Provisioned:
+    """Get the cluster once for this process and remember it; any failure ends the run in one line."""
+    if PROVISIONED not in config.stash:
+        say = _say(config)
+        try:
+            provisioned = provision(_request(config), say)
+            handle = provisioned.handle
+            _use_images(config, handle)
+            say(f"cluster: {handle.provider}, {handle.version}, {handle.node_count} node(s)")
+            run_preflight(handle, say)
+        except (PodlifeError, HarnessError) as err:
+            pytest.exit(f"podlife: {err}", returncode=2)
+        config.stash[PROVISIONED] = provisioned
+    return config.stash[PROVISIONED]
+
+
+def _use_images(config: pytest.Config, handle: ClusterHandle) -> None:
+    """This process's reference images: the agnhost of the cluster's version, and ``--image-repo``."""
+    tag = handle.agnhost_tag or images.agnhost_tag(handle.version)
+    images.use(ReferenceImages(tag, config.getoption("image_repo")))
+
+
+class XdistController:
+    """Under ``-n``, the controller provisions the cluster before any worker starts and hands it over.
+
+    Workers only attach: a provisioning error is printed once, by the controller, instead of
+    each worker failing on its own and xdist reporting nothing but "node down"; and only the
+    controller, which outlives every worker, releases the cluster.
+    """
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if session.config.pluginmanager.hasplugin("dsession"):  # distributing: -n or --dist
+            _provision(session.config)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKER_INPUT_KEY] = _provision(node.config).handle.to_dict()
+
+
+def _attached(config: pytest.Config) -> ClusterHandle | None:
+    """The cluster this process works on, if it has one yet (never provisions)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return ClusterHandle.from_dict(workerinput[WORKER_INPUT_KEY])
+    provisioned = config.stash.get(PROVISIONED, None)
+    return provisioned.handle if provisioned else None
+
+
 @pytest.fixture(scope="session")
-def podlife_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterHandle]:
-    """The cluster every scenario of the session runs on; a cluster that cannot be used stops the run."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    say = (lambda line: reporter.write_line(f"[podlife] {line}")) if reporter else print
-    try:
-        provisioned: Provisioned = provision(_request(request.config), say)
-    except PodlifeError as err:
-        pytest.exit(f"podlife: {err}", returncode=2)
-    say(f"cluster: {provisioned.handle.provider}, {provisioned.handle.version}, {provisioned.handle.node_count} node(s)")
-    yield provisioned.handle
-    provisioned.release()
+def podlife_cluster(request: pytest.FixtureRequest) -> ClusterHandle:
+    """The cluster every scenario of the session runs on: attached to under xdist, provisioned otherwise."""
+    attached = _attached(request.config)
+    if attached is None:
+        return _provision(request.config).handle
+    _use_images(request.config, attached)
+    return attached
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The provisioner releases the cluster (kind delete unless --keep-cluster; the local cluster's lease)."""
+    provisioned = config.stash.get(PROVISIONED, None)
+    if provisioned is not None:
+        try:
+            provisioned.release()
+        except PodlifeError as err:
+            _say(config)(f"releasing the cluster failed: {err}")
 
 
 @pytest.fixture(scope="session")
@@ -118,19 +196,44 @@ def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test gets its namespace's pod logs and events attached, while they still exist."""
     report = yield
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(HarnessError):
+        report.user_properties.append((INCONCLUSIVE_KEY, str(call.excinfo.value).splitlines()[0]))
     funcargs = getattr(item, "funcargs", {})
     if report.when == "call" and report.failed and "namespace" in funcargs and "k8s" in funcargs:
         attach_namespace_evidence(funcargs["k8s"], funcargs["namespace"])
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Bound the test's own run: a hung test ends as inconclusive, naming the wait it was stuck in.
+
+    Uses SIGALRM, so only where the test runs in the main thread (always, under pytest and xdist).
+    """
+    limit = item.config.getoption("test_time_limit") * (4 if item.get_closest_marker("slow") else 1)
+
+    def overrun(signum: int, frame: object) -> None:
+        raise TestOverran(f"the test ran past its {limit:.0f}s limit while waiting for {waiting_on() or 'nothing the harness tracks'}")
+
+    previous = signal.signal(signal.SIGALRM, overrun)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Refuse disruptive scenarios on an existing cluster unless its context was named as allowed."""
+    """Refuse disruptive scenarios on an existing cluster unless allowed; stop at a dead local component."""
     if item.get_closest_marker("lifecycle") and not item.config.getoption("run_lifecycle"):
         pytest.skip("stops the local cluster: run with --run-lifecycle")
+    handle = _attached(item.config)
+    if handle is not None and handle.provider == "local" and "podlife_cluster" in getattr(item, "fixturenames", ()):
+        Supervisor(StateLayout(state_root())).check_alive()
     if item.get_closest_marker("disruptive") is None or item.config.getoption("cluster") != "existing":
         return
     allowed = item.config.getoption("allow_disruptive")

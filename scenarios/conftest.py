@@ -16,11 +16,8 @@ MakeJig = Callable[[Netexec], AppJig]
 
 
 @pytest.fixture
-def jig(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str, request: pytest.FixtureRequest) -> MakeJig:
-    image_repo = request.config.getoption("image_repo")
-
+def jig(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str) -> MakeJig:
     def make(app: Netexec) -> AppJig:
-        app.image_repo = image_repo
         return AppJig(k8s, podlife_cluster, namespace, app)
 
     return make

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,7 @@ class ClusterRequest:
     kind_name: str = "pytest-kind"
     kind_image: str | None = None
     kind_bin: Path | None = None
+    kind_kubectl_bin: Path | None = None
     keep_cluster: bool = False
 
 
@@ -49,25 +50,44 @@ def kind_can_run() -> bool:
     return docker is not None and subprocess.run([docker, "info"], capture_output=True).returncode == 0
 
 
-def _local(req: ClusterRequest) -> Provisioned:
-    from podlife.cluster.local.build import resolve_version
+def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
+    """Start the local cluster, or attach to the running one; the run holds a lease on it until released.
+
+    Without ``--k8s-version`` a running cluster is used whatever it was started with (the
+    user may have started it with feature gates of their own); with one, a different running
+    version is restarted, unless another run is using it.
+    """
+    from podlife.cluster.local.build import DEFAULT_VERSION, Builder, resolve_version
     from podlife.cluster.local.components import Settings
     from podlife.cluster.local.provider import LocalCluster
 
-    result = LocalCluster().up(Settings(version=resolve_version(req.k8s_version)))
-    return Provisioned(describe("local", result.kubeconfig, None))
+    cluster = LocalCluster(progress=say)
+    version = resolve_version(req.k8s_version) if req.k8s_version else DEFAULT_VERSION
+    result = cluster.up(Settings(version=version), attach=req.k8s_version is None, hold_lease=True)
+    try:
+        handle = describe("local", result.kubeconfig, None)
+    except BaseException:
+        cluster.leases.release()
+        raise
+    release = Builder(result.version).cached()
+    handle = replace(handle, agnhost_tag=release.agnhost_tag if release else None)
+    return Provisioned(handle, release=cluster.leases.release)
 
 
-def _kind(req: ClusterRequest) -> Provisioned:
-    from pytest_kind import KindCluster
+def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
+    from podlife.cluster import kind
 
-    image = req.kind_image or (f"kindest/node:v{req.k8s_version.lstrip('v')}" if req.k8s_version else None)
-    kind = KindCluster(req.kind_name, req.kubeconfig, image=image, kind_path=req.kind_bin)
-    kind.create()
-    return Provisioned(
-        describe("kind", kind.kubeconfig_path, None),
-        release=(lambda: None) if req.keep_cluster else kind.delete,
-    )
+    image = kind.node_image(req.k8s_version, req.kind_image)
+    binary = kind.kind_binary(req.kind_bin)
+    say(f"kind cluster {req.kind_name!r} ({image or 'kind default image'}) via {binary}")
+    cluster = kind.create(req.kind_name, req.kubeconfig, image, binary, req.kind_kubectl_bin)
+    release = (lambda: None) if req.keep_cluster else (lambda: kind.delete(cluster))
+    try:
+        handle = describe("kind", cluster.kubeconfig_path, None)
+    except BaseException:
+        release()
+        raise
+    return Provisioned(handle, release=release)
 
 
 def _existing_kubeconfig(req: ClusterRequest) -> Path:
@@ -85,7 +105,7 @@ def active_context(req: ClusterRequest) -> str:
     return current["name"]
 
 
-def _existing(req: ClusterRequest) -> Provisioned:
+def _existing(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     return Provisioned(describe("existing", _existing_kubeconfig(req), req.context))
 
 
@@ -102,4 +122,4 @@ def provision(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
         else:
             raise PodlifeError("no cluster can be started here (local needs root and Go, kind needs Docker); use --cluster=existing")
         say(f"--cluster=auto chose the {provider} provider")
-    return {"local": _local, "kind": _kind, "existing": _existing}[provider](req)
+    return {"local": _local, "kind": _kind, "existing": _existing}[provider](req, say)

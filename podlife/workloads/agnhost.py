@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podlife.workloads.images import AGNHOST, mirrored
+from podlife.workloads.images import AGNHOST
 
 HTTP_PORT = 8080
 WAIT_FOR_DEPENDENCY = "wait-for-dependency"
@@ -21,7 +21,6 @@ class Netexec:
 
     name: str
     replicas: int = 1
-    image_repo: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     #: Seconds before the server listens: a slow-starting app (a shell sleeps, then execs netexec).
@@ -50,7 +49,7 @@ class Netexec:
             server.append(f"--delay-shutdown={self.delay_shutdown}")
         container: dict[str, Any] = {
             "name": "app",
-            "image": mirrored(AGNHOST, self.image_repo),
+            "image": AGNHOST,
             "ports": [{"name": "http", "containerPort": HTTP_PORT}],
         }
         if self.startup_delay:
@@ -87,7 +86,7 @@ class Netexec:
         if self.depends_on and self.dependency_check == "init":
             spec["initContainers"] = [{
                 "name": WAIT_FOR_DEPENDENCY,
-                "image": mirrored(AGNHOST, self.image_repo),
+                "image": AGNHOST,
                 "command": ["sh", "-c", f"until {self._dependency_answers()}; do sleep 1; done"],
             }]
         if self.grace_period is not None:
@@ -136,7 +135,7 @@ class Netexec:
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": self.name}, "spec": spec}
 
 
-def client_pod(name: str, image_repo: str | None = None) -> dict[str, Any]:
+def client_pod(name: str) -> dict[str, Any]:
     """An idle agnhost pod with a shell, curl and nslookup, to act as an in-cluster client."""
     return {
         "apiVersion": "v1",
@@ -144,6 +143,6 @@ def client_pod(name: str, image_repo: str | None = None) -> dict[str, Any]:
         "metadata": {"name": name, "labels": {"app": name}},
         "spec": {
             "terminationGracePeriodSeconds": 1,
-            "containers": [{"name": "client", "image": mirrored(AGNHOST, image_repo), "args": ["pause"]}],
+            "containers": [{"name": "client", "image": AGNHOST, "args": ["pause"]}],
         },
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX, mirrored
+from podlife.workloads.images import BUSYBOX
 
 EXIT_CODE = 3
 
@@ -19,7 +19,6 @@ class Crasher:
     name: str = "crasher"
     #: attempt number (1-based) -> seconds that attempt runs before it crashes; others crash at once.
     runs: dict[int, float] = field(default_factory=dict)
-    image_repo: str | None = None
 
     @property
     def selector(self) -> dict[str, str]:
@@ -33,7 +32,7 @@ class Crasher:
         )
         return {
             "name": self.name,
-            "image": mirrored(BUSYBOX, self.image_repo),
+            "image": BUSYBOX,
             "command": ["sh", "-c", script],
             "volumeMounts": [{"name": "attempts", "mountPath": "/attempts"}],
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX, mirrored
+from podlife.workloads.images import BUSYBOX
 
 FAREWELL_FILE = "/dev/termination-log"
 
@@ -18,7 +18,6 @@ class Farewell:
     log_lines: tuple[str, ...] = ()
     #: ``File`` (the default) or ``FallbackToLogsOnError``.
     policy: str = "File"
-    image_repo: str | None = None
 
     def pod(self, name: str) -> dict[str, Any]:
         steps = [f"echo '{line}'" for line in self.log_lines]
@@ -26,7 +25,7 @@ class Farewell:
             steps.append(f"echo -n '{self.message}' > {FAREWELL_FILE}")
         container = {
             "name": "app",
-            "image": mirrored(BUSYBOX, self.image_repo),
+            "image": BUSYBOX,
             "command": ["sh", "-c", "; ".join([*steps, "exit 1"])],
             "terminationMessagePolicy": self.policy,
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX, mirrored
+from podlife.workloads.images import BUSYBOX
 from podlife.workloads.witness import recording
 
 DATA, SCRATCH = "/data", "/scratch"
@@ -27,7 +27,6 @@ class Members:
     #: Keep /data on a PersistentVolumeClaim per member (the claim) or on an emptyDir (the bad variant).
     data_on_claim: bool = True
     grace_period: int | None = None
-    image_repo: str | None = None
 
     @property
     def selector(self) -> dict[str, str]:
@@ -42,7 +41,7 @@ class Members:
     def statefulset(self) -> dict[str, Any]:
         container = {
             "name": "member",
-            "image": mirrored(BUSYBOX, self.image_repo),
+            "image": BUSYBOX,
             "command": recording(*self.script, into=RECORDS),
             "env": [{"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
             "volumeMounts": [{"name": "data", "mountPath": DATA}, {"name": "scratch", "mountPath": SCRATCH}],
@@ -80,7 +79,7 @@ class Members:
             "metadata": {"name": f"migrate-{self.pod_name(source)}"},
             "spec": {"backoffLimit": 2, "template": {"spec": {
                 "restartPolicy": "Never",
-                "containers": [{"name": "migrate", "image": mirrored(BUSYBOX, self.image_repo),
+                "containers": [{"name": "migrate", "image": BUSYBOX,
                                 "command": ["sh", "-c", script], "volumeMounts": mounts}],
                 "volumes": [
                     {"name": "source", "persistentVolumeClaim": {"claimName": self.claim_name(source)}},

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX, mirrored
+from podlife.workloads.images import BUSYBOX
 from podlife.workloads.witness import recording
 
 SHARED = "/records"
@@ -31,12 +31,11 @@ class Staged:
     as_init: bool = True
     #: step number -> how many of its first attempts exit 1 before it records its end.
     failing: dict[int, int] = field(default_factory=dict)
-    image_repo: str | None = None
 
     def _container(self, name: str, *steps: str) -> dict[str, Any]:
         return {
             "name": name,
-            "image": mirrored(BUSYBOX, self.image_repo),
+            "image": BUSYBOX,
             "command": recording(*steps, into=RECORDS),
             "volumeMounts": [{"name": "records", "mountPath": SHARED}],
         }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podlife.workloads.agnhost import HTTP_PORT
-from podlife.workloads.images import BUSYBOX, mirrored
+from podlife.workloads.images import BUSYBOX
 
 RECORD_FILE = "/dev/termination-log"
 _STAMP = "adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf \"%d.%06d\", s, u}'"
@@ -87,13 +87,12 @@ class Witness:
     #: Do the postStart work in the main process instead of a hook (the bad variant of LC-09).
     post_start_in_main: bool = False
     grace_period: int | None = None
-    image_repo: str | None = None
 
     def container(self) -> dict[str, Any]:
         on_term = "record sigterm" if self.ignore_sigterm else "record sigterm; exit 0"
         in_main = self.post_start.steps("poststart") if self.post_start and self.post_start_in_main else []
         main = recording("record started", f"trap '{on_term}' TERM", *in_main, "while true; do sleep 0.1; done")
-        container: dict[str, Any] = {"name": self.name, "image": mirrored(BUSYBOX, self.image_repo), "command": main}
+        container: dict[str, Any] = {"name": self.name, "image": BUSYBOX, "command": main}
         lifecycle: dict[str, Any] = {}
         if self.pre_stop:
             lifecycle["preStop"] = self.pre_stop.handler(self.name, "prestop")

@@ -1,0 +1,52 @@
+"""Before the first test: can the cluster run the reference images at all?
+
+Run once per pytest run by whoever provisions the cluster. An image the cluster cannot pull
+(no route to the registry, a mirror without it, a typo in ``--image-repo``) would otherwise
+turn every scenario into the same timeout; here it is one line naming the image and the reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Callable
+
+from kubernetes import client
+
+from podlife.cluster.base import RUN_LABEL, ClusterHandle
+from podlife.kube import running_pod
+from podlife.waiting import wait_for
+from podlife.workloads.images import session_images
+
+#: Long enough for a first pull from a remote registry on a slow link; pulls that fail end the wait at once.
+PREFLIGHT_TIMEOUT = 180.0
+
+
+def _pod(agnhost: str, busybox: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "preflight"},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "agnhost", "image": agnhost, "args": ["pause"]},
+                {"name": "busybox", "image": busybox, "command": ["sleep", "3600"]},
+            ],
+        },
+    }
+
+
+def run_preflight(handle: ClusterHandle, say: Callable[[str], None]) -> None:
+    """Start one pod with both reference images in a throw-away labelled namespace; raise if it cannot run."""
+    api = handle.api_client()
+    core = client.CoreV1Api(api)
+    namespace = f"podlife-preflight-{uuid.uuid4().hex[:8]}"
+    agnhost, busybox = session_images().agnhost, session_images().busybox
+    say(f"preflight: can the cluster run {agnhost} and {busybox}?")
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels={RUN_LABEL: "preflight"})))
+    try:
+        core.create_namespaced_pod(namespace, _pod(agnhost, busybox))
+        wait_for(lambda: running_pod(api, namespace, "preflight"), PREFLIGHT_TIMEOUT, "the preflight pod to run the reference images")
+    finally:
+        core.delete_namespace(namespace, grace_period_seconds=0)
