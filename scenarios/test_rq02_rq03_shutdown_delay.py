@@ -86,6 +86,16 @@ def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evide
 def test_scale_down_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence) -> None:
     window = disrupt_under_traffic(jig, evidence, "scale-down", PRE_STOP_SLEEP)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    after = served_after_deletion(window)
+    evidence.measure("requests_served_after_deletion_started", after)
+    assert any(after.values()), f"no removed pod served a request after its deletion started: {after}"
+
+
+def assert_lost_by_the_disruption(window: Window, disruption: str) -> None:
+    """The control's verdict: requests were lost, and none before the disruption (else something else broke)."""
+    assert_requests_lost(window.ledger, window.timeline, window.landmarks)
+    before = [r for r in window.ledger.failures if r.sent < window.landmarks[disruption]]
+    assert not before, f"{len(before)} requests failed before the {disruption} began: not the claim's effect"
 
 
 @pytest.mark.claim("RQ-02", "RQ-03")
@@ -93,6 +103,12 @@ def test_scale_down_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence:
 @pytest.mark.disruptive
 def test_rolling_update_without_pre_stop_delay_loses_requests(jig: MakeJig, evidence: Evidence) -> None:
     window = disrupt_under_traffic(jig, evidence, "rolling-update", pre_stop_sleep=None)
-    assert_requests_lost(window.ledger, window.timeline, window.landmarks)
-    before = [r for r in window.ledger.failures if r.sent < window.landmarks["rolling-update"]]
-    assert not before, f"{len(before)} requests failed before the rollout began: not the claim's effect"
+    assert_lost_by_the_disruption(window, "rolling-update")
+
+
+@pytest.mark.claim("RQ-03")
+@pytest.mark.control
+@pytest.mark.disruptive
+def test_scale_down_without_pre_stop_delay_loses_requests(jig: MakeJig, evidence: Evidence) -> None:
+    window = disrupt_under_traffic(jig, evidence, "scale-down", pre_stop_sleep=None)
+    assert_lost_by_the_disruption(window, "scale-down")

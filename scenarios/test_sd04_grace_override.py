@@ -17,9 +17,11 @@ from podlife.report.summary import Evidence
 from podlife.verdicts.shutdown import assert_killed_at_grace
 from podlife.workloads.witness import Witness
 
-#: The spec's period and the override: far enough apart to tell beyond the kill tolerance.
+#: The spec's period and the override. The override's kill window (5..8 s, see
+#: ``verdicts/shutdown.py``) holds neither the spec's period nor the kubelet's 2 s minimum, so a
+#: kubelet that ignored the override, or cut it to its minimum, fails the check.
 SPEC_GRACE = 12
-OVERRIDE = 3
+OVERRIDE = 6
 STUBBORN = Witness(ignore_sigterm=True, grace_period=SPEC_GRACE)
 
 
@@ -28,7 +30,8 @@ STUBBORN = Witness(ignore_sigterm=True, grace_period=SPEC_GRACE)
 def test_delete_grace_period_overrides_the_pods(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
     shutdown = delete_and_watch(k8s, namespace, evidence, STUBBORN.pod("witness"), grace_override=OVERRIDE)
     evidence.waits_on(grace=OVERRIDE)
-    evidence.measure("kill_delay_s", round(assert_killed_at_grace(shutdown, OVERRIDE), 3))
+    delay = assert_killed_at_grace(shutdown, OVERRIDE, {"the pod spec's terminationGracePeriodSeconds": SPEC_GRACE})
+    evidence.measure("kill_delay_s", round(delay, 3))
 
 
 @pytest.mark.claim("SD-04")
@@ -37,5 +40,5 @@ def test_delete_grace_period_overrides_the_pods(k8s: client.ApiClient, namespace
 def test_control_delete_without_override_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
     shutdown = delete_and_watch(k8s, namespace, evidence, STUBBORN.pod("witness"))
     evidence.waits_on(grace=SPEC_GRACE)
-    with pytest.raises(AssertionError, match="grace period is 3s"):
-        assert_killed_at_grace(shutdown, OVERRIDE)
+    with pytest.raises(AssertionError, match="grace period is 6s .*that is the pod spec's terminationGracePeriodSeconds"):
+        assert_killed_at_grace(shutdown, OVERRIDE, {"the pod spec's terminationGracePeriodSeconds": SPEC_GRACE})
