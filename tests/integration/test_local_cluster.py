@@ -12,7 +12,7 @@ from podlife.access import served_by
 from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
-from podlife.kube import apply, wait_ready
+from podlife.kube import apply, running_pod, wait_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
 from podlife.workloads.images import BUSYBOX
@@ -115,3 +115,33 @@ def test_image_pushed_to_local_registry_is_pulled(k8s: client.ApiClient, namespa
     apply(k8s, namespace, pod)
     wait_for(lambda: _completed(k8s, namespace, "pulled"), 60, "the pod of the pushed image to complete")
     assert "Pulling" in _events(k8s, namespace, "pulled")
+
+
+def test_agnhost_carries_what_the_upstream_image_does(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+    """What the upstream e2e suite relies on: bash, porter's TLS pair, /uploads, agnhost-2, the image's own user."""
+    apply(k8s, namespace, client_pod("client"))
+    wait_ready(k8s, namespace, {"app": "client"}, 1)
+    script = ("bash -c 'echo $BASH_VERSION' && test -s /localhost.crt && test -s /localhost.key && test -d /uploads "
+              "&& /agnhost-2 --help >/dev/null && id user-defined-in-image && grep -q '^group-defined-in-image:x:50000:' /etc/group")
+    out = kubectl("exec", "client", "--", "sh", "-c", script).stdout
+    assert "uid=1000(user-defined-in-image)" in out, out
+
+
+def test_busybox_wget_resolves_service_names(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+    """Name resolution in the busybox image works (Debian's busybox 1.35 ``wget -T`` crashes; plain wget does not)."""
+    app = Netexec("web")
+    fetcher = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fetcher"},
+               "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}]}}
+    apply(k8s, namespace, app.deployment(), app.service(), fetcher)
+    pods = wait_ready(k8s, namespace, app.selector, 1)
+    wait_for(lambda: running_pod(k8s, namespace, "fetcher"), 60, "the fetcher pod to run")
+    url = f"http://web.{namespace}.svc.cluster.local/hostname"
+
+    def fetch() -> str | None:
+        try:
+            return kubectl("exec", "fetcher", "--", "wget", "-q", "-O-", url).stdout
+        except subprocess.CalledProcessError as err:
+            assert err.returncode != 139, f"busybox wget crashed on {url}"
+            return None  # the Service's endpoints or DNS record may not be there yet
+
+    assert wait_for(fetch, 30, f"wget {url} from the busybox pod") == pods[0].metadata.name

@@ -134,6 +134,12 @@ def resolve_version(requested: str | None) -> str:
     return max(patches, key=lambda v: int(v.split(".")[2]))
 
 
+def kubernetes_source(version: str) -> Path:
+    """The ``k8s.io/kubernetes`` module tree of ``version`` (downloaded once into the Go module cache)."""
+    out = _run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@v{version}"], cwd=Path("/"))
+    return Path(json.loads(out)["Dir"])
+
+
 class _Heartbeat:
     """Prints how far a long ``go build -v`` got, so CI logs show it is alive."""
 
@@ -224,8 +230,7 @@ class Builder:
 
     def _kubernetes_source(self) -> Path:
         self.progress(f"fetching k8s.io/kubernetes v{self.version} from the Go module proxy")
-        out = _run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@v{self.version}"], cwd=Path("/"))
-        return Path(json.loads(out)["Dir"])
+        return kubernetes_source(self.version)
 
     @staticmethod
     def _kubeadm_constant(kube_src: Path, name: str) -> str:

@@ -3,7 +3,9 @@
 They carry their upstream names and tags so the manifests scenarios use run unchanged on kind
 and on real clusters. Upstream agnhost is Alpine-based with a shell, ``nslookup`` and ``curl``
 beside ``/agnhost``; scenarios exec into it, so the local image gets busybox's applets and
-Debian's curl (with its libraries) as well.
+Debian's curl (with its libraries) as well, and what the upstream e2e suite relies on: ``bash``,
+the ``porter`` TLS pair at ``/localhost.crt`` and ``/localhost.key`` (from the same Kubernetes
+module), ``/uploads``, the ``/agnhost-2`` link and the image-defined user and group.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
-from podlife.cluster.local.build import Release
+from podlife.cluster.local.build import Release, kubernetes_source
 from podlife.cluster.local.images import ImageSpec, busybox_applets, shared_libraries, write_oci_archive
 from podlife.errors import PodlifeError
 
 BUSYBOX = Path("/bin/busybox")
 CURL = Path("/usr/bin/curl")
+BASH = Path("/bin/bash")
+#: Part of every archive's name: a change to what the images hold makes the cache build them anew.
+IMAGES_REVISION = 2
 #: Debian bookworm's busybox-static is 1.35.0; the same tag exists upstream.
 BUSYBOX_TAG = "1.35.0"
 
@@ -40,12 +45,25 @@ def _with_busybox(spec: ImageSpec) -> ImageSpec:
 
 def image_specs(release: Release) -> list[ImageSpec]:
     """Every image the local cluster preloads for ``release``."""
+    porter = kubernetes_source(release.version) / "test/images/agnhost/porter"
     agnhost = _with_busybox(ImageSpec(
         name=f"registry.k8s.io/e2e-test-images/agnhost:{release.agnhost_tag}",
-        files={"/agnhost": release.binary("agnhost"), "/usr/bin/curl": CURL, **shared_libraries(CURL)},
+        files={
+            "/agnhost": release.binary("agnhost"),
+            "/usr/bin/curl": CURL, **shared_libraries(CURL),
+            "/bin/bash": BASH, **shared_libraries(BASH),
+            "/localhost.crt": porter / "localhost.crt",
+            "/localhost.key": porter / "localhost.key",
+        },
+        symlinks={"/agnhost-2": "agnhost"},
+        directories={"/uploads": 0o755},
         entrypoint=["/agnhost"],
         cmd=["pause"],
     ))
+    agnhost.data.update({  # upstream: adduser -u 1000 user-defined-in-image, in group-defined-in-image (50000)
+        "/etc/passwd": _ETC["/etc/passwd"] + b"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n",
+        "/etc/group": _ETC["/etc/group"] + b"user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n",
+    })
     busybox = _with_busybox(ImageSpec(name=f"docker.io/library/busybox:{BUSYBOX_TAG}", cmd=["sh"]))
     return [
         ImageSpec(
@@ -71,7 +89,7 @@ def preload(release: Release, archive_dir: Path, ctr: Callable[..., list[str]], 
     for spec in image_specs(release):
         if spec.name in present:
             continue
-        archive = archive_dir / (spec.name.replace("/", "_").replace(":", "_") + ".tar")
+        archive = archive_dir / (spec.name.replace("/", "_").replace(":", "_") + f".r{IMAGES_REVISION}.tar")
         if not archive.exists():
             progress(f"assembling image {spec.name}")
             write_oci_archive(spec, archive)
