@@ -1,0 +1,69 @@
+"""The traffic generator against servers of the test's own on loopback: outcomes, errors, open loop."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
+
+import pytest
+
+from podlife.observe.traffic import Traffic
+
+
+class _Hostname(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        body = b"pod-a" if self.path == "/hostname" else b"nope"
+        self.send_response(200 if self.path == "/hostname" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostname)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _run(url: str, rate: float = 200, count: int = 100, timeout: float = 2.0) -> Traffic:
+    traffic = Traffic(url, rate=rate, limit=count, timeout=timeout)
+    with traffic:
+        traffic.finish()
+    return traffic
+
+
+def test_every_scheduled_request_is_in_the_ledger_in_order(server: str) -> None:
+    ledger = _run(f"{server}/hostname").ledger
+    assert [r.seq for r in ledger.requests] == list(range(100))
+    assert ledger.served_by() == {"pod-a": 100}
+    assert ledger.max_send_lag() < 0.1
+
+
+def test_statuses_and_refusals_are_recorded(server: str) -> None:
+    assert {r.status for r in _run(f"{server}/other", count=5).ledger.requests} == {404}
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    refused = _run(f"http://127.0.0.1:{port}/hostname", count=5).ledger
+    assert {(r.status, r.error) for r in refused.requests} == {(None, "Connection refused")}
+
+
+def test_a_server_that_never_answers_times_out_without_delaying_the_schedule() -> None:
+    with socket.create_server(("127.0.0.1", 0), backlog=200) as silent:
+        ledger = _run(f"http://127.0.0.1:{silent.getsockname()[1]}/hostname", rate=100, count=50, timeout=0.5).ledger
+    assert {r.error for r in ledger.requests} == {"timed out"}
+    assert all(0.5 <= r.latency < 1.0 for r in ledger.requests)
+    assert ledger.max_send_lag() < 0.1, "a hanging request held up the ones scheduled after it"
+
+
+def test_only_plain_http_is_spoken() -> None:
+    with pytest.raises(ValueError, match="plain HTTP"):
+        Traffic("https://example.invalid/")
