@@ -111,9 +111,14 @@ def _clean(args: argparse.Namespace) -> int:
 
     from podlife.cluster.base import RUN_LABEL, describe
     from podlife.cluster.local.provider import LocalCluster
-    from podlife.namespaces import delete_labelled
+    from podlife.namespaces import TEST_LABEL, SharedNamespace, delete_labelled
 
     kubeconfig = Path(args.kubeconfig) if args.kubeconfig else LocalCluster().layout.kubeconfig
+    if args.namespace:
+        handle = describe("target", kubeconfig, args.context, (args.namespace,))
+        SharedNamespace(handle.api_client(), args.namespace).clear(None)
+        print(f"[podlife] no object labelled {TEST_LABEL} left in {args.namespace}", file=sys.stderr)
+        return 0
     handle = describe("target", kubeconfig, args.context)
     left = delete_labelled(client.CoreV1Api(handle.api_client()), RUN_LABEL, wait=True)
     if left:
@@ -143,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_cluster_status)
     actions.add_parser("kubeconfig", help="print the admin kubeconfig path").set_defaults(func=_cluster_kubeconfig)
-    clean = commands.add_parser("clean", help="delete namespaces left by killed runs (by the podlife label only)")
+    clean = commands.add_parser("clean", help="delete what killed runs left (by the podlife labels only)")
     clean.add_argument("--kubeconfig", help="cluster to clean (default: the local cluster)")
     clean.add_argument("--context")
+    clean.add_argument("--namespace", help="namespace-scoped mode: delete the objects podlife labelled in this namespace")
     clean.set_defaults(func=_clean)
     return parser
 

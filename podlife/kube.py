@@ -28,7 +28,27 @@ def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any]) -> 
     """
     images = session_images()
     for manifest in manifests:
-        utils.create_from_dict(api, images.adapt(manifest), namespace=namespace)
+        utils.create_from_dict(api, stamped(images.adapt(manifest)), namespace=namespace)
+
+
+#: Labels ``apply`` puts on every object it creates (see ``namespaces.TEST_LABEL``); set per test.
+_stamp: dict[str, str] = {}
+
+
+def stamp_with(labels: dict[str, str]) -> None:
+    """Label everything ``apply`` creates from now on with ``labels`` (the plugin does it per test)."""
+    _stamp.clear()
+    _stamp.update(labels)
+
+
+def stamped(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with the stamp on the object, its pod template and its claim templates (changed in place)."""
+    spec = manifest.get("spec") or {}
+    templates = [manifest, spec.get("template") or {}, *(spec.get("volumeClaimTemplates") or [])]
+    job_template = (spec.get("jobTemplate") or {}).get("spec", {}).get("template")
+    for template in templates + ([job_template] if job_template else []):
+        template.setdefault("metadata", {}).setdefault("labels", {}).update(_stamp)
+    return manifest
 
 
 def pods_of(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> list[client.V1Pod]:

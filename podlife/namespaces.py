@@ -8,6 +8,7 @@ import time
 from kubernetes import client
 
 from podlife.cluster.base import RUN_LABEL
+from podlife.errors import WaitTimeout
 
 #: How long the end of a session waits for its namespaces to be gone before reporting them.
 DRAIN_TIMEOUT = 180.0
@@ -57,3 +58,43 @@ def delete_labelled(core: client.CoreV1Api, selector: str, wait: bool) -> list[s
         if not remaining or time.monotonic() >= deadline:
             return remaining
         time.sleep(1)
+
+
+#: Set by ``kube.apply`` on every object a test creates, and on its pod and claim templates, so the
+#: objects (and the pods and claims controllers make from them) can be found and removed again.
+TEST_LABEL = "podlife.io/test"
+
+
+class SharedNamespace:
+    """A namespace the user created and granted the harness (namespace-scoped mode).
+
+    The harness creates no namespace and lists no node there; each test's objects carry its
+    ``TEST_LABEL`` and are deleted by that label when the test ends, and the next test waits
+    until the pods and claims are gone, so a leftover never answers for a new test's Service.
+    """
+
+    #: How long the end of a test waits for its pods and claims to be gone.
+    CLEAR_TIMEOUT = 120.0
+
+    def __init__(self, api: client.ApiClient, name: str) -> None:
+        self.api, self.name = api, name
+
+    def clear(self, test_id: str | None) -> None:
+        """Delete everything labelled with ``test_id`` (with any test id: None); wait for its pods and claims to be gone."""
+        selector = f"{TEST_LABEL}={test_id}" if test_id else TEST_LABEL
+        apps, batch, core = client.AppsV1Api(self.api), client.BatchV1Api(self.api), client.CoreV1Api(self.api)
+        background = {"label_selector": selector, "propagation_policy": "Background"}
+        for delete in (apps.delete_collection_namespaced_deployment, apps.delete_collection_namespaced_stateful_set,
+                       apps.delete_collection_namespaced_replica_set, batch.delete_collection_namespaced_job):
+            delete(self.name, **background)
+        core.delete_collection_namespaced_pod(self.name, label_selector=selector, grace_period_seconds=0)
+        for service in core.list_namespaced_service(self.name, label_selector=selector).items:
+            core.delete_namespaced_service(service.metadata.name, self.name)
+        core.delete_collection_namespaced_persistent_volume_claim(self.name, label_selector=selector)
+        core.delete_collection_namespaced_config_map(self.name, label_selector=selector)
+        deadline = time.monotonic() + self.CLEAR_TIMEOUT
+        while (core.list_namespaced_pod(self.name, label_selector=selector).items
+               or core.list_namespaced_persistent_volume_claim(self.name, label_selector=selector).items):
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(f"objects labelled {selector} still in namespace {self.name} after {self.CLEAR_TIMEOUT:.0f}s")
+            time.sleep(0.5)

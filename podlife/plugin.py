@@ -7,6 +7,7 @@ namespace per test, deleted whatever happens to the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import uuid
@@ -23,7 +24,8 @@ from podlife.cluster.local.supervisor import Supervisor
 from podlife.errors import HarnessError, PodlifeError, TestOverran
 from podlife.waiting import waiting_on
 from podlife.preflight import run_preflight
-from podlife.namespaces import NamespaceJanitor
+from podlife.kube import stamp_with
+from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
 from podlife.report.evidence import attach_namespace_evidence
 from podlife.workloads import images
 from podlife.workloads.images import ReferenceImages
@@ -40,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--context", default=None, help="kubeconfig context for --cluster=existing")
     group.addoption("--allow-disruptive", default=os.environ.get(ALLOW_DISRUPTIVE_ENV),
                     metavar="CONTEXT", help=f"allow disruptive scenarios on this existing context (or ${ALLOW_DISRUPTIVE_ENV})")
+    group.addoption("--namespace", default=None, metavar="NS[,NS...]",
+                    help="namespace-scoped mode on an existing cluster: run in these pre-created namespaces "
+                         "(one per xdist worker) with a namespaced Role only; see fixtures/podlife-namespace-role.yaml")
     group.addoption("--image-repo", default=None, metavar="REPO",
                     help="pull the reference images (agnhost, busybox) from this mirror instead")
     group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
@@ -81,7 +86,12 @@ def _request(config: pytest.Config) -> ClusterRequest:
         kind_bin=Path(kind_bin) if kind_bin else None,
         kind_kubectl_bin=Path(kubectl_bin) if kubectl_bin else None,
         keep_cluster=opt("keep_cluster"),
+        namespaces=_namespaces(config),
     )
+
+
+def _namespaces(config: pytest.Config) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (config.getoption("namespace") or "").split(",") if n.strip())
 
 
 #: Where the provisioned cluster is kept for the session, and the key that hands it to xdist workers.
@@ -90,8 +100,18 @@ WORKER_INPUT_KEY = "podlife_cluster"
 
 
 def _say(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines on the terminal as they happen, also from inside a fixture (a cold build takes minutes)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    return (lambda line: reporter.write_line(f"[podlife] {line}")) if reporter else print
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if reporter:
+                reporter.write_line(f"[podlife] {line}")
+            else:
+                print(f"[podlife] {line}", flush=True)
+
+    return say
 
 
 def _provision(config: pytest.Config) -> Provisioned:
@@ -99,11 +119,17 @@ def _provision(config: pytest.Config) -> Provisioned:
     if PROVISIONED not in config.stash:
         say = _say(config)
         try:
-            provisioned = provision(_request(config), say)
+            request = _request(config)
+            workers = config.getoption("numprocesses", None) or 0
+            if request.namespaces and isinstance(workers, int) and workers > len(request.namespaces):
+                raise PodlifeError(f"namespace-scoped mode needs a namespace per xdist worker: -n {workers} "
+                                   f"but --namespace names {len(request.namespaces)}")
+            provisioned = provision(request, say)
             handle = provisioned.handle
             _use_images(config, handle)
-            say(f"cluster: {handle.provider}, {handle.version}, {handle.node_count} node(s)")
-            run_preflight(handle, say)
+            nodes = "nodes not visible" if handle.node_count is None else f"{handle.node_count} node(s)"
+            say(f"cluster: {handle.provider}, {handle.version}, {nodes}")
+            run_preflight(handle, request.namespaces[0] if request.namespaces else None, say)
         except (PodlifeError, HarnessError) as err:
             pytest.exit(f"podlife: {err}", returncode=2)
         config.stash[PROVISIONED] = provisioned
@@ -180,12 +206,33 @@ def namespace_janitor(k8s: client.ApiClient, run_id: str) -> Iterator[NamespaceJ
     janitor.delete_all()
 
 
+@pytest.fixture(scope="session")
+def shared_namespace(k8s: client.ApiClient, request: pytest.FixtureRequest) -> SharedNamespace | None:
+    """In namespace-scoped mode, this worker's namespace (gw0 takes the first, gw1 the second, ...)."""
+    names = _namespaces(request.config)
+    if not names:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return SharedNamespace(k8s, names[int(worker.removeprefix("gw"))])
+
+
 @pytest.fixture
-def namespace(namespace_janitor: NamespaceJanitor, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace labelled with the run id, deleted after the test however it ended."""
-    name = namespace_janitor.create(request.node.name)
+def namespace(shared_namespace: SharedNamespace | None, request: pytest.FixtureRequest, run_id: str) -> Iterator[str]:
+    """Where the test creates its objects, all stamped with its id; whatever it created is gone afterwards.
+
+    A fresh namespace labelled with the run id, deleted after the test however it ended; in
+    namespace-scoped mode the worker's namespace, cleared of the test's objects.
+    """
+    test_id = f"{run_id}-{uuid.uuid4().hex[:8]}"
+    stamp_with({TEST_LABEL: test_id})
+    if shared_namespace is not None:
+        yield shared_namespace.name
+        shared_namespace.clear(test_id)
+        return
+    janitor: NamespaceJanitor = request.getfixturevalue("namespace_janitor")
+    name = janitor.create(request.node.name)
     yield name
-    namespace_janitor.delete(name)
+    janitor.delete(name)
 
 
 @pytest.fixture

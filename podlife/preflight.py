@@ -21,11 +21,11 @@ from podlife.workloads.images import session_images
 PREFLIGHT_TIMEOUT = 180.0
 
 
-def _pod(agnhost: str, busybox: str) -> dict[str, object]:
+def _pod(name: str, agnhost: str, busybox: str) -> dict[str, object]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "preflight"},
+        "metadata": {"name": name, "labels": {RUN_LABEL: "preflight"}},
         "spec": {
             "terminationGracePeriodSeconds": 0,
             "restartPolicy": "Never",
@@ -37,16 +37,25 @@ def _pod(agnhost: str, busybox: str) -> dict[str, object]:
     }
 
 
-def run_preflight(handle: ClusterHandle, say: Callable[[str], None]) -> None:
-    """Start one pod with both reference images in a throw-away labelled namespace; raise if it cannot run."""
+def run_preflight(handle: ClusterHandle, shared_namespace: str | None, say: Callable[[str], None]) -> None:
+    """Start one pod with both reference images; raise if it cannot run.
+
+    It runs in a throw-away labelled namespace, or in namespace-scoped mode in the first
+    namespace granted, under a name of its own.
+    """
     api = handle.api_client()
     core = client.CoreV1Api(api)
-    namespace = f"podlife-preflight-{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    namespace, name = shared_namespace or f"podlife-preflight-{suffix}", f"podlife-preflight-{suffix}"
     agnhost, busybox = session_images().agnhost, session_images().busybox
     say(f"preflight: can the cluster run {agnhost} and {busybox}?")
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels={RUN_LABEL: "preflight"})))
+    if not shared_namespace:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels={RUN_LABEL: "preflight"})))
     try:
-        core.create_namespaced_pod(namespace, _pod(agnhost, busybox))
-        wait_for(lambda: running_pod(api, namespace, "preflight"), PREFLIGHT_TIMEOUT, "the preflight pod to run the reference images")
+        core.create_namespaced_pod(namespace, _pod(name, agnhost, busybox))
+        wait_for(lambda: running_pod(api, namespace, name), PREFLIGHT_TIMEOUT, "the preflight pod to run the reference images")
     finally:
-        core.delete_namespace(namespace, grace_period_seconds=0)
+        if shared_namespace:
+            core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+        else:
+            core.delete_namespace(namespace, grace_period_seconds=0)

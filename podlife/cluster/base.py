@@ -26,7 +26,8 @@ class ClusterHandle:
     kubeconfig: Path
     context: str | None
     version: str
-    node_count: int
+    #: None where the harness may not list nodes (namespace-scoped mode).
+    node_count: int | None
     #: The agnhost tag this cluster is known to hold (the local cluster's preloaded image);
     #: None where the version's usual tag is pulled from a registry.
     agnhost_tag: str | None = None
@@ -68,31 +69,43 @@ def connect(kubeconfig: Path, context: str | None, retries: Retry | int = TRANSI
     return client.ApiClient(configuration)
 
 
-def describe(provider: str, kubeconfig: Path, context: str | None) -> ClusterHandle:
-    """Reach the API server and check the harness may create namespaces there.
+def describe(provider: str, kubeconfig: Path, context: str | None, namespaces: tuple[str, ...] = ()) -> ClusterHandle:
+    """Reach the API server and check the harness may do what its mode needs there.
 
-    Unreachable servers, rejected credentials and missing RBAC permissions all end here,
-    before the first test, with one line saying which it was.
+    By default every test gets a namespace of its own, so the harness must create namespaces;
+    in namespace-scoped mode (``namespaces`` given) it must create pods in each of those, and
+    may not list nodes. Unreachable servers, rejected credentials and missing RBAC permissions
+    all end here, before the first test, with one line saying which it was.
     """
     api = connect(kubeconfig, context, retries=1)
     where = f"{provider} cluster ({kubeconfig}{', context ' + context if context else ''})"
+    needed = [("create", "namespaces", None)] if not namespaces else [("create", "pods", ns) for ns in namespaces]
     try:
         version = client.VersionApi(api).get_code(_request_timeout=10).git_version
-        nodes = client.CoreV1Api(api).list_node(_request_timeout=10).items
-        review = client.AuthorizationV1Api(api).create_self_subject_access_review(
-            client.V1SelfSubjectAccessReview(
-                spec=client.V1SelfSubjectAccessReviewSpec(
-                    resource_attributes=client.V1ResourceAttributes(verb="create", resource="namespaces")
-                )
-            ),
-            _request_timeout=10,
-        )
+        node_count = _count_nodes(api, required=not namespaces)
+        for verb, resource, namespace in needed:
+            review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+                client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+                    resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, namespace=namespace))),
+                _request_timeout=10,
+            )
+            if not review.status.allowed:
+                scope = f" in namespace {namespace}" if namespace else ""
+                raise PodlifeError(f"the {where} forbids the harness to {verb} {resource}{scope}, which every scenario needs")
     except urllib3.exceptions.HTTPError as err:
         raise PodlifeError(f"API server of the {where} is unreachable: {type(err).__name__}") from None
     except client.ApiException as err:
         if err.status in (401, 403):
             raise PodlifeError(f"the {where} refused the harness ({err.status} {err.reason}): check the credentials and RBAC") from None
         raise PodlifeError(f"the {where} answered {err.status} {err.reason}") from None
-    if not review.status.allowed:
-        raise PodlifeError(f"the {where} forbids creating namespaces, which every scenario needs")
-    return ClusterHandle(provider, kubeconfig, context, version, len(nodes))
+    return ClusterHandle(provider, kubeconfig, context, version, node_count)
+
+
+def _count_nodes(api: client.ApiClient, required: bool) -> int | None:
+    """How many nodes the cluster has; None when listing them is forbidden and not ``required``."""
+    try:
+        return len(client.CoreV1Api(api).list_node(_request_timeout=10).items)
+    except client.ApiException as err:
+        if err.status == 403 and not required:
+            return None
+        raise

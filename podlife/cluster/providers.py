@@ -31,6 +31,8 @@ class ClusterRequest:
     kind_bin: Path | None = None
     kind_kubectl_bin: Path | None = None
     keep_cluster: bool = False
+    #: Namespace-scoped mode: run in these pre-created namespaces, one per xdist worker.
+    namespaces: tuple[str, ...] = ()
 
 
 @dataclass
@@ -106,7 +108,7 @@ def active_context(req: ClusterRequest) -> str:
 
 
 def _existing(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
-    return Provisioned(describe("existing", _existing_kubeconfig(req), req.context))
+    return Provisioned(describe("existing", _existing_kubeconfig(req), req.context, req.namespaces))
 
 
 def provision(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
@@ -114,6 +116,8 @@ def provision(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     if req.provider not in PROVIDERS:
         raise PodlifeError(f"unknown cluster provider {req.provider!r}; choose one of {', '.join(PROVIDERS)}")
     provider = req.provider
+    if req.namespaces and provider != "existing":
+        raise PodlifeError("--namespace (namespace-scoped mode) is for --cluster=existing")
     if provider == "auto":
         if local_can_run():
             provider = "local"

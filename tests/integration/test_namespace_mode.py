@@ -1,0 +1,76 @@
+"""Namespace-scoped mode: a run with only the documented Role in one pre-created namespace.
+
+The local cluster plays a locked-down real cluster: the test makes a namespace, a service
+account bound to ``fixtures/podlife-namespace-role.yaml`` and a kubeconfig with its token, then
+runs scenarios through ``--cluster existing --namespace``. They pass, or skip naming what they
+would need; the run creates no namespace and leaves none of its objects behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+from kubernetes import client
+
+from podlife.cluster.base import RUN_LABEL
+from podlife.cluster.local.provider import LocalCluster
+from podlife.namespaces import TEST_LABEL
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ["scenarios/test_sd04_grace_override.py", "scenarios/test_lc07_init_containers.py",
+             "scenarios/test_sd06_scale_down_migration.py", "scenarios/test_lc01_pod_kill.py"]
+
+
+@pytest.fixture
+def scoped_kubeconfig(k8s: client.ApiClient, local_cluster: LocalCluster, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A kubeconfig for a service account that holds only the documented Role, in a namespace of its own."""
+    core, rbac = client.CoreV1Api(k8s), client.RbacAuthorizationV1Api(k8s)
+    namespace = f"podlife-scoped-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels={RUN_LABEL: "scoped-test"})))
+    try:
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": "podlife"}})
+        rbac.create_namespaced_role(namespace, yaml.safe_load((ROOT / "fixtures/podlife-namespace-role.yaml").read_text()))
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": "podlife"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "podlife"},
+            "subjects": [{"kind": "ServiceAccount", "name": "podlife", "namespace": namespace}],
+        })
+        token = core.create_namespaced_service_account_token("podlife", namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+        admin = yaml.safe_load(local_cluster.layout.kubeconfig.read_text())
+        cluster = admin["clusters"][0]
+        kubeconfig = tmp_path / "scoped.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "scoped",
+            "clusters": [cluster], "users": [{"name": "podlife", "user": {"token": token}}],
+            "contexts": [{"name": "scoped", "context": {"cluster": cluster["name"], "user": "podlife", "namespace": namespace}}],
+        }))
+        yield kubeconfig, namespace
+    finally:
+        core.delete_namespace(namespace, grace_period_seconds=0)
+
+
+def test_scenarios_run_with_only_the_namespaced_role(k8s: client.ApiClient, scoped_kubeconfig: tuple[Path, str]) -> None:
+    kubeconfig, namespace = scoped_kubeconfig
+    core = client.CoreV1Api(k8s)
+    namespaces_before = {ns.metadata.name for ns in core.list_namespace().items}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *SCENARIOS, "-p", "no:cacheprovider", "-p", "no:podlife-summary", "-o", "addopts=",
+         "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--namespace", namespace, "--allow-disruptive=scoped", "-rs"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "nodes not visible" in output
+    assert "may not list nodes (namespace-scoped mode)" in output, "the traffic scenario should skip with its reason"
+    assert " passed" in output and "failed" not in output
+    created = {ns.metadata.name for ns in core.list_namespace().items} - namespaces_before
+    assert not created, f"the run created namespaces {sorted(created)}"
+    left = [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector=TEST_LABEL).items]
+    left += [c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace, label_selector=TEST_LABEL).items]
+    assert not left, f"the run left {left} in {namespace}"
