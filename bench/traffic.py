@@ -59,7 +59,7 @@ def main() -> int:
     janitor = NamespaceJanitor(api, uuid.uuid4().hex[:8])
     namespace = janitor.create("bench-traffic")
     try:
-        url = AppJig(api, handle, namespace, Netexec("web", replicas=2, readiness_probe=True)).deploy()
+        url = AppJig(api, handle, namespace, Netexec("web", replicas=2, readiness_probe=True)).deploy().url
         sustained = 0.0
         for rate in RATES:
             achieved, lag, ok = generator_rate(url, rate)

@@ -119,6 +119,13 @@ def running_uid(api: client.ApiClient, namespace: str, pod: str, other_than: str
     return wait_for(current, timeout, f"a new {pod} to run" if other_than else f"{pod} to run")
 
 
+def ready_endpoints(api: client.ApiClient, namespace: str, service: str) -> int:
+    """How many ready endpoints the Service's EndpointSlices list."""
+    slices = client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    return sum(1 for s in slices for e in (s.endpoints or []) if e.conditions and e.conditions.ready)
+
+
 def scheduled_node(api: client.ApiClient, namespace: str, pod: str, timeout: float = 60) -> str:
     """The node ``pod`` was scheduled to, once it has one."""
     core = client.CoreV1Api(api)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 import signal
 import uuid
 from pathlib import Path
@@ -45,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--namespace", default=None, metavar="NS[,NS...]",
                     help="namespace-scoped mode on an existing cluster: run in these pre-created namespaces "
                          "(one per xdist worker) with a namespaced Role only; see fixtures/podlife-namespace-role.yaml")
+    group.addoption("--traffic", default="auto", choices=("auto", "host", "in-cluster"),
+                    help="where scenario traffic leaves from: this host (ClusterIP on the local cluster, NodePort "
+                         "elsewhere; auto) or pods in the cluster (nothing needs to be reachable from this host)")
     group.addoption("--image-repo", default=None, metavar="REPO",
                     help="pull the reference images (agnhost, busybox) from this mirror instead")
     group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
@@ -125,10 +129,14 @@ def _provision(config: pytest.Config) -> Provisioned:
                 raise PodlifeError(f"namespace-scoped mode needs a namespace per xdist worker: -n {workers} "
                                    f"but --namespace names {len(request.namespaces)}")
             provisioned = provision(request, say)
+            traffic = config.getoption("traffic")
+            if traffic == "auto":  # in-cluster is opt-in until measured on clusters with cores to spare
+                traffic = "host"
+            provisioned.handle = replace(provisioned.handle, traffic=traffic)
             handle = provisioned.handle
             _use_images(config, handle)
             nodes = "nodes not visible" if handle.node_count is None else f"{handle.node_count} node(s)"
-            say(f"cluster: {handle.provider}, {handle.version}, {nodes}")
+            say(f"cluster: {handle.provider}, {handle.version}, {nodes}; traffic from {'a pod in the cluster' if traffic == 'in-cluster' else 'this host'}")
             run_preflight(handle, request.namespaces[0] if request.namespaces else None, say)
         except (PodlifeError, HarnessError) as err:
             pytest.exit(f"podlife: {err}", returncode=2)

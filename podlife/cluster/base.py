@@ -31,6 +31,8 @@ class ClusterHandle:
     #: The agnhost tag this cluster is known to hold (the local cluster's preloaded image);
     #: None where the version's usual tag is pulled from a registry.
     agnhost_tag: str | None = None
+    #: Where scenario traffic leaves from: this host ("host") or a pod in the cluster ("in-cluster").
+    traffic: str = "host"
 
     def api_client(self) -> client.ApiClient:
         return connect(self.kubeconfig, self.context)

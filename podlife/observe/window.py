@@ -5,14 +5,26 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator, Protocol
 
 from kubernetes import client
 
+from podlife.access import Target
 from podlife.observe.clock import now
+from podlife.observe.incluster import InClusterTraffic
 from podlife.observe.timeline import Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Traffic
 from podlife.report.summary import Evidence
+
+
+class TrafficSource(Protocol):
+    """A traffic generator: the host's (``traffic.Traffic``) or a pod's (``incluster.InClusterTraffic``)."""
+
+    ledger: Ledger
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 @dataclass
@@ -20,7 +32,7 @@ class Window:
     """What one scenario saw: the timeline, the ledger, and named landmarks on the same clock."""
 
     timeline: Timeline
-    traffic: Traffic
+    traffic: TrafficSource
     landmarks: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -34,14 +46,15 @@ class Window:
 
 
 @contextlib.contextmanager
-def observe(api: client.ApiClient, namespace: str, url: str, evidence: Evidence, rate: float = 25.0) -> Iterator[Window]:
-    """Record the namespace's timeline and send traffic to ``url`` for the duration of the block.
+def observe(api: client.ApiClient, namespace: str, target: Target, evidence: Evidence, rate: float = 25.0) -> Iterator[Window]:
+    """Record the namespace's timeline and send traffic to ``target`` for the duration of the block.
 
     The timeline, the ledger summary and the landmarks are attached to the report whatever the
     outcome, so a failing verdict comes with what led to it.
     """
     with TimelineRecorder(api, namespace) as timeline:
-        traffic = Traffic(url, rate=rate)
+        traffic: TrafficSource = (InClusterTraffic(api, namespace, target.url, rate=rate) if target.in_cluster
+                                  else Traffic(target.url, rate=rate))
         window = Window(timeline, traffic)
         try:
             with traffic:

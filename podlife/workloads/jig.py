@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
-from podlife.access import served_by, service_url
+from podlife.access import Target, served_by, service_target
 from podlife.cluster.base import ClusterHandle
-from podlife.kube import apply, pod_gone, pods_of, ready_pods, wait_ready
+from podlife.kube import apply, pod_gone, pods_of, ready_endpoints, ready_pods, wait_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
 
@@ -26,17 +26,24 @@ class AppJig:
     namespace: str
     app: Netexec
 
-    def create(self) -> str:
-        """Create the Deployment and its Service; return the Service's URL at once, ready or not."""
+    def create(self) -> Target:
+        """Create the Deployment and its Service; return where to send traffic at once, ready or not."""
         apply(self.api, self.namespace, self.app.deployment(), self.app.service())
-        return service_url(self.api, self.cluster, self.namespace, self.app.name)
+        return service_target(self.api, self.cluster, self.namespace, self.app.name)
 
-    def deploy(self, timeout: float = 120) -> str:
-        """Create the Deployment and its Service; return the URL once the app answers through it."""
-        url = self.create()
+    def deploy(self, timeout: float = 120) -> Target:
+        """Create the Deployment and its Service; return the target once the app answers through it.
+
+        From inside the cluster only a pod could ask, so there the Service's ready endpoints stand in.
+        """
+        target = self.create()
         wait_ready(self.api, self.namespace, self.app.selector, self.app.replicas, timeout)
-        wait_for(lambda: served_by(url), timeout, f"{self.app.name} to answer through its Service")
-        return url
+        if target.in_cluster:
+            wait_for(lambda: ready_endpoints(self.api, self.namespace, self.app.name) >= self.app.replicas, timeout,
+                     f"{self.app.name}'s Service to list its ready endpoints")
+        else:
+            wait_for(lambda: served_by(target.url), timeout, f"{self.app.name} to answer through its Service")
+        return target
 
     def pods(self) -> list[client.V1Pod]:
         return ready_pods(self.api, self.namespace, self.app.selector)

@@ -1,0 +1,150 @@
+"""The open-loop traffic schedule run from a pod inside the cluster, its ledger streamed back.
+
+For clusters whose Services cannot be reached from where the tests run (a CI runner outside
+the cluster, NodePorts firewalled), the requests leave from a pod, through the Service's real
+in-cluster data path. The pod runs the reference agnhost image, which every cluster can pull
+(or ``--image-repo`` mirrors): its bash schedules request ``i`` at ``start + i / rate`` and
+starts a ``curl`` for it in the background, so a slow request never delays the next (no
+coordinated omission, as in ``traffic.Traffic``). Each request prints one line, which the
+harness reads from the pod's log as it is written. Times come from the node's clock, which
+NTP keeps within milliseconds of the harness's on a healthy cluster (the same clock on the
+local cluster).
+
+A pod forks a subshell and a curl per request, so it sustains a few hundred requests a
+second, not the thousands the host's generator does; the scenarios ask for at most 100.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from kubernetes import client
+
+from podlife.kube import apply, exec_in, running_pod
+from podlife.observe.clock import now
+from podlife.observe.traffic import Ledger, Request
+from podlife.waiting import wait_for
+from podlife.workloads.images import AGNHOST
+
+#: Files the harness creates in each traffic pod over exec: the shared start instant (microseconds
+#: since the epoch), then the order to stop scheduling and wait for requests in flight.
+START_FILE, STOP_FILE = "/tmp/podlife-start", "/tmp/podlife-stop"
+#: Pods the schedule is dealt over: pod ``k`` sends requests ``k, k + LANES, ...``. A bash loop
+#: forks for every request, so one pod alone falls behind at 100 req/s on a busy 2-core node.
+LANES = 4
+
+SCHEDULE = r"""
+rate=$1 lanes=$2 lane=$3 count=$4 timeout=$5 url=$6 start_file=$7 stop_file=$8
+exec {idle}<> <(:)  # read -t on this never-ready fd sleeps without forking a sleep
+until [[ -s $start_file ]]; do read -t 0.05 -u $idle; done
+start=$(<"$start_file")
+send() {
+  local sent=${EPOCHREALTIME/./} out code body
+  out=$(curl -s -m "$timeout" -H 'Connection: close' -w '\n%{http_code}' "$url" 2>/dev/null); code=$?
+  body=${out%$'\n'*}; body=${body//[[:space:]]/}
+  echo "R $1 $2 $sent ${EPOCHREALTIME/./} $code ${out##*$'\n'} ${body:0:253}"
+}
+for ((i = lane; i < count; i += lanes)); do
+  [[ -e $stop_file ]] && break
+  due=$((start + i * 1000000 / rate))
+  left=$((due - ${EPOCHREALTIME/./}))
+  ((left > 0)) && read -t "$((left / 1000000)).$(printf %06d $((left % 1000000)))" -u $idle
+  send "$i" "$due" &
+done
+wait
+echo END
+"""
+
+#: curl's exit codes, in the words the host generator's ledger uses.
+CURL_ERRORS = {7: "Connection refused", 28: "timed out", 56: "Connection reset", 52: "RemoteDisconnected",
+               6: "could not resolve host"}
+
+
+#: How far ahead of the last exec the shared start lies: the four execs that hand it out take
+#: well under a second; a pod that got it late would start behind its schedule, which shows.
+START_LEAD = 1.0
+
+
+def parse_line(line: str) -> Request | None:
+    """One request of the schedule from its log line (times in microseconds); None for other lines."""
+    parts = line.rstrip("\n").split(" ", 7)
+    if len(parts) < 7 or parts[0] != "R":
+        return None
+    seq, due, sent, finished, code = (int(p) for p in parts[1:6])
+    status = int(parts[6]) if code == 0 and parts[6].isdigit() and parts[6] != "000" else None
+    body = parts[7] if len(parts) > 7 else ""
+    error = None if code == 0 else CURL_ERRORS.get(code, f"curl exit {code}")
+    return Request(seq, due / 1e6, sent / 1e6, (finished - sent) / 1e6, status, error,
+                   body if status == 200 and body else None)
+
+
+class InClusterTraffic:
+    """The same interface as ``traffic.Traffic``, with the requests sent from ``LANES`` pods in ``namespace``."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, url: str, rate: float = 20.0, timeout: float = 2.0,
+                 limit: int = 100_000) -> None:
+        self.api, self.namespace, self.url, self.rate = api, namespace, url, rate
+        self.timeout, self.limit = timeout, limit
+        self.ledger = Ledger(url, rate)
+        run = uuid.uuid4().hex[:6]
+        self.pods = [f"podlife-traffic-{run}-{lane}" for lane in range(LANES)]
+        self._readers = [threading.Thread(target=self._read, args=(pod,), daemon=True, name=pod) for pod in self.pods]
+        self._ended = {pod: threading.Event() for pod in self.pods}
+
+    def manifest(self, lane: int) -> dict[str, Any]:
+        args = [str(int(self.rate)), str(LANES), str(lane), str(self.limit), str(self.timeout), self.url, START_FILE, STOP_FILE]
+        return {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.pods[lane], "labels": {"app": "podlife-traffic"}},
+            "spec": {
+                "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                "containers": [{"name": "traffic", "image": AGNHOST, "command": ["bash", "-c", SCHEDULE, "schedule", *args]}],
+            },
+        }
+
+    def __enter__(self) -> "InClusterTraffic":
+        apply(self.api, self.namespace, *(self.manifest(lane) for lane in range(LANES)))
+        for pod in self.pods:
+            wait_for(lambda: running_pod(self.api, self.namespace, pod), 120, f"the traffic pod {pod} to run")
+        for reader in self._readers:
+            reader.start()
+        start = int((now() + START_LEAD) * 1e6)
+        for pod in self.pods:
+            exec_in(self.api, self.namespace, pod, ["sh", "-c", f"echo {start} > {START_FILE}"])
+        # The block's disruption must not begin before the traffic does.
+        wait_for(lambda: self.ledger.requests, START_LEAD + self.timeout + 30, "the traffic pods' first request")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> Ledger:
+        """Stop scheduling, let requests in flight finish, and return the complete ledger."""
+        for pod in self.pods:
+            if not self._ended[pod].is_set():
+                exec_in(self.api, self.namespace, pod, ["touch", STOP_FILE])
+        for pod, reader in zip(self.pods, self._readers):
+            self._ended[pod].wait(self.timeout + 30)
+            reader.join(timeout=5)
+        core = client.CoreV1Api(self.api)
+        for pod in self.pods:
+            core.delete_namespaced_pod(pod, self.namespace, grace_period_seconds=0)
+        self.ledger.requests.sort(key=lambda r: r.seq)
+        return self.ledger
+
+    def _read(self, pod: str) -> None:
+        stream = client.CoreV1Api(self.api).read_namespaced_pod_log(pod, self.namespace, follow=True, _preload_content=False)
+        pending = ""
+        try:
+            for raw in stream.stream():
+                *lines, pending = (pending + raw.decode(errors="replace")).split("\n")
+                for line in lines:
+                    if line == "END":
+                        return
+                    record = parse_line(line)
+                    if record:
+                        self.ledger.requests.append(record)
+        finally:
+            self._ended[pod].set()
+            stream.release_conn()
