@@ -55,22 +55,34 @@ def scoped_kubeconfig(k8s: client.ApiClient, local_cluster: LocalCluster, tmp_pa
         core.delete_namespace(namespace, grace_period_seconds=0)
 
 
-def test_scenarios_run_with_only_the_namespaced_role(k8s: client.ApiClient, scoped_kubeconfig: tuple[Path, str]) -> None:
-    kubeconfig, namespace = scoped_kubeconfig
-    core = client.CoreV1Api(k8s)
-    namespaces_before = {ns.metadata.name for ns in core.list_namespace().items}
+def run_scoped(kubeconfig: Path, namespace: str, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", *SCENARIOS, "-p", "no:cacheprovider", "-p", "no:podlife-summary", "-o", "addopts=",
+        [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "no:podlife-summary", "-o", "addopts=",
          "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--namespace", namespace, "--allow-disruptive=scoped", "-rs"],
         cwd=ROOT, capture_output=True, text=True, timeout=1200,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
+    return output
+
+
+def test_scenarios_run_with_only_the_namespaced_role(k8s: client.ApiClient, scoped_kubeconfig: tuple[Path, str]) -> None:
+    kubeconfig, namespace = scoped_kubeconfig
+    core = client.CoreV1Api(k8s)
+    namespaces_before = {ns.metadata.name for ns in core.list_namespace().items}
+    output = run_scoped(kubeconfig, namespace, *SCENARIOS)
     assert "nodes not visible" in output
-    assert "may not list nodes (namespace-scoped mode)" in output, "the traffic scenario should skip with its reason"
+    assert "may not list nodes (namespace-scoped mode" in output, "the traffic scenario should skip with its reason"
     assert " passed" in output and "failed" not in output
     created = {ns.metadata.name for ns in core.list_namespace().items} - namespaces_before
     assert not created, f"the run created namespaces {sorted(created)}"
     left = [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector=TEST_LABEL).items]
     left += [c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace, label_selector=TEST_LABEL).items]
     assert not left, f"the run left {left} in {namespace}"
+
+
+def test_traffic_from_pods_needs_nothing_but_the_role(scoped_kubeconfig: tuple[Path, str]) -> None:
+    """What the NodePort could not do, the in-cluster traffic pods do within the Role."""
+    kubeconfig, namespace = scoped_kubeconfig
+    output = run_scoped(kubeconfig, namespace, "scenarios/test_lc01_pod_kill.py", "--traffic", "in-cluster")
+    assert "2 passed" in output and "skipped" not in output, output[-3000:]
