@@ -220,7 +220,8 @@ def shared_namespace(k8s: client.ApiClient, request: pytest.FixtureRequest) -> S
     names = _namespaces(request.config)
     if not names:
         return None
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    # From xdist's own record, not PYTEST_XDIST_WORKER: a pytest started by a test inherits that variable.
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
     return SharedNamespace(k8s, names[int(worker.removeprefix("gw"))])
 
 
