@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import replace
 import signal
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
 
@@ -19,18 +19,18 @@ import pytest
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
-from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
 from podlife.cluster.local.paths import StateLayout, state_root
 from podlife.cluster.local.supervisor import Supervisor
+from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
 from podlife.errors import HarnessError, PodlifeError, TestOverran
-from podlife.waiting import waiting_on
-from podlife.preflight import run_preflight
 from podlife.kube import stamp_with
 from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
+from podlife.preflight import run_preflight
 from podlife.report.evidence import attach_namespace_evidence
+from podlife.report.summary import INCONCLUSIVE_KEY, Evidence, SummaryPlugin, cluster_property
+from podlife.waiting import waiting_on
 from podlife.workloads import images
 from podlife.workloads.images import ReferenceImages
-from podlife.report.summary import INCONCLUSIVE_KEY, Evidence, SummaryPlugin, cluster_property
 
 ALLOW_DISRUPTIVE_ENV = "PODLIFE_ALLOW_DISRUPTIVE"
 
@@ -46,9 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--namespace", default=None, metavar="NS[,NS...]",
                     help="namespace-scoped mode on an existing cluster: run in these pre-created namespaces "
                          "(one per xdist worker) with a namespaced Role only; see fixtures/podlife-namespace-role.yaml")
-    group.addoption("--traffic", default="auto", choices=("auto", "host", "in-cluster"),
+    group.addoption("--traffic", default="host", choices=("host", "in-cluster"),
                     help="where scenario traffic leaves from: this host (ClusterIP on the local cluster, NodePort "
-                         "elsewhere; auto) or pods in the cluster (nothing needs to be reachable from this host)")
+                         "elsewhere) or pods in the cluster (nothing needs to be reachable from this host)")
     group.addoption("--image-repo", default=None, metavar="REPO",
                     help="pull the reference images (agnhost, busybox) from this mirror instead")
     group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
@@ -130,8 +130,6 @@ def _provision(config: pytest.Config) -> Provisioned:
                                    f"but --namespace names {len(request.namespaces)}")
             provisioned = provision(request, say)
             traffic = config.getoption("traffic")
-            if traffic == "auto":  # in-cluster is opt-in until measured on clusters with cores to spare
-                traffic = "host"
             provisioned.handle = replace(provisioned.handle, traffic=traffic)
             handle = provisioned.handle
             _use_images(config, handle)

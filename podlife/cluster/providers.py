@@ -71,8 +71,8 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     except BaseException:
         cluster.leases.release()
         raise
-    release = Builder(result.version).cached()
-    handle = replace(handle, agnhost_tag=release.agnhost_tag if release else None)
+    built = Builder(result.version).cached()
+    handle = replace(handle, agnhost_tag=built.agnhost_tag if built else None)
     return Provisioned(handle, release=cluster.leases.release)
 
 

@@ -87,9 +87,9 @@ class Ledger:
         """Raise ``GeneratorLag`` when the ledger cannot carry a verdict: nothing sent, or sent too late."""
         if not self.requests:
             raise GeneratorLag(f"no request to {self.target} was sent: the traffic generator did not run")
-        lag = self.max_send_lag()
+        worst = max(self.requests, key=lambda r: r.sent - r.scheduled)
+        lag = worst.sent - worst.scheduled
         if lag > MAX_SEND_LAG:
-            worst = max(self.requests, key=lambda r: r.sent - r.scheduled)
             raise GeneratorLag(
                 f"the traffic generator fell behind its schedule by {lag:.3f}s (request #{worst.seq}; "
                 f"bound {MAX_SEND_LAG}s): the ledger may miss short windows, so no verdict is drawn from it"

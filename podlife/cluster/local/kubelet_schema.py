@@ -46,16 +46,20 @@ def unknown_keys(overrides: dict[str, Any], structs: dict[str, dict[str, str]], 
     return found
 
 
-def check(overrides: dict[str, Any], version: str) -> None:
-    """Refuse keys unknown to KubeletConfiguration v1beta1 of ``version``; silent if its source is not at hand."""
+def check(overrides: dict[str, Any], version: str) -> bool:
+    """Refuse keys unknown to KubeletConfiguration v1beta1 of ``version``.
+
+    Returns whether the check could be made: False when that version's source is not at hand yet.
+    """
     if not overrides:
-        return
+        return True
     modcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True).stdout.strip()
     source = Path(modcache) / f"k8s.io/kubelet@v0.{version.split('.', 1)[1]}/config/v1beta1/types.go"
     if not source.exists():
-        return
+        return False
     unknown = unknown_keys(overrides, parse_types(source.read_text()))
     if unknown:
         raise PodlifeError(
             f"--kubelet-config: KubeletConfiguration of Kubernetes {version} has no field {', '.join(unknown)}"
         )
+    return True

@@ -92,8 +92,8 @@ class LocalCluster:
             return result
 
     def _up_locked(self, settings: Settings, attach: bool) -> UpResult:
-        # Checked first when this version's sources are at hand, again after a cold build fetched them.
-        kubelet_schema.check(settings.kubelet_config, settings.version)
+        # Checked now when this version's sources are at hand, else once a cold build fetched them.
+        schema_checked = kubelet_schema.check(settings.kubelet_config, settings.version)
         record = self.recorded()
         if record and self.is_up():
             running = Settings.from_record(record["settings"])
@@ -116,7 +116,8 @@ class LocalCluster:
         host.ensure_packages(self.progress)
         builder = Builder(settings.version, self.progress)
         release = builder.ensure()
-        kubelet_schema.check(settings.kubelet_config, settings.version)
+        if not schema_checked:
+            kubelet_schema.check(settings.kubelet_config, settings.version)
         started = time.monotonic()
         config = self._configure(release, settings)
         try:
