@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from podlife.kube import apply, pod_gone
+from podlife.kube import apply
 from podlife.observe.clock import now
 from podlife.observe.timeline import TimelineRecorder
 from podlife.report.summary import Evidence
@@ -39,7 +39,7 @@ def start_and_stop(api: client.ApiClient, namespace: str, evidence: Evidence, wi
         log = core.read_namespaced_pod_log("witness", namespace)
         deleted_at = now()
         core.delete_namespaced_pod("witness", namespace)
-        wait_for(lambda: pod_gone(api, namespace, "witness"), 60, "the witness to be removed")
+        wait_for(lambda: timeline.removed("witness"), 60, "the watch to see the witness removed")
     evidence.attach("timeline", timeline.render())
     return Shutdown("witness", witness.name, deleted_at, timeline), log
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+
 import pytest
+from kubernetes import client
 
 from podlife.errors import HarnessError
-from podlife.observe.timeline import Entry, Timeline
+from podlife.observe import timeline as timeline_module
+from podlife.observe.timeline import Entry, Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.shutdown import Shutdown, assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
 from podlife.verdicts.traffic import assert_no_request_lost, explain_failures
@@ -78,3 +84,29 @@ def test_a_watch_gap_left_open_makes_the_timeline_inconclusive() -> None:
     timeline.gaps.append(("Event", 13.0, None, "watch answered 500 Internal Server Error"))
     with pytest.raises(HarnessError, match=r"Event since \+3.0s \(watch answered 500"):
         timeline.check_complete()
+
+
+def test_a_watch_line_that_is_not_an_event_opens_a_gap_the_next_list_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = TimelineRecorder(client.ApiClient(), "ns")
+    recorder._started = threading.Barrier(1)
+    lists: list[str] = []
+
+    def lister(namespace: str) -> SimpleNamespace:
+        lists.append(namespace)
+        if len(lists) == 2:
+            recorder._stopping.set()
+        return SimpleNamespace(metadata=SimpleNamespace(resource_version=str(len(lists))), items=[])
+
+    class UndecodableWatch:
+        def stream(self, *args: object, **kwargs: object) -> Iterator[dict[str, object] | None]:
+            yield None  # what the client yields for a line it could not parse
+            yield {"type": "ADDED", "object": None}
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(timeline_module.watch, "Watch", UndecodableWatch)
+    recorder._follow("Pod", lister, "ns", lambda pod: {})
+    [(kind, broken, resumed, why)] = recorder.timeline.gaps
+    assert (kind, why) == ("Pod", "watch sent a line that was not an event") and resumed is not None
+    assert len(lists) == 2 and not recorder.timeline.entries

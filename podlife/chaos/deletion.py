@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
-from podlife.kube import all_running, apply, pod_gone
+from podlife.kube import all_running, apply
 from podlife.observe.clock import now
 from podlife.observe.timeline import TimelineRecorder
 from podlife.report.summary import Evidence
@@ -31,6 +31,6 @@ def delete_and_watch(api: client.ApiClient, namespace: str, evidence: Evidence, 
     with TimelineRecorder(api, namespace) as timeline:
         deleted_at = now()
         client.CoreV1Api(api).delete_namespaced_pod(name, namespace, grace_period_seconds=grace_override)
-        wait_for(lambda: pod_gone(api, namespace, name), grace + 60, f"{name} to be removed")
+        wait_for(lambda: timeline.removed(name), grace + 60, f"the watch to see {name} removed")
     evidence.attach("timeline", timeline.render())
     return Shutdown(name, container, deleted_at, timeline)

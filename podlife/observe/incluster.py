@@ -29,6 +29,10 @@ from podlife.observe.traffic import Ledger, Request
 from podlife.waiting import wait_for
 from podlife.workloads.images import AGNHOST
 
+#: Each traffic pod's CPU request. Without one the pods are BestEffort, whose cgroup weighs 2
+#: against roughly 1024 per requested core: whenever a pod with a request is busy, the schedule
+#: stalls (a request sent 0.9 s late in a CI run with two workers).
+CPU_REQUEST = "100m"
 #: Files the harness creates in each traffic pod over exec: the shared start instant (microseconds
 #: since the epoch), then the order to stop scheduling and wait for requests in flight.
 START_FILE, STOP_FILE = "/tmp/podlife-start", "/tmp/podlife-stop"
@@ -101,7 +105,8 @@ class InClusterTraffic:
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.pods[lane], "labels": {"app": "podlife-traffic"}},
             "spec": {
                 "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                "containers": [{"name": "traffic", "image": AGNHOST, "command": ["bash", "-c", SCHEDULE, "schedule", *args]}],
+                "containers": [{"name": "traffic", "image": AGNHOST, "command": ["bash", "-c", SCHEDULE, "schedule", *args],
+                                "resources": {"requests": {"cpu": CPU_REQUEST}}}],
             },
         }
 

@@ -120,6 +120,10 @@ class Timeline:
     def first(self, kind: str, predicate: Callable[[Entry], bool]) -> Entry | None:
         return next((e for e in self.entries if e.kind == kind and predicate(e)), None)
 
+    def removed(self, pod: str) -> Entry | None:
+        """The watch's DELETED event for ``pod``: a GET answering 404 can come before it arrives."""
+        return next((e for e in self.of("Pod", pod) if e.change == "DELETED"), None)
+
     def most_restarts(self, pod: str | None, container: str) -> int:
         """The highest restart count seen for ``container`` (of ``pod``, or of any pod)."""
         return max((e.facts["restarts"].get(container, 0) for e in self.of("Pod", pod)), default=0)
@@ -196,9 +200,12 @@ class TimelineRecorder:
                 signalled = True
             try:
                 for event in w.stream(lister, namespace, resource_version=version, timeout_seconds=60):
-                    self._record(kind, event["object"], event["type"], facts)
                     if self._stopping.is_set():
                         break
+                    if event is None:  # a line that was not JSON: an event may be lost, so list again
+                        self._open_gap(kind, "watch sent a line that was not an event")
+                        break
+                    self._record(kind, event["object"], event["type"], facts)
             except client.ApiException as err:
                 if err.status != 410:  # an expired resourceVersion just means: list again
                     self._open_gap(kind, f"watch answered {err.status} {err.reason}")

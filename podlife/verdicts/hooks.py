@@ -74,4 +74,4 @@ def assert_terminated_despite_failed_pre_stop(shutdown: Shutdown) -> None:
     """LC-13: the preStop hook failed (FailedPreStopHook) and the container was terminated anyway."""
     assert_event(shutdown.timeline, "FailedPreStopHook", shutdown.pod)
     shutdown.final_state()  # raises if the container never terminated
-    assert list(shutdown.timeline.of("Pod", shutdown.pod))[-1].change == "DELETED", f"{shutdown.pod} was not removed"
+    assert shutdown.timeline.removed(shutdown.pod), f"{shutdown.pod} was not removed"

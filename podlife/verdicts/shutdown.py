@@ -49,7 +49,7 @@ def assert_marked_before_removed(s: Shutdown) -> None:
     """SD-01: the pod first shows a deletionTimestamp while it exists, and goes only after its containers stopped."""
     entries = list(s.timeline.of("Pod", s.pod))
     marked = next((e for e in entries if e.facts["deleting"] is not None and e.change != "DELETED"), None)
-    removed = next((e for e in entries if e.change == "DELETED"), None)
+    removed = s.timeline.removed(s.pod)
     assert marked is not None, f"pod {s.pod} was never seen Terminating (deletionTimestamp set) before it vanished"
     assert removed is not None, f"pod {s.pod} was not removed"
     stopped = [e for e in entries if e.seen <= removed.seen and s.container in e.facts["terminated"]]
