@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 
+from podlife.access import Target
 from podlife.cluster.base import describe
 from podlife.cluster.local.provider import LocalCluster
 from podlife.namespaces import NamespaceJanitor
@@ -32,7 +33,7 @@ SEND_LAG = 0.1
 
 def generator_rate(url: str, rate: float) -> tuple[float, float, bool]:
     """(achieved rate, worst send lag, sustained?) for one run at ``rate``."""
-    traffic = Traffic(url, rate=rate, limit=int(rate * SECONDS), max_seconds=SECONDS)
+    traffic = Traffic(Target(url), rate=rate, limit=int(rate * SECONDS), max_seconds=SECONDS)
     with traffic:
         ledger = traffic.finish()
     span = max(r.finished for r in ledger.requests) - min(r.sent for r in ledger.requests)

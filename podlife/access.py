@@ -19,20 +19,52 @@ from podlife.cluster.base import ClusterHandle
 
 
 @dataclass(frozen=True)
+class PodNaming:
+    """How an answer names the pod that served it, when the app says so at all.
+
+    podlife's reference apps answer ``/hostname`` with the pod's name (``body``); a user's app may
+    put it in a response header. Otherwise ``observe.attribution`` may still tell from the node's
+    connection tracking, or the ledger says it does not know.
+    """
+
+    body: bool = False
+    header: str | None = None
+
+
+@dataclass(frozen=True)
 class Target:
-    """Where traffic goes, and whether it must be sent from inside the cluster (``--traffic in-cluster``)."""
+    """Where traffic goes, what a healthy answer is, and whether it must be sent from inside the cluster."""
 
     url: str
     in_cluster: bool = False
+    expect: int = 200
+    naming: PodNaming = PodNaming()
+    #: The Service's ClusterIP and port, when this host's connection tracking sees them rewritten
+    #: to a pod's (the local cluster: see ``observe.attribution``).
+    service_address: tuple[str, int] | None = None
 
 
-def service_target(api: client.ApiClient, cluster: ClusterHandle, namespace: str, service: str,
-                   path: str = "/hostname") -> Target:
+@dataclass(frozen=True)
+class ServiceAccess:
+    """The Service an app is reached through (its ``port``, else its first), and what a healthy answer is."""
+
+    service: str
+    path: str = "/"
+    port: int | None = None
+    expect: int = 200
+    naming: PodNaming = PodNaming()
+
+
+def service_target(api: client.ApiClient, cluster: ClusterHandle, namespace: str, access: ServiceAccess) -> Target:
+    """The Target for the Service as this run reaches it (see the module's docstring)."""
     core = client.CoreV1Api(api)
-    svc = core.read_namespaced_service(service, namespace)
-    port = svc.spec.ports[0]
+    svc = core.read_namespaced_service(access.service, namespace)
+    port_spec = next((p for p in svc.spec.ports if access.port is None or p.port == access.port), svc.spec.ports[0])
+    address = (svc.spec.cluster_ip, port_spec.port)
+    tracked = address if cluster.provider == "local" else None
+    path, expect, naming = access.path, access.expect, access.naming
     if cluster.traffic == "in-cluster" or cluster.provider == "local":
-        return Target(f"http://{svc.spec.cluster_ip}:{port.port}{path}", in_cluster=cluster.traffic == "in-cluster")
+        return Target(f"http://{address[0]}:{address[1]}{path}", cluster.traffic == "in-cluster", expect, naming, tracked)
     try:
         node = core.list_node().items[0]
     except client.ApiException as err:
@@ -40,8 +72,16 @@ def service_target(api: client.ApiClient, cluster: ClusterHandle, namespace: str
             raise
         pytest.skip("sending traffic from here needs a node address for the Service's NodePort, "
                     "and this cluster's credentials may not list nodes (namespace-scoped mode; use --traffic in-cluster)")
-    address = next(a.address for a in node.status.addresses if a.type in ("InternalIP", "ExternalIP"))
-    return Target(f"http://{address}:{port.node_port}{path}")
+    node_address = next(a.address for a in node.status.addresses if a.type in ("InternalIP", "ExternalIP"))
+    return Target(f"http://{node_address}:{port_spec.node_port}{path}", False, expect, naming)
+
+
+def answers(target: Target, timeout: float = 2.0) -> bool:
+    """Whether ``target`` answers with the status a healthy app gives."""
+    try:
+        return requests.get(target.url, timeout=timeout).status_code == target.expect
+    except requests.RequestException:
+        return False
 
 
 def served_by(url: str, timeout: float = 2.0) -> str | None:

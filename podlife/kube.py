@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
-from kubernetes import client, utils
+from kubernetes import client
 from kubernetes.stream import stream
 
-from podlife.errors import ExecFailed, PodCannotRun
+from podlife.errors import ExecFailed, PodCannotRun, PodlifeError
 from podlife.waiting import wait_for
 from podlife.workloads.images import session_images
 
@@ -20,15 +22,81 @@ CANNOT_RUN = frozenset({
 })
 
 
-def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any]) -> None:
-    """Create the given objects in ``namespace`` (the namespace is fresh, so create is enough).
+#: The field manager podlife's applies are recorded under (``kubectl`` shows it in managedFields).
+FIELD_MANAGER = "podlife"
 
-    Every object passes through the session's reference images, so the agnhost tag follows the
-    cluster's version and ``--image-repo`` reaches every pod the harness creates.
+
+def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], source: str = "podlife") -> None:
+    """Server-side apply the given objects in ``namespace``, as ``kubectl apply --server-side`` would.
+
+    An apply creates what is missing and updates what is there, so a re-run, a rollout of a changed
+    manifest and a user's own objects all behave as they do with ``kubectl``. Every kind is resolved
+    against the cluster's discovery before anything is applied, so an unknown or cluster-scoped
+    kind is one line naming ``source`` and leaves nothing behind. Every object passes through the
+    session's reference images (the agnhost tag follows the cluster's version, ``--image-repo``
+    reaches every pod) and gets the test's stamp.
     """
     images = session_images()
-    for manifest in manifests:
-        utils.create_from_dict(api, stamped(images.adapt(manifest)), namespace=namespace)
+    paths = [_object_path(api, namespace, manifest, source) for manifest in manifests]
+    for manifest, path in zip(manifests, paths):
+        body = json.dumps(stamped(images.adapt(manifest)))
+        try:
+            _request(api, "PATCH", path, body, [("fieldManager", FIELD_MANAGER), ("force", "true")],
+                     "application/apply-patch+yaml")
+        except client.ApiException as err:
+            if err.status not in (400, 404, 409, 422):
+                raise
+            raise PodlifeError(f"{source}: {_name(manifest)} was refused by the cluster: {_status_message(err)}") from None
+
+
+def _request(api: client.ApiClient, method: str, path: str, body: str | None = None,
+             query: list[tuple[str, str]] | None = None, content_type: str | None = None) -> bytes:
+    """One call to the API server with the client's credentials; a non-2xx answer raises ``ApiException``."""
+    headers = {"Accept": "application/json", **({"Content-Type": content_type} if content_type else {})}
+    method, url, headers, body, _ = api.param_serialize(method, path, query_params=query, header_params=headers,
+                                                        body=body, auth_settings=["BearerToken"])
+    response = api.call_api(method, url, header_params=headers, body=body)
+    data: bytes = response.read()
+    if not 200 <= response.status <= 299:
+        raise client.ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))
+    return data
+
+
+def _name(manifest: dict[str, Any]) -> str:
+    return f"{manifest.get('kind')}/{(manifest.get('metadata') or {}).get('name')}"
+
+
+def _status_message(err: client.ApiException) -> str:
+    try:
+        return str(json.loads(err.body)["message"]).replace("\n", " ")
+    except (TypeError, ValueError, KeyError):
+        return f"{err.status} {err.reason}"
+
+
+@functools.lru_cache(maxsize=None)
+def _resources(api: client.ApiClient, group_version: str) -> dict[str, tuple[str, bool]]:
+    """Kind -> (plural, namespaced) of one API group version, from the cluster's discovery."""
+    path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    try:
+        listing = json.loads(_request(api, "GET", path))
+    except client.ApiException as err:
+        if err.status == 404:
+            return {}
+        raise
+    return {r["kind"]: (r["name"], r["namespaced"]) for r in listing.get("resources", []) if "/" not in r["name"]}
+
+
+def _object_path(api: client.ApiClient, namespace: str, manifest: dict[str, Any], source: str) -> str:
+    """The URL path an apply of ``manifest`` goes to; an unknown or cluster-scoped kind is a ``PodlifeError``."""
+    group_version, kind = manifest.get("apiVersion", ""), manifest.get("kind", "")
+    found = _resources(api, group_version).get(kind)
+    if found is None:
+        raise PodlifeError(f"{source}: {_name(manifest)}: this cluster serves no kind {kind!r} in {group_version!r}")
+    plural, namespaced = found
+    if not namespaced:
+        raise PodlifeError(f"{source}: {_name(manifest)} is cluster-scoped; podlife applies objects into a test namespace only")
+    prefix = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}/{manifest['metadata']['name']}"
 
 
 #: Labels ``apply`` puts on every object it creates (see ``namespaces.TEST_LABEL``); set per test.

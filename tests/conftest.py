@@ -13,6 +13,7 @@ class _Hostname(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
         body = b"pod-a" if self.path == "/hostname" else b"nope"
         self.send_response(200 if self.path == "/hostname" else 404)
+        self.send_header("X-Served-By", "pod-h")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -23,7 +24,10 @@ class _Hostname(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    """An HTTP server answering ``/hostname`` with ``pod-a``, as agnhost's netexec answers with its pod's name."""
+    """An HTTP server answering ``/hostname`` with ``pod-a``, as agnhost's netexec answers with its pod's name.
+
+    Every answer also names ``pod-h`` in an ``X-Served-By`` header, as a user's app might.
+    """
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostname)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

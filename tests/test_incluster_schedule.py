@@ -13,10 +13,10 @@ from podlife.observe.traffic import Request
 LANES, RATE, COUNT = 2, 50, 40
 
 
-def run_schedule(url: str, tmp_path: Path) -> list[Request]:
+def run_schedule(url: str, tmp_path: Path, naming: str = "body") -> list[Request]:
     start_file, stop_file = tmp_path / "start", tmp_path / "stop"
     lanes = [subprocess.Popen(["bash", "-c", SCHEDULE, "schedule", str(RATE), str(LANES), str(lane), str(COUNT), "1", url,
-                               str(start_file), str(stop_file)], stdout=subprocess.PIPE, text=True) for lane in range(LANES)]
+                               str(start_file), str(stop_file), naming], stdout=subprocess.PIPE, text=True) for lane in range(LANES)]
     start_file.write_text(str(int((time.time() + 0.3) * 1e6)))
     outputs = [lane.communicate(timeout=60)[0] for lane in lanes]
     assert all(out.rstrip().endswith("END") for out in outputs)
@@ -31,6 +31,12 @@ def test_lanes_share_one_schedule(server: str, tmp_path: Path) -> None:
     assert max(r.sent - r.scheduled for r in requests) < 0.1
 
 
+def test_a_header_names_the_pod_and_the_source_is_recorded(server: str, tmp_path: Path) -> None:
+    requests = run_schedule(f"{server}/hostname", tmp_path, naming="header:X-Served-By")
+    assert {r.pod for r in requests} == {"pod-h"}
+    assert all(r.source and r.source.startswith("127.0.0.1:") for r in requests)
+
+
 def test_refused_connections_are_recorded_as_such(tmp_path: Path) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -40,7 +46,8 @@ def test_refused_connections_are_recorded_as_such(tmp_path: Path) -> None:
 
 
 def test_parse_line() -> None:
-    r = parse_line("R 7 1000000 1000500 1003500 0 200 web-1")
-    assert r == Request(7, 1.0, 1.0005, 0.003, 200, None, "web-1")
-    assert parse_line("R 8 1000000 1000500 3000500 28 000 ").error == "timed out"  # type: ignore[union-attr]
+    r = parse_line("R 7 1000000 1000500 1003500 0 200 10.0.0.9:4321 web-1")
+    assert r == Request(7, 1.0, 1.0005, 0.003, 200, None, "web-1", "10.0.0.9:4321")
+    assert parse_line("R 8 1000000 1000500 3000500 28 000 :0 ").error == "timed out"  # type: ignore[union-attr]
+    assert parse_line("R 9 1000000 1000500 1003500 0 503 10.0.0.9:4322 web-1", expect=503).ok  # type: ignore[union-attr]
     assert parse_line("START 1") is None and parse_line("END") is None

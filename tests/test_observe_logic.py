@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from kubernetes import client
 
 from podlife.errors import HarnessError
 from podlife.observe import timeline as timeline_module
+from podlife.observe.attribution import attribute, parse_conntrack
 from podlife.observe.timeline import Entry, Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.shutdown import Shutdown, assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
@@ -110,3 +112,31 @@ def test_a_watch_line_that_is_not_an_event_opens_a_gap_the_next_list_closes(monk
     [(kind, broken, resumed, why)] = recorder.timeline.gaps
     assert (kind, why) == ("Pod", "watch sent a line that was not an event") and resumed is not None
     assert len(lists) == 2 and not recorder.timeline.entries
+
+
+CONNTRACK_LINES = """\
+ipv4     2 tcp      6 46 TIME_WAIT src=10.244.0.1 dst=10.96.14.28 sport=42344 dport=80 src=10.244.0.203 dst=10.244.0.1 sport=8080 dport=42344 [ASSURED] mark=0 zone=0 use=2
+ipv4     2 tcp      6 46 TIME_WAIT src=10.244.0.1 dst=10.96.14.28 sport=42345 dport=81 src=10.244.0.209 dst=10.244.0.1 sport=8080 dport=42345 [ASSURED] mark=0 zone=0 use=2
+ipv4     2 tcp      6 68 TIME_WAIT src=10.244.0.1 dst=10.244.0.198 sport=52504 dport=8080 src=10.244.0.198 dst=10.244.0.1 sport=8080 dport=52504 [ASSURED] mark=0 zone=0 use=2
+ipv4     2 udp      17 20 src=10.244.0.5 dst=10.96.14.28 sport=5353 dport=80 src=10.244.0.7 dst=10.244.0.5 sport=80 dport=5353 mark=0 zone=0 use=2
+"""
+
+
+def test_connection_tracking_names_the_pod_address_behind_the_service() -> None:
+    assert parse_conntrack(CONNTRACK_LINES, ("10.96.14.28", 80)) == {"10.244.0.1:42344": "10.244.0.203"}
+
+
+def test_attribution_takes_the_pod_that_held_the_address_when_the_request_was_sent() -> None:
+    timeline = Timeline(origin=0.0, entries=[
+        Entry(1.0, "Pod", "old", "ADDED", {"ip": "10.244.0.203"}),
+        Entry(5.0, "Pod", "new", "ADDED", {"ip": "10.244.0.203"}),
+    ])
+    ledger = Ledger("http://x", 10, [
+        replace(_req(0, 2.0, pod=None), source="10.244.0.1:1"),
+        replace(_req(1, 6.0, pod=None), source="10.244.0.1:2"),
+        replace(_req(2, 6.5, pod=None, status=None, error="Connection refused"), source="10.244.0.1:3"),
+        replace(_req(3, 7.0, pod=None), source="10.244.0.1:4"),
+    ])
+    seen = {f"10.244.0.1:{port}": "10.244.0.203" for port in (1, 2, 3)}
+    assert attribute(ledger, seen, timeline) == 2
+    assert [r.pod for r in ledger.requests] == ["old", "new", None, None]

@@ -6,11 +6,13 @@ import socket
 
 import pytest
 
+from podlife.access import PodNaming, Target
 from podlife.observe.traffic import Traffic
 
 
-def _run(url: str, rate: float = 200, count: int = 100, timeout: float = 2.0) -> Traffic:
-    traffic = Traffic(url, rate=rate, limit=count, timeout=timeout)
+def _run(url: str, rate: float = 200, count: int = 100, timeout: float = 2.0,
+         naming: PodNaming = PodNaming(body=True), expect: int = 200) -> Traffic:
+    traffic = Traffic(Target(url, expect=expect, naming=naming), rate=rate, limit=count, timeout=timeout)
     with traffic:
         traffic.finish()
     return traffic
@@ -21,6 +23,17 @@ def test_every_scheduled_request_is_in_the_ledger_in_order(server: str) -> None:
     assert [r.seq for r in ledger.requests] == list(range(100))
     assert ledger.served_by() == {"pod-a": 100}
     assert ledger.max_send_lag() < 0.1
+
+
+def test_the_pod_is_named_as_the_app_names_it_and_sources_are_recorded(server: str) -> None:
+    assert _run(f"{server}/hostname", count=5, naming=PodNaming(header="x-served-by")).ledger.served_by() == {"pod-h": 5}
+    unnamed = _run(f"{server}/hostname", count=5, naming=PodNaming()).ledger
+    assert unnamed.served_by() == {} and all(r.source and r.source.startswith("127.0.0.1:") for r in unnamed.requests)
+    assert len({r.source for r in unnamed.requests}) == 5, "every request opens a connection of its own"
+
+
+def test_a_healthy_answer_is_the_status_the_target_expects(server: str) -> None:
+    assert _run(f"{server}/other", count=5, expect=404).ledger.success_ratio == 1.0
 
 
 def test_statuses_and_refusals_are_recorded(server: str) -> None:
@@ -42,4 +55,4 @@ def test_a_server_that_never_answers_times_out_without_delaying_the_schedule() -
 
 def test_only_plain_http_is_spoken() -> None:
     with pytest.raises(ValueError, match="plain HTTP"):
-        Traffic("https://example.invalid/")
+        Traffic(Target("https://example.invalid/"))

@@ -23,6 +23,7 @@ from typing import Any
 
 from kubernetes import client
 
+from podlife.access import PodNaming, Target
 from podlife.kube import apply, exec_in, running_pod
 from podlife.observe.clock import now
 from podlife.observe.traffic import Ledger, Request
@@ -41,15 +42,17 @@ START_FILE, STOP_FILE = "/tmp/podlife-start", "/tmp/podlife-stop"
 LANES = 4
 
 SCHEDULE = r"""
-rate=$1 lanes=$2 lane=$3 count=$4 timeout=$5 url=$6 start_file=$7 stop_file=$8
+rate=$1 lanes=$2 lane=$3 count=$4 timeout=$5 url=$6 start_file=$7 stop_file=$8 naming=$9
+[[ $naming == header:* ]] && name_format="%header{${naming#header:}}" || name_format=
 exec {idle}<> <(:)  # read -t on this never-ready fd sleeps without forking a sleep
 until [[ -s $start_file ]]; do read -t 0.05 -u $idle; done
 start=$(<"$start_file")
 send() {
-  local sent=${EPOCHREALTIME/./} out code body
-  out=$(curl -s -m "$timeout" -H 'Connection: close' -w '\n%{http_code}' "$url" 2>/dev/null); code=$?
-  body=${out%$'\n'*}; body=${body//[[:space:]]/}
-  echo "R $1 $2 $sent ${EPOCHREALTIME/./} $code ${out##*$'\n'} ${body:0:253}"
+  local sent=${EPOCHREALTIME/./} out code name
+  out=$(curl -s -m "$timeout" -H 'Connection: close' \
+        -w "\n%{http_code} %{local_ip}:%{local_port} $name_format" "$url" 2>/dev/null); code=$?
+  if [[ $naming == body ]]; then name=${out%$'\n'*}; name=${name//[[:space:]]/}; fi
+  echo "R $1 $2 $sent ${EPOCHREALTIME/./} $code ${out##*$'\n'}${name:0:253}"
 }
 for ((i = lane; i < count; i += lanes)); do
   [[ -e $stop_file ]] && break
@@ -73,34 +76,44 @@ CURL_ERRORS = {7: "Connection refused", 28: "timed out", 56: "Connection reset",
 START_LEAD = 1.0
 
 
-def parse_line(line: str) -> Request | None:
-    """One request of the schedule from its log line (times in microseconds); None for other lines."""
-    parts = line.rstrip("\n").split(" ", 7)
-    if len(parts) < 7 or parts[0] != "R":
+def parse_line(line: str, expect: int = 200) -> Request | None:
+    """One request of the schedule from its log line (times in microseconds); None for other lines.
+
+    The line is ``R seq due sent finished curl-exit http-status local-ip:port [pod name]``.
+    """
+    parts = line.rstrip("\n").split(" ", 8)
+    if len(parts) < 8 or parts[0] != "R":
         return None
     seq, due, sent, finished, code = (int(p) for p in parts[1:6])
     status = int(parts[6]) if code == 0 and parts[6].isdigit() and parts[6] != "000" else None
-    body = parts[7] if len(parts) > 7 else ""
+    source = parts[7] if not parts[7].endswith(":0") else None
+    name = parts[8].strip() if len(parts) > 8 else ""
     error = None if code == 0 else CURL_ERRORS.get(code, f"curl exit {code}")
     return Request(seq, due / 1e6, sent / 1e6, (finished - sent) / 1e6, status, error,
-                   body if status == 200 and body else None)
+                   name if status == expect and name else None, source, expect)
+
+
+def naming_argument(naming: PodNaming) -> str:
+    """How the schedule's ninth argument tells it where an answer names its pod."""
+    return f"header:{naming.header}" if naming.header else "body" if naming.body else "none"
 
 
 class InClusterTraffic:
     """The same interface as ``traffic.Traffic``, with the requests sent from ``LANES`` pods in ``namespace``."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, url: str, rate: float = 20.0, timeout: float = 2.0,
+    def __init__(self, api: client.ApiClient, namespace: str, target: Target, rate: float = 20.0, timeout: float = 2.0,
                  limit: int = 100_000) -> None:
-        self.api, self.namespace, self.url, self.rate = api, namespace, url, rate
-        self.timeout, self.limit = timeout, limit
-        self.ledger = Ledger(url, rate)
+        self.api, self.namespace, self.url, self.rate = api, namespace, target.url, rate
+        self.timeout, self.limit, self.expect, self.naming = timeout, limit, target.expect, target.naming
+        self.ledger = Ledger(target.url, rate)
         run = uuid.uuid4().hex[:6]
         self.pods = [f"podlife-traffic-{run}-{lane}" for lane in range(LANES)]
         self._readers = [threading.Thread(target=self._read, args=(pod,), daemon=True, name=pod) for pod in self.pods]
         self._ended = {pod: threading.Event() for pod in self.pods}
 
     def manifest(self, lane: int) -> dict[str, Any]:
-        args = [str(int(self.rate)), str(LANES), str(lane), str(self.limit), str(self.timeout), self.url, START_FILE, STOP_FILE]
+        args = [str(int(self.rate)), str(LANES), str(lane), str(self.limit), str(self.timeout), self.url, START_FILE, STOP_FILE,
+                naming_argument(self.naming)]
         return {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.pods[lane], "labels": {"app": "podlife-traffic"}},
             "spec": {
@@ -149,7 +162,7 @@ class InClusterTraffic:
                 for line in lines:
                     if line == "END":
                         return
-                    record = parse_line(line)
+                    record = parse_line(line, self.expect)
                     if record:
                         self.ledger.requests.append(record)
         finally:

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from podlife.access import PodNaming, Target
 from podlife.errors import GeneratorLag
 from podlife.observe.clock import now
 
@@ -41,11 +42,16 @@ class Request:
     latency: float
     status: int | None
     error: str | None
+    #: The pod that served it, when known (see ``access.PodNaming`` and ``attribution``).
     pod: str | None
+    #: The client's end of the connection (``ip:port``), by which connection tracking names the pod.
+    source: str | None = None
+    #: The status a healthy answer has.
+    expected: int = 200
 
     @property
     def ok(self) -> bool:
-        return self.status == 200
+        return self.status == self.expected
 
     @property
     def finished(self) -> float:
@@ -103,6 +109,7 @@ class Ledger:
             "failed": len(self.failures),
             "success_ratio": round(self.success_ratio, 5),
             "served_by": self.served_by(),
+            "served_by_unknown": sum(1 for r in self.requests if r.ok and not r.pod),
             "max_send_lag_s": round(self.max_send_lag(), 4),
         }
 
@@ -120,12 +127,14 @@ class Traffic:
     would make late requests wait, which is the coordinated omission the ledger must not have.
     """
 
-    def __init__(self, url: str, rate: float = 20.0, timeout: float = 2.0, limit: int = 100_000,
+    def __init__(self, target: Target, rate: float = 20.0, timeout: float = 2.0, limit: int = 100_000,
                  max_seconds: float = 900.0) -> None:
+        url = target.url
         parsed = urlsplit(url)
         if parsed.scheme != "http" or not parsed.hostname:
             raise ValueError(f"the traffic generator speaks plain HTTP; cannot send to {url!r}")
         self.url, self.rate, self.timeout = url, rate, timeout
+        self.expect, self.naming = target.expect, target.naming
         self.limit, self.max_seconds = limit, max_seconds
         self.ledger = Ledger(url, rate)
         self._host, self._port = parsed.hostname, parsed.port or 80
@@ -184,35 +193,51 @@ class Traffic:
     async def _send(self, seq: int, scheduled: float) -> None:
         loop = asyncio.get_running_loop()
         sent = now()
-        status = error = pod = None
+        status = error = pod = source = None
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
             async with asyncio.timeout(self.timeout):
                 await loop.sock_connect(sock, (self._host, self._port))
+                source = "%s:%d" % sock.getsockname()[:2]
                 await loop.sock_sendall(sock, self._request)
                 chunks = []
                 while chunk := await loop.sock_recv(sock, 65536):
                     chunks.append(chunk)
-            status, body = _parse(b"".join(chunks))
-            pod = body.strip() if status == 200 else None
+            status, head, body = _parse(b"".join(chunks))
+            pod = _pod_named(self.naming, head, body) if status == self.expect else None
         except (OSError, TimeoutError, ValueError) as err:
             error = _short_error(err)
         finally:
             sock.close()
         # list.append is atomic and only this thread appends: no lock needed.
-        self.ledger.requests.append(Request(seq, scheduled, sent, now() - sent, status, error, pod))
+        self.ledger.requests.append(Request(seq, scheduled, sent, now() - sent, status, error, pod, source, self.expect))
 
 
-def _parse(response: bytes) -> tuple[int, str]:
-    """Status code and body of a complete HTTP/1.x response; an empty one means the server hung up."""
+def _parse(response: bytes) -> tuple[int, bytes, bytes]:
+    """Status code, header block and body of a complete HTTP/1.x response; an empty one means the server hung up."""
     if not response:
         raise ValueError("RemoteDisconnected")
     head, _, body = response.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
         raise ValueError("BadStatusLine")
-    return int(status_line[1]), body.decode(errors="replace")
+    return int(status_line[1]), head, body
+
+
+#: The longest pod name a header or body may carry (a DNS subdomain); longer text is not a name.
+MAX_POD_NAME = 253
+
+
+def _pod_named(naming: PodNaming, head: bytes, body: bytes) -> str | None:
+    """The pod an answer names, as ``naming`` says the app tells it; None when it does not."""
+    if naming.header:
+        wanted = naming.header.lower().encode() + b":"
+        line = next((h for h in head.split(b"\r\n")[1:] if h.lower().startswith(wanted)), None)
+        text = line[len(wanted):].strip().decode(errors="replace") if line else ""
+    else:
+        text = body.strip().decode(errors="replace") if naming.body else ""
+    return text if 0 < len(text) <= MAX_POD_NAME else None
 
 
 def _raise_open_file_limit() -> None:

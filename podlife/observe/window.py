@@ -10,6 +10,7 @@ from typing import Any, Iterator, Protocol
 from kubernetes import client
 
 from podlife.access import Target
+from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
 from podlife.observe.incluster import InClusterTraffic
 from podlife.observe.timeline import Timeline, TimelineRecorder
@@ -34,10 +35,23 @@ class Window:
     timeline: Timeline
     traffic: TrafficSource
     landmarks: dict[str, float] = field(default_factory=dict)
+    #: Connection tracking, when requests must be attributed to pods that way (see ``attribution``).
+    tracking: ConntrackSampler | None = None
 
     @property
     def ledger(self) -> Ledger:
         return self.traffic.ledger
+
+    def attributed(self) -> Ledger:
+        """The ledger with every request named by its pod that can be, as of now.
+
+        Called from the scenario's thread, which is also the one that stops the traffic, so the
+        ledger is not re-sorted under the attribution.
+        """
+        if self.tracking:
+            self.tracking.sample()
+            attribute(self.ledger, self.tracking.seen, self.timeline)
+        return self.ledger
 
     def mark(self, name: str) -> float:
         """Note when the scenario did something (e.g. issued the delete), for verdicts to refer to."""
@@ -52,14 +66,18 @@ def observe(api: client.ApiClient, namespace: str, target: Target, evidence: Evi
     The timeline, the ledger summary and the landmarks are attached to the report whatever the
     outcome, so a failing verdict comes with what led to it.
     """
-    with TimelineRecorder(api, namespace) as timeline:
-        traffic: TrafficSource = (InClusterTraffic(api, namespace, target.url, rate=rate) if target.in_cluster
-                                  else Traffic(target.url, rate=rate))
+    with TimelineRecorder(api, namespace) as timeline, contextlib.ExitStack() as tracking:
+        traffic: TrafficSource = (InClusterTraffic(api, namespace, target, rate=rate) if target.in_cluster
+                                  else Traffic(target, rate=rate))
         window = Window(timeline, traffic)
+        if target.service_address and not (target.naming.body or target.naming.header) and ConntrackSampler.available():
+            window.tracking = tracking.enter_context(ConntrackSampler(target.service_address))
         try:
             with traffic:
                 yield window
         finally:
+            tracking.close()
+            window.attributed()
             origin = timeline.origin
             evidence.attach("timeline", timeline.render())
             evidence.attach("ledger summary", json.dumps(window.ledger.summary(), indent=2))

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from podlife.access import PodNaming, ServiceAccess
 from podlife.workloads.images import AGNHOST
 
 HTTP_PORT = 8080
+#: netexec answers this path with the name of the pod that served it.
+HOSTNAME_PATH = "/hostname"
 WAIT_FOR_DEPENDENCY = "wait-for-dependency"
 
 
@@ -43,6 +46,21 @@ class Netexec:
     def selector(self) -> dict[str, str]:
         return {"app": self.name}
 
+    # What ``jig.App`` asks: a Deployment behind a Service of the same name, whose ``/hostname``
+    # answer names the pod that served it.
+    kind = "Deployment"
+
+    @property
+    def access(self) -> ServiceAccess:
+        return ServiceAccess(self.name, HOSTNAME_PATH, naming=PodNaming(body=True))
+
+    @property
+    def source(self) -> str:
+        return f"the reference app {self.name}"
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return [self.deployment(), self.service()]
+
     def container(self) -> dict[str, Any]:
         server = ["netexec", f"--http-port={HTTP_PORT}", *self.args]
         if self.delay_shutdown is not None:
@@ -58,7 +76,7 @@ class Netexec:
             container["args"] = server
         if self.readiness_probe:
             container["readinessProbe"] = {
-                "httpGet": {"path": "/hostname", "port": HTTP_PORT},
+                "httpGet": {"path": HOSTNAME_PATH, "port": HTTP_PORT},
                 "periodSeconds": 1,
                 "failureThreshold": 1,
             }

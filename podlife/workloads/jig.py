@@ -1,22 +1,51 @@
-"""A jig for one Netexec app in one namespace: deploy it, reach it, disrupt it.
+"""A jig for one app in one namespace: deploy it, reach it, disrupt it.
 
 Modelled on the upstream e2e framework's jigs: scenarios say *what* they do to the app
 (``scale``, ``roll_out``, ``delete_pod``) and the jig knows how, so each scenario reads as
-its story.
+its story. The app is anything that satisfies ``App``: podlife's reference apps
+(``agnhost.Netexec``) and a user's own workload (``user.UserApp``) are driven the same way,
+through the same applies, so the image mirror, the test's labels and the report's copy of
+what was applied are the same for both.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import yaml
 from kubernetes import client
 
-from podlife.access import Target, served_by, service_target
+from podlife.access import ServiceAccess, Target, answers, service_target
 from podlife.cluster.base import ClusterHandle
 from podlife.kube import apply, pod_gone, pods_of, ready_endpoints, ready_pods, wait_ready
+from podlife.report.summary import Evidence
 from podlife.waiting import wait_for
-from podlife.workloads.agnhost import Netexec
+
+
+class App(Protocol):
+    """What the jig needs to know of an app: its controller, its pods and how to reach them."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def selector(self) -> dict[str, str]: ...
+
+    @property
+    def replicas(self) -> int: ...
+
+    @property
+    def access(self) -> ServiceAccess: ...
+
+    @property
+    def source(self) -> str: ...
+
+    def manifests(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -24,48 +53,69 @@ class AppJig:
     api: client.ApiClient
     cluster: ClusterHandle
     namespace: str
-    app: Netexec
+    app: App
+    evidence: Evidence | None = None
 
     def create(self) -> Target:
-        """Create the Deployment and its Service; return where to send traffic at once, ready or not."""
-        apply(self.api, self.namespace, self.app.deployment(), self.app.service())
-        return service_target(self.api, self.cluster, self.namespace, self.app.name)
+        """Apply the app's manifests; return where to send traffic at once, ready or not."""
+        manifests = self.app.manifests()
+        if self.evidence:
+            self.evidence.attach(f"applied: {self.app.source}", yaml.safe_dump_all(manifests, sort_keys=False))
+        apply(self.api, self.namespace, *manifests, source=self.app.source)
+        return service_target(self.api, self.cluster, self.namespace, self.app.access)
 
     def deploy(self, timeout: float = 120) -> Target:
-        """Create the Deployment and its Service; return the target once the app answers through it.
+        """Apply the app's manifests; return the target once the app answers through its Service.
 
         From inside the cluster only a pod could ask, so there the Service's ready endpoints stand in.
         """
         target = self.create()
         wait_ready(self.api, self.namespace, self.app.selector, self.app.replicas, timeout)
         if target.in_cluster:
-            wait_for(lambda: ready_endpoints(self.api, self.namespace, self.app.name) >= self.app.replicas, timeout,
-                     f"{self.app.name}'s Service to list its ready endpoints")
+            wait_for(lambda: ready_endpoints(self.api, self.namespace, self.app.access.service) >= self.app.replicas,
+                     timeout, f"{self.app.access.service}'s Service to list its ready endpoints")
         else:
-            wait_for(lambda: served_by(target.url), timeout, f"{self.app.name} to answer through its Service")
+            wait_for(lambda: answers(target), timeout, f"{self.app.name} to answer through its Service")
         return target
 
     def pods(self) -> list[client.V1Pod]:
         return ready_pods(self.api, self.namespace, self.app.selector)
 
     def scale(self, replicas: int) -> None:
-        client.AppsV1Api(self.api).patch_namespaced_deployment_scale(
-            self.app.name, self.namespace, {"spec": {"replicas": replicas}}
-        )
+        patch = {"spec": {"replicas": replicas}}
+        apps = client.AppsV1Api(self.api)
+        if self.app.kind == "StatefulSet":
+            apps.patch_namespaced_stateful_set_scale(self.app.name, self.namespace, patch)
+        else:
+            apps.patch_namespaced_deployment_scale(self.app.name, self.namespace, patch)
 
     def roll_out(self) -> None:
         """Trigger a rolling update by changing the pod template (an annotation), as a new release would."""
         patch = {"spec": {"template": {"metadata": {"annotations": {"podlife.io/revision": str(time.time_ns())}}}}}
-        client.AppsV1Api(self.api).patch_namespaced_deployment(self.app.name, self.namespace, patch)
+        apps = client.AppsV1Api(self.api)
+        if self.app.kind == "StatefulSet":
+            apps.patch_namespaced_stateful_set(self.app.name, self.namespace, patch)
+        else:
+            apps.patch_namespaced_deployment(self.app.name, self.namespace, patch)
 
     def rolled_out(self) -> bool:
-        d = client.AppsV1Api(self.api).read_namespaced_deployment(self.app.name, self.namespace)
-        s = d.status
-        return (
-            s.observed_generation == d.metadata.generation
-            and s.updated_replicas == d.spec.replicas
-            and s.ready_replicas == d.spec.replicas
-            and (s.replicas or 0) == d.spec.replicas
+        """Every replica runs the current template and is ready, and no extra pod is left."""
+        apps = client.AppsV1Api(self.api)
+        if self.app.kind == "StatefulSet":
+            s = apps.read_namespaced_stateful_set(self.app.name, self.namespace)
+            return bool(
+                s.status.observed_generation == s.metadata.generation
+                and s.status.current_revision == s.status.update_revision
+                and s.status.ready_replicas == s.spec.replicas
+                and (s.status.replicas or 0) == s.spec.replicas
+            )
+        d = apps.read_namespaced_deployment(self.app.name, self.namespace)
+        st = d.status
+        return bool(
+            st.observed_generation == d.metadata.generation
+            and st.updated_replicas == d.spec.replicas
+            and st.ready_replicas == d.spec.replicas
+            and (st.replicas or 0) == d.spec.replicas
         )
 
     def settled(self) -> bool:
