@@ -1,0 +1,30 @@
+"""podlife: the pod lifecycle claims, checked on a real cluster, against reference apps or your own.
+
+What a user's own pytest file needs, in one import (the fixtures ``jig``, ``evidence``,
+``namespace``, ``k8s`` and ``podlife_cluster`` come with the plugin)::
+
+    from podlife import observe, user_app, wait_for, assert_nothing_lost
+
+See ``fixtures/workloads/test_my_app.py`` for a whole scenario written this way.
+"""
+
+from podlife.errors import HarnessError, NotExercised, PodlifeError
+from podlife.observe.window import Window, observe
+from podlife.report.summary import Evidence
+from podlife.verdicts.workload import (
+    assert_exits_on_sigterm,
+    assert_keeps_serving,
+    assert_nothing_lost,
+    check_hit_traffic,
+    deletion_started,
+    endpoint_removal_lags,
+)
+from podlife.waiting import wait_for
+from podlife.workloads.jig import App, AppJig, MakeJig
+from podlife.workloads.user import UserApp, user_app
+
+__all__ = [
+    "App", "AppJig", "Evidence", "HarnessError", "MakeJig", "NotExercised", "PodlifeError", "UserApp", "Window",
+    "assert_exits_on_sigterm", "assert_keeps_serving", "assert_nothing_lost", "check_hit_traffic",
+    "deletion_started", "endpoint_removal_lags", "observe", "user_app", "wait_for",
+]

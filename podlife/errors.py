@@ -37,6 +37,11 @@ class ComponentDied(HarnessError):
     """A process of the local cluster exited while tests were running."""
 
 
+class NotExercised(HarnessError):
+    """The disruption did not hit what the verdict is about (e.g. no killed pod had carried
+    traffic), so a pass would prove nothing: the workload analogue of a negative control."""
+
+
 class TestOverran(HarnessError):
     """A test ran past its time limit; the message names what it was waiting for."""
 

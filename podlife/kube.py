@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from kubernetes import client
 from kubernetes.stream import stream
@@ -37,7 +37,7 @@ def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], sou
     reaches every pod) and gets the test's stamp.
     """
     images = session_images()
-    paths = [_object_path(api, namespace, manifest, source) for manifest in manifests]
+    paths = object_paths(api, namespace, manifests, source)
     for manifest, path in zip(manifests, paths):
         body = json.dumps(stamped(images.adapt(manifest)))
         try:
@@ -84,6 +84,11 @@ def _resources(api: client.ApiClient, group_version: str) -> dict[str, tuple[str
             return {}
         raise
     return {r["kind"]: (r["name"], r["namespaced"]) for r in listing.get("resources", []) if "/" not in r["name"]}
+
+
+def object_paths(api: client.ApiClient, namespace: str, manifests: Sequence[dict[str, Any]], source: str) -> list[str]:
+    """Where an apply of each manifest goes; an unknown or cluster-scoped kind is a ``PodlifeError`` naming ``source``."""
+    return [_object_path(api, namespace, manifest, source) for manifest in manifests]
 
 
 def _object_path(api: client.ApiClient, namespace: str, manifest: dict[str, Any], source: str) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import uuid
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
@@ -23,14 +24,17 @@ from podlife.cluster.local.paths import StateLayout, state_root
 from podlife.cluster.local.supervisor import Supervisor
 from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
 from podlife.errors import HarnessError, PodlifeError, TestOverran
-from podlife.kube import stamp_with
+from podlife.kube import object_paths, stamp_with
 from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
 from podlife.preflight import run_preflight
 from podlife.report.evidence import attach_namespace_evidence
-from podlife.report.summary import INCONCLUSIVE_KEY, Evidence, SummaryPlugin, cluster_property
+from podlife.report.summary import FINDING_KEY, INCONCLUSIVE_KEY, SUMMARY, Evidence, SummaryPlugin, cluster_property
 from podlife.waiting import waiting_on
 from podlife.workloads import images
 from podlife.workloads.images import ReferenceImages
+from podlife.workloads.jig import App, AppJig, MakeJig
+from podlife.workloads.spec import load_workloads
+from podlife.workloads.user import UserApp
 
 ALLOW_DISRUPTIVE_ENV = "PODLIFE_ALLOW_DISRUPTIVE"
 
@@ -53,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="pull the reference images (agnhost, busybox) from this mirror instead")
     group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
                     help="end a test that runs longer (slow tests get four times as long), naming what it waited for")
+    group.addoption("--workload", action="append", default=[], metavar="FILE", type=Path,
+                    help="run the workload scenarios (scenarios/test_workload.py) against the workloads this file "
+                         "names; repeatable. See the README's 'Test your own workload'")
+    group.addoption("--podlife-summary", default=str(SUMMARY), metavar="PATH", type=Path,
+                    help="where the per-claim and per-workload summary is written (relative to the rootdir)")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
     # pytest-kind owns --cluster-name, --kubeconfig, --kind-image, --kind-bin, --kind-kubectl-bin and
@@ -68,11 +77,47 @@ def pytest_configure(config: pytest.Config) -> None:
         "lifecycle: stops and restarts the local cluster itself; run alone, last",
     ):
         config.addinivalue_line("markers", marker)
+    config.stash[USER_APPS] = _user_apps(config)
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "podlife-xdist-controller")
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so namespace fixtures still clean up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+#: The users' workloads of this run (``--workload``), rendered once when the run starts.
+USER_APPS = pytest.StashKey[list[UserApp]]()
+
+
+def _user_apps(config: pytest.Config) -> list[UserApp]:
+    """Every workload the ``--workload`` files name; a mistake in them ends the run in one line, before any cluster work."""
+    try:
+        apps = [UserApp.load(w) for path in config.getoption("workload") for w in load_workloads(path)]
+    except PodlifeError as err:
+        raise pytest.UsageError(f"podlife: {err}") from None
+    names = Counter(app.workload.name for app in apps)
+    if doubled := [name for name, n in names.items() if n > 1]:
+        raise pytest.UsageError(f"podlife: workload name(s) {', '.join(doubled)} appear in more than one --workload file")
+    return apps
+
+
+def _check_user_apps(config: pytest.Config, handle: ClusterHandle) -> None:
+    """Every kind the users' manifests use is one this cluster serves, in a namespace: else one line, before any test."""
+    apps = config.stash[USER_APPS]
+    if apps:
+        api = handle.api_client()
+        for app in apps:
+            object_paths(api, "default", app.manifests(), app.source)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each workload scenario once per user workload, or skip it with a reason when none was named."""
+    if "user_app" not in metafunc.fixturenames:
+        return
+    apps = metafunc.config.stash[USER_APPS]
+    params = [pytest.param(app, id=app.workload.name) for app in apps] or [
+        pytest.param(None, id="no-workload", marks=pytest.mark.skip(reason="no --workload file given"))]
+    metafunc.parametrize("user_app", params)
 
 
 def _request(config: pytest.Config) -> ClusterRequest:
@@ -136,6 +181,7 @@ def _provision(config: pytest.Config) -> Provisioned:
             nodes = "nodes not visible" if handle.node_count is None else f"{handle.node_count} node(s)"
             say(f"cluster: {handle.provider}, {handle.version}, {nodes}; traffic from {'a pod in the cluster' if traffic == 'in-cluster' else 'this host'}")
             run_preflight(handle, request.namespaces[0] if request.namespaces else None, say)
+            _check_user_apps(config, handle)
         except (PodlifeError, HarnessError) as err:
             pytest.exit(f"podlife: {err}", returncode=2)
         config.stash[PROVISIONED] = provisioned
@@ -249,12 +295,23 @@ def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
     return Evidence(request.node)
 
 
+@pytest.fixture
+def jig(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str, evidence: Evidence) -> MakeJig:
+    """``jig(app)``: a jig that deploys and disrupts ``app`` (a reference app or a user's) in the test's namespace."""
+    def make(app: App) -> AppJig:
+        return AppJig(k8s, podlife_cluster, namespace, app, evidence)
+
+    return make
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test gets its namespace's pod logs and events attached, while they still exist."""
     report = yield
     if report.failed and call.excinfo is not None and call.excinfo.errisinstance(HarnessError):
         report.user_properties.append((INCONCLUSIVE_KEY, str(call.excinfo.value).splitlines()[0]))
+    elif report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+        report.user_properties.append((FINDING_KEY, str(call.excinfo.value)[:2000]))
     funcargs = getattr(item, "funcargs", {})
     if report.when == "call" and report.failed and "namespace" in funcargs and "k8s" in funcargs:
         attach_namespace_evidence(funcargs["k8s"], funcargs["namespace"])

@@ -1,27 +1,14 @@
-"""Fixtures scenarios share: a jig factory bound to the test's namespace and cluster, and a hook recorder."""
+"""Fixtures scenarios share: a hook recorder (the jig factory comes with the plugin, for users' tests too)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from kubernetes import client
 
-from podlife.cluster.base import ClusterHandle
 from podlife.workloads.agnhost import Netexec
-from podlife.workloads.jig import AppJig
-
-MakeJig = Callable[[Netexec], AppJig]
-
-
-@pytest.fixture
-def jig(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str) -> MakeJig:
-    def make(app: Netexec) -> AppJig:
-        return AppJig(k8s, podlife_cluster, namespace, app)
-
-    return make
-
+from podlife.workloads.jig import MakeJig
 
 @dataclass
 class Recorder:

@@ -15,7 +15,7 @@ from podlife.report.summary import Evidence
 from podlife.verdicts.traffic import assert_success_ratio
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
-from scenarios.conftest import MakeJig
+from podlife.workloads.jig import MakeJig
 
 #: With redundancy and a graceful shutdown no request should fail at all; one percent of
 #: slack keeps the check about the claim (the app keeps serving) rather than about zero loss,

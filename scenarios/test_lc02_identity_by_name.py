@@ -20,7 +20,7 @@ from podlife.kube import all_running, apply, exec_in, ready_pods, wait_ready
 from podlife.verdicts.identity import assert_reaches
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
-from scenarios.conftest import MakeJig
+from podlife.workloads.jig import MakeJig
 
 
 @dataclass

@@ -18,7 +18,7 @@ from podlife.report.summary import Evidence
 from podlife.verdicts.readiness import assert_waited_not_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import WAIT_FOR_DEPENDENCY, Netexec
-from scenarios.conftest import MakeJig
+from podlife.workloads.jig import MakeJig
 
 DEPENDENCY = "dependency"
 

@@ -16,7 +16,7 @@ from podlife.report.summary import Evidence
 from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
-from scenarios.conftest import MakeJig
+from podlife.workloads.jig import MakeJig
 
 #: Seconds between container start and the server listening: long enough that, at 25 requests
 #: per second, an unready pod in the Service is hit by dozens of requests.

@@ -21,8 +21,7 @@ from podlife.report.summary import Evidence
 from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
-from podlife.workloads.jig import AppJig
-from scenarios.conftest import MakeJig
+from podlife.workloads.jig import AppJig, MakeJig
 
 #: The preStop sleep: comfortably longer than endpoint removal takes to reach kube-proxy
 #: (its iptables sync is rate-limited to one per second by default) plus request latency.

@@ -138,5 +138,6 @@ def test_attribution_takes_the_pod_that_held_the_address_when_the_request_was_se
         replace(_req(3, 7.0, pod=None), source="10.244.0.1:4"),
     ])
     seen = {f"10.244.0.1:{port}": "10.244.0.203" for port in (1, 2, 3)}
-    assert attribute(ledger, seen, timeline) == 2
-    assert [r.pod for r in ledger.requests] == ["old", "new", None, None]
+    assert attribute(ledger, seen, timeline) == 3
+    assert attribute(ledger, seen, timeline) == 0, "a second pass names nothing more"
+    assert [r.pod for r in ledger.requests] == ["old", "new", "new", None]

@@ -81,7 +81,11 @@ class ConntrackSampler:
 
 
 def attribute(ledger: Ledger, seen: dict[str, str], timeline: Timeline) -> int:
-    """Name the pod of each healthy request that has none, from ``seen`` and the pods' addresses; return how many."""
+    """Name the pod each request without one went to, from ``seen`` and the pods' addresses; return how many.
+
+    Failed requests are named too (a refused connection is tracked like any other): which pod
+    refused is what tells a shutdown that came too early from a pod that was not ready.
+    """
     pods_at: dict[str, list[tuple[float, str]]] = {}
     for entry in timeline.of("Pod"):
         if entry.facts.get("ip"):
@@ -89,7 +93,7 @@ def attribute(ledger: Ledger, seen: dict[str, str], timeline: Timeline) -> int:
     named = 0
     for i, request in enumerate(ledger.requests):
         address = seen.get(request.source or "")
-        if request.pod or not request.ok or address not in pods_at:
+        if request.pod or address not in pods_at:
             continue
         # An address can pass from a deleted pod to a new one: take the pod that held it last before the request.
         holders = pods_at[address]

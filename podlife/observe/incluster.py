@@ -30,6 +30,8 @@ from podlife.observe.traffic import Ledger, Request
 from podlife.waiting import wait_for
 from podlife.workloads.images import AGNHOST
 
+#: How the traffic pods' names begin: they share the scenario's namespace, and its timeline.
+TRAFFIC_POD_PREFIX = "podlife-traffic-"
 #: Each traffic pod's CPU request. Without one the pods are BestEffort, whose cgroup weighs 2
 #: against roughly 1024 per requested core: whenever a pod with a request is busy, the schedule
 #: stalls (a request sent 0.9 s late in a CI run with two workers).
@@ -107,7 +109,7 @@ class InClusterTraffic:
         self.timeout, self.limit, self.expect, self.naming = timeout, limit, target.expect, target.naming
         self.ledger = Ledger(target.url, rate)
         run = uuid.uuid4().hex[:6]
-        self.pods = [f"podlife-traffic-{run}-{lane}" for lane in range(LANES)]
+        self.pods = [f"{TRAFFIC_POD_PREFIX}{run}-{lane}" for lane in range(LANES)]
         self._readers = [threading.Thread(target=self._read, args=(pod,), daemon=True, name=pod) for pod in self.pods]
         self._ended = {pod: threading.Event() for pod in self.pods}
 

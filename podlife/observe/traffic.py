@@ -199,7 +199,6 @@ class Traffic:
         try:
             async with asyncio.timeout(self.timeout):
                 await loop.sock_connect(sock, (self._host, self._port))
-                source = "%s:%d" % sock.getsockname()[:2]
                 await loop.sock_sendall(sock, self._request)
                 chunks = []
                 while chunk := await loop.sock_recv(sock, 65536):
@@ -209,6 +208,9 @@ class Traffic:
         except (OSError, TimeoutError, ValueError) as err:
             error = _short_error(err)
         finally:
+            # Also for a request that failed once connected (reset, timed out): its connection was tracked.
+            host, port = sock.getsockname()[:2]
+            source = f"{host}:{port}" if port and host != "0.0.0.0" else None
             sock.close()
         # list.append is atomic and only this thread appends: no lock needed.
         self.ledger.requests.append(Request(seq, scheduled, sent, now() - sent, status, error, pod, source, self.expect))

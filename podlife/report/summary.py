@@ -22,6 +22,9 @@ TIMERS = "kubernetes_timers_s"
 CLAIMS_KEY, KIND_KEY, MEASURE_KEY, CLUSTER_KEY = "podlife.claims", "podlife.kind", "podlife.measure", "podlife.cluster"
 #: Set on a report whose test failed on a ``HarnessError``: the reason, one line.
 INCONCLUSIVE_KEY = "podlife.inconclusive"
+#: Set on a workload scenario's reports: the workload's name and the check's; and on a failed
+#: one, what the verdict found (its assertion message, with the fix it suggests).
+WORKLOAD_KEY, CHECK_KEY, FINDING_KEY = "podlife.workload", "podlife.check", "podlife.finding"
 
 
 class Evidence:
@@ -49,6 +52,7 @@ class SummaryPlugin:
     def __init__(self) -> None:
         self.tests: dict[str, dict[str, Any]] = {}
         self.cluster: dict[str, Any] | None = None
+        self.workloads: dict[str, dict[str, Any]] = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -56,6 +60,10 @@ class SummaryPlugin:
         if claims:
             kind = "control" if item.get_closest_marker("control") else "check"
             item.user_properties += [(CLAIMS_KEY, claims), (KIND_KEY, kind)]
+        app = getattr(item, "callspec", None) and item.callspec.params.get("user_app")
+        if app is not None:
+            item.user_properties += [(WORKLOAD_KEY, app.workload.name),
+                                     (CHECK_KEY, getattr(item, "originalname", item.name).removeprefix("test_"))]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -64,6 +72,10 @@ class SummaryPlugin:
         if CLAIMS_KEY not in props:
             return
         entry = self.tests.setdefault(report.nodeid, {"claims": props[CLAIMS_KEY], "kind": props[KIND_KEY], "outcome": "passed"})
+        if WORKLOAD_KEY in props:
+            entry.update(workload=props[WORKLOAD_KEY], check=props[CHECK_KEY])
+        if FINDING_KEY in props:
+            entry["finding"] = props[FINDING_KEY]
         if report.failed and INCONCLUSIVE_KEY in props:
             entry["outcome"] = "inconclusive"
             entry["reason"] = props[INCONCLUSIVE_KEY]
@@ -79,7 +91,14 @@ class SummaryPlugin:
         if hasattr(session.config, "workerinput") or not self.tests:
             return
         claims: dict[str, list[dict[str, Any]]] = {}
+        workloads: dict[str, dict[str, Any]] = {}
         for nodeid, entry in sorted(self.tests.items()):
+            if "workload" in entry:  # a user's app: its scorecard, not evidence about the cluster's claims
+                checks = workloads.setdefault(entry["workload"], {"passed": True, "checks": {}})
+                checks["checks"][entry["check"]] = {"test": nodeid, **{k: v for k, v in entry.items()
+                                                                       if k not in ("workload", "check", "kind")}}
+                checks["passed"] = checks["passed"] and entry["outcome"] in ("passed", "skipped")
+                continue
             for claim in entry["claims"]:
                 claims.setdefault(claim, []).append({"test": nodeid, **{k: v for k, v in entry.items() if k != "claims"}})
         summary = {
@@ -92,7 +111,24 @@ class SummaryPlugin:
                 }
                 for claim, tests in sorted(claims.items())
             },
+            **({"workloads": workloads} if workloads else {}),
         }
-        path = Path(session.config.rootpath) / SUMMARY
+        path = Path(session.config.rootpath) / session.config.getoption("podlife_summary")
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(summary, indent=2) + "\n")
+        self.workloads = workloads
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """The workload scorecard, where a person reads the end of the run."""
+        if not self.workloads:
+            return
+        terminalreporter.section("podlife workload scorecard")
+        for name, card in self.workloads.items():
+            terminalreporter.write_line(f"{name}: {'passed' if card['passed'] else 'FAILED'}")
+            for check, entry in card["checks"].items():
+                terminalreporter.write_line(f"  {entry['outcome']:<12} {check.replace('_', ' ')}")
+                detail = entry.get("finding") or entry.get("reason")
+                for line in (detail or "").splitlines()[:3]:
+                    terminalreporter.write_line(f"               {line}")
+                for advice in entry.get("measurements", {}).get("advice", []):
+                    terminalreporter.write_line(f"               advice: {advice}")

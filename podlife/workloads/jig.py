@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import yaml
 from kubernetes import client
@@ -50,6 +50,8 @@ class App(Protocol):
 
 @dataclass
 class AppJig:
+    """One app in one test namespace; ``evidence``, when given, gets a copy of every manifest applied."""
+
     api: client.ApiClient
     cluster: ClusterHandle
     namespace: str
@@ -128,3 +130,7 @@ class AppJig:
 
     def gone(self, name: str) -> bool:
         return pod_gone(self.api, self.namespace, name)
+
+
+#: The ``jig`` fixture: a jig for an app, bound to the test's cluster, namespace and evidence.
+MakeJig = Callable[[App], AppJig]

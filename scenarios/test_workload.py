@@ -1,0 +1,167 @@
+"""Your own workload under the lifecycle claims: `pytest scenarios/ --workload podlife-workload.yaml`.
+
+Story, for each workload the file names: its manifests are applied into a fresh namespace and
+it serves steady traffic through its Service; then Kubernetes does to it what it does in
+production (a rolling update, a scale-down, a killed pod, a new pod starting, a pod deleted)
+and the verdicts say what the app lost, why, and the change that fixes it. A pass counts only
+if the disruption hit pods that carried traffic; otherwise the check is inconclusive.
+Without ``--workload`` these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from podlife.access import Target
+from podlife.observe.clock import now
+from podlife.observe.timeline import TimelineRecorder
+from podlife.observe.window import Window, observe
+from podlife.report.summary import Evidence
+from podlife.verdicts.shutdown import Shutdown
+from podlife.verdicts.workload import (
+    assert_exits_on_sigterm,
+    assert_keeps_serving,
+    assert_nothing_lost,
+    check_attributable,
+    check_hit_traffic,
+    deletion_started,
+    endpoint_removal_lags,
+    pre_stop_advice,
+)
+from podlife.waiting import wait_for
+from podlife.workloads.jig import AppJig, MakeJig
+from podlife.workloads.user import UserApp
+
+#: Requests per second: as in RQ-02, enough that each pod expects several requests even in the
+#: 0.04-1 s a deleted pod stays routable.
+RATE = 100.0
+#: LC-01's threshold: a killed pod may cost a request or two in flight on some apps.
+SUCCESS_THRESHOLD = 0.99
+#: How long traffic goes on after the disruption settled: kube-proxy applies an endpoint change
+#: within its 1 s minimum sync period, plus the generator's request timeout (see RQ-02).
+TRAFFIC_AFTER_SETTLED = 2.0
+#: How long a workload may take to roll out, start a pod or settle after a disruption.
+SETTLE_TIMEOUT = 300
+
+
+@pytest.fixture
+def app(user_app: UserApp, jig: MakeJig) -> tuple[AppJig, Target]:
+    """The user's workload, applied into the test's namespace and answering through its Service."""
+    deployed = jig(user_app)
+    return deployed, deployed.deploy(timeout=SETTLE_TIMEOUT)
+
+
+def serving_pods(jig: AppJig, window: Window) -> dict[str, int]:
+    """Once every replica has served a request: how many each pod of the app served so far.
+
+    Pods that serve nothing here are left to ``check_hit_traffic``, which makes the check inconclusive.
+    """
+    replicas = jig.app.replicas
+    wait_for(lambda: any(r.ok for r in window.ledger.requests), 30, "the app to answer a request")
+    check_attributable(window.attributed())
+
+    def served() -> dict[str, int] | None:
+        counts = window.attributed().served_by()
+        return counts if len(counts) >= replicas else None
+
+    return wait_for(served, 30, f"each of the {replicas} replicas to serve a request")
+
+
+def newcomer(window: Window, known: set[str]) -> str | None:
+    """A pod not in ``known`` that has served a request."""
+    return next((pod for pod in window.attributed().served_by() if pod not in known), None)
+
+
+def settle(jig: AppJig, window: Window, disruption: str) -> None:
+    wait_for(jig.settled, SETTLE_TIMEOUT, f"the {disruption} to finish, old pods gone")
+    settled = window.mark("settled")
+    wait_for(lambda: now() - settled >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
+
+
+@pytest.mark.claim("RQ-02", "RQ-03")
+@pytest.mark.disruptive
+def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
+    jig, target = app
+    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+        serving_pods(jig, window)
+        old = [p.metadata.name for p in jig.pods()]
+        started = window.mark("rolling-update")
+        jig.roll_out()
+        settle(jig, window, "rolling update")
+    evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
+    check_hit_traffic(window.ledger, old, started, "rolling update")
+    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+
+
+@pytest.mark.claim("RQ-03")
+@pytest.mark.disruptive
+def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
+    jig, target = app
+    replicas = jig.app.replicas
+    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+        serving_pods(jig, window)
+        known = {p.metadata.name for p in jig.pods()}
+        jig.scale(replicas + 1)
+        wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the extra pod to serve")
+        started = window.mark("scale-down")
+        jig.scale(replicas)
+        settle(jig, window, "scale-down")
+    removed = [pod for pod, at in deletion_started(window.timeline).items() if at >= started]
+    evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
+    check_hit_traffic(window.ledger, removed, started, "scale-down")
+    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+
+
+@pytest.mark.claim("LC-01")
+@pytest.mark.disruptive
+def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) -> None:
+    jig, target = app
+    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+        served = serving_pods(jig, window)
+        victim = max(served, key=lambda pod: served[pod])
+        known = {p.metadata.name for p in jig.pods()}
+        killed = window.mark(f"deleted {victim}")
+        jig.delete_pod(victim)
+        replacement = wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "a replacement pod to serve")
+        evidence.measure("replacement_serving_after_s", round(now() - killed, 1))
+        settle(jig, window, "pod kill")
+    evidence.measure("success_ratio", round(window.ledger.success_ratio, 4))
+    check_hit_traffic(window.ledger, [victim], killed, "pod kill")
+    assert_keeps_serving(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
+    assert replacement
+
+
+@pytest.mark.claim("RQ-01")
+@pytest.mark.disruptive
+def test_new_pod_gets_traffic_only_once_it_answers(app: tuple[AppJig, Target], evidence: Evidence) -> None:
+    jig, target = app
+    replicas = jig.app.replicas
+    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+        serving_pods(jig, window)
+        known = {p.metadata.name for p in jig.pods()}
+        started = window.mark("scale-up")
+        jig.scale(replicas + 1)
+        new_pod = wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the new pod to serve")
+        evidence.measure("first_served_after_scale_up_s", round(now() - started, 1))
+        settle(jig, window, "scale-up")
+    assert new_pod
+    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+
+
+@pytest.mark.claim("SD-02", "SD-03", "LC-12")
+@pytest.mark.disruptive
+def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, app: tuple[AppJig, Target],
+                                                          evidence: Evidence) -> None:
+    jig, _ = app
+    victim = jig.pods()[0].metadata.name
+    with TimelineRecorder(jig.api, jig.namespace) as timeline:
+        deleted = now()
+        jig.delete_pod(victim)
+        wait_for(lambda: timeline.removed(victim), user_app.grace_period + 60, f"the watch to see {victim} removed")
+    evidence.attach("timeline", timeline.render())
+    failed_hooks = [e for e in timeline.events("FailedPreStopHook") if e.facts["object"] == f"Pod/{victim}"]
+    assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].facts['message']}"
+    took = assert_exits_on_sigterm(Shutdown(victim, user_app.container, deleted, timeline), user_app.grace_period)
+    evidence.measure("shutdown_s", round(took, 1))
+    if advice := pre_stop_advice(user_app.pre_stop_seconds, user_app.grace_period):
+        evidence.measure("advice", [advice])

@@ -1,0 +1,75 @@
+"""Users' own workloads, end to end on the local cluster, as a user runs them.
+
+The sample workloads under ``fixtures/workloads/`` are one well-behaved app and two that
+misbehave; the scorecard must flag exactly the misbehaving ones, each with its cause. The
+user-written scenario (``fixtures/workloads/test_my_app.py``) runs in the same pytest run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from podlife.cluster.local.provider import LocalCluster
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "fixtures" / "workloads"
+NESTED = ["-p", "no:cacheprovider", "-o", "addopts="]
+
+
+def run_pytest(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", *NESTED, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_the_scorecard_flags_exactly_the_misbehaving_workloads(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    result = run_pytest("scenarios/test_workload.py", "fixtures/workloads/test_my_app.py", "-n", "2",
+                        "--workload", str(SAMPLES / "podlife-workload.yaml"), "--workload", str(SAMPLES / "misbehaving.yaml"),
+                        "--podlife-summary", str(summary))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    cards = json.loads(summary.read_text())["workloads"]
+    outcomes = {name: {check: c["outcome"] for check, c in card["checks"].items()} for name, card in cards.items()}
+    assert set(outcomes["web"].values()) == {"passed"}, outcomes["web"]
+    stubborn = outcomes["stubborn"]
+    assert stubborn.pop("pod_shuts_down_on_sigterm_within_its_grace_period") == "failed"
+    assert set(stubborn.values()) == {"passed"}, stubborn
+    assert "did not exit on SIGTERM" in cards["stubborn"]["checks"]["pod_shuts_down_on_sigterm_within_its_grace_period"]["finding"]
+    slow = cards["slow"]["checks"]["new_pod_gets_traffic_only_once_it_answers"]
+    assert slow["outcome"] == "failed" and "readiness probe" in slow["finding"], slow
+    assert outcomes["slow"]["pod_shuts_down_on_sigterm_within_its_grace_period"] == "passed"
+    assert "podlife workload scorecard" in output
+    mine = [t for t in json.loads(summary.read_text())["claims"]["RQ-02"]["tests"] if "test_my_app" in t["test"]]
+    assert [t["outcome"] for t in mine] == ["passed"], mine
+
+
+APP = (SAMPLES / "graceful" / "app.yaml").read_text()
+WIDGET = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n"
+
+
+@pytest.mark.parametrize("workload, manifests, message", [
+    (None, APP, "no such workload file"),
+    ("workloads: [\n", APP, "invalid YAML at line 2"),
+    ("workloads:\n  - {manifests: app.yaml, target: Deployment/shop, service: {name: web}}\n", APP,
+     "target Deployment/shop is not in"),
+    ("workloads:\n  - {manifests: app.yaml, target: Deployment/web, service: {name: web, port: grpc}}\n", APP,
+     "Service web has no port 'grpc'"),
+    ("workloads:\n  - {manifests: app.yaml, target: Deployment/web, service: {name: web}}\n", WIDGET + APP,
+     "this cluster serves no kind 'Widget'"),
+])
+def test_bad_workload_input_is_one_line_before_any_test(local_cluster: LocalCluster, tmp_path: Path, workload: str | None,
+                                                       manifests: str, message: str) -> None:
+    (tmp_path / "app.yaml").write_text(manifests)
+    path = tmp_path / "podlife-workload.yaml"
+    if workload is not None:
+        path.write_text(workload)
+    result = run_pytest("scenarios/test_workload.py", "--workload", str(path), timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode not in (0, 1) and message in output, output[-2000:]
+    assert "Traceback" not in output and "passed" not in output and "failed" not in output, output[-2000:]
+    assert len([line for line in output.splitlines() if message in line]) == 1

@@ -1,0 +1,54 @@
+"""Diagnosis of a user's app's failed requests, from the ledger and the timeline alone."""
+
+from __future__ import annotations
+
+from podlife.observe.timeline import Entry, Timeline
+from podlife.observe.traffic import Ledger, Request
+from podlife.verdicts.workload import diagnose, pre_stop_advice
+
+
+def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:
+    return Request(seq, sent, sent, 0.001, 200 if ok else None, None if ok else "Connection refused", pod)
+
+
+def _slice(seen: float, **ready: bool) -> Entry:
+    return Entry(seen, "EndpointSlice", "web-x", "MODIFIED",
+                 {"service": "web", "endpoints": {pod: {"ready": r, "terminating": False} for pod, r in ready.items()}})
+
+
+def _deleting(seen: float, pod: str) -> Entry:
+    return Entry(seen, "Pod", pod, "MODIFIED", {"deleting": seen})
+
+
+TIMELINE = Timeline(origin=0.0, entries=[
+    Entry(0.0, "Pod", "old", "EXISTING", {"deleting": None}),
+    _slice(0.0, old=True),
+    Entry(2.0, "Pod", "new", "ADDED", {"deleting": None}),
+    _slice(2.0, old=True, new=True),     # the new pod is there at 2.0 and first answers at 4.0
+    _deleting(6.0, "old"),
+    _slice(6.5, old=False, new=True),    # the old pod's endpoint goes 0.5 s after its deletion
+])
+
+
+def test_a_request_refused_while_a_pod_was_routed_to_but_not_yet_answering_is_a_start_up_failure() -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 3.0, None, ok=False), _req(2, 4.0, "new")])
+    [line] = diagnose(ledger, TIMELINE)
+    assert line.startswith("1 request(s) went to pods before they had ever answered (new? x1; Connection refused x1)")
+    assert "readiness probe" in line
+
+
+def test_a_request_refused_by_a_deleted_pod_still_routed_to_is_a_shutdown_failure_with_the_measured_fix() -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), _req(2, 6.2, "old", ok=False)])
+    [line] = diagnose(ledger, TIMELINE)
+    assert "deletion had started (old x1; Connection refused x1)" in line
+    assert "endpoint removal took up to 0.50s here" in line and "preStop sleep of at least 2s" in line
+
+
+def test_a_failure_no_pod_phase_explains_is_said_to_be_unexplained() -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), _req(2, 9.0, None, ok=False)])
+    assert diagnose(ledger, TIMELINE) == ["1 failed request(s) could not be tied to a pod's start or shutdown (Connection refused x1)"]
+
+
+def test_a_pre_stop_delay_that_eats_the_grace_period_is_advised_against() -> None:
+    assert pre_stop_advice(5, 30) is None
+    assert "leaving the app 2s after SIGTERM" in (pre_stop_advice(28, 30) or "")
