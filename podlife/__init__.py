@@ -16,7 +16,6 @@ from podlife.verdicts.workload import (
     assert_keeps_serving,
     assert_nothing_lost,
     check_hit_traffic,
-    deletion_started,
     endpoint_removal_lags,
 )
 from podlife.waiting import wait_for
@@ -26,5 +25,5 @@ from podlife.workloads.user import UserApp, user_app
 __all__ = [
     "App", "AppJig", "Evidence", "HarnessError", "MakeJig", "NotExercised", "PodlifeError", "UserApp", "Window",
     "assert_exits_on_sigterm", "assert_keeps_serving", "assert_nothing_lost", "check_hit_traffic",
-    "deletion_started", "endpoint_removal_lags", "observe", "user_app", "wait_for",
+    "endpoint_removal_lags", "observe", "user_app", "wait_for",
 ]

@@ -1,4 +1,4 @@
-"""The ``podlife`` command: manage the embedded local cluster.
+"""The ``podlife`` command: manage the embedded local cluster, load images into clusters, clean up.
 
 Every failure a user can cause or meet (no root, a component that will not start, a bad
 option) ends with one ``podlife: error: ...`` line and a non-zero exit, never a traceback.
@@ -127,6 +127,27 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_load(args: argparse.Namespace) -> int:
+    """Load image archives into the local cluster (default) or the kind cluster ``--kind`` names."""
+    from podlife.cluster.image_load import archive_images, load_into_kind, load_into_local
+    from podlife.cluster.kind import kind_binary
+    from podlife.cluster.local.provider import LocalCluster
+
+    archives = [Path(a) for a in args.archive]
+    for archive in archives:  # every archive is checked before any is loaded
+        archive_images(archive)
+    if args.kind:
+        binary = kind_binary(Path(args.kind_bin) if args.kind_bin else None)
+        loaded = [name for a in archives for name in load_into_kind(a, binary, args.kind)]
+    else:
+        cluster = LocalCluster()
+        if not cluster.is_up():
+            raise PodlifeError("the local cluster is not up; run `podlife cluster up` (or name a kind cluster with --kind)")
+        loaded = [name for a in archives for name in load_into_local(a, cluster.ctr_command())]
+    print(f"[podlife] loaded {', '.join(loaded)}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podlife", description="Kubernetes pod lifecycle conformance harness.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_cluster_status)
     actions.add_parser("kubeconfig", help="print the admin kubeconfig path").set_defaults(func=_cluster_kubeconfig)
+    image = commands.add_parser("image", help="get images built in CI into the cluster without a registry")
+    image_actions = image.add_subparsers(dest="action", required=True)
+    load = image_actions.add_parser("load", help="load image archives (docker save, or an OCI layout tar)")
+    load.add_argument("archive", nargs="+")
+    load.add_argument("--kind", metavar="CLUSTER", help="load into this kind cluster instead of the local cluster")
+    load.add_argument("--kind-bin", help="the kind executable (default: kind on PATH)")
+    load.set_defaults(func=_image_load)
     clean = commands.add_parser("clean", help="delete what killed runs left (by the podlife labels only)")
     clean.add_argument("--kubeconfig", help="cluster to clean (default: the local cluster)")
     clean.add_argument("--context")

@@ -110,6 +110,15 @@ def _check_user_apps(config: pytest.Config, handle: ClusterHandle) -> None:
             object_paths(api, "default", app.manifests(), app.source)
 
 
+def _load_user_images(config: pytest.Config, provisioned: Provisioned, say: Callable[[str], None]) -> None:
+    """Load the image archives the users' workloads name, once per run, where the cluster can take them."""
+    archives = list(dict.fromkeys(a for app in config.stash[USER_APPS] for a in app.workload.images))
+    if archives and provisioned.load_image is None:
+        say(f"not loading {len(archives)} image archive(s): this cluster pulls from your registry")
+    for archive in archives if provisioned.load_image else []:
+        say(f"loaded {', '.join(provisioned.load_image(archive))} from {archive}")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each workload scenario once per user workload, or skip it with a reason when none was named."""
     if "user_app" not in metafunc.fixturenames:
@@ -182,6 +191,7 @@ def _provision(config: pytest.Config) -> Provisioned:
             say(f"cluster: {handle.provider}, {handle.version}, {nodes}; traffic from {'a pod in the cluster' if traffic == 'in-cluster' else 'this host'}")
             run_preflight(handle, request.namespaces[0] if request.namespaces else None, say)
             _check_user_apps(config, handle)
+            _load_user_images(config, provisioned, say)
         except (PodlifeError, HarnessError) as err:
             pytest.exit(f"podlife: {err}", returncode=2)
         config.stash[PROVISIONED] = provisioned

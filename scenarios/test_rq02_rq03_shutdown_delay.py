@@ -15,7 +15,6 @@ from typing import Callable
 import pytest
 
 from podlife.observe.clock import now
-from podlife.observe.timeline import Timeline
 from podlife.observe.window import Window, observe
 from podlife.report.summary import Evidence
 from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
@@ -78,18 +77,9 @@ def disrupt_under_traffic(jig: MakeJig, evidence: Evidence, disruption: str, pre
     return window
 
 
-def deletion_seen(timeline: Timeline) -> dict[str, float]:
-    """When the harness first saw each pod carry a deletionTimestamp (its deletion started)."""
-    seen: dict[str, float] = {}
-    for entry in timeline.of("Pod"):
-        if entry.facts["deleting"] is not None:
-            seen.setdefault(entry.name, entry.seen)
-    return seen
-
-
 def served_after_deletion(window: Window) -> dict[str, int]:
     """Per deleted pod, how many successful requests it answered after its deletion started."""
-    started = deletion_seen(window.timeline)
+    started = window.timeline.deletion_started()
     counts = {pod: 0 for pod in started}
     for r in window.ledger.requests:
         if r.ok and r.pod in started and r.sent > started[r.pod]:

@@ -24,7 +24,6 @@ from podlife.verdicts.workload import (
     assert_nothing_lost,
     check_attributable,
     check_hit_traffic,
-    deletion_started,
     endpoint_removal_lags,
     pre_stop_advice,
 )
@@ -72,10 +71,24 @@ def newcomer(window: Window, known: set[str]) -> str | None:
     return next((pod for pod in window.attributed().served_by() if pod not in known), None)
 
 
+def add_a_pod(jig: AppJig, window: Window) -> str:
+    """Scale up by one; return the new pod once it has served a request."""
+    known = {p.metadata.name for p in jig.pods()}
+    jig.scale(jig.app.replicas + 1)
+    return wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the new pod to serve")
+
+
 def settle(jig: AppJig, window: Window, disruption: str) -> None:
     wait_for(jig.settled, SETTLE_TIMEOUT, f"the {disruption} to finish, old pods gone")
     settled = window.mark("settled")
     wait_for(lambda: now() - settled >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
+
+
+def judge_lossless(window: Window, evidence: Evidence, hit: list[str], started: float, disruption: str) -> None:
+    """A disruption that should cost nothing: it hit pods carrying traffic, and no request failed."""
+    evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
+    check_hit_traffic(window.ledger, hit, started, disruption)
+    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
 
 
 @pytest.mark.claim("RQ-02", "RQ-03")
@@ -88,28 +101,21 @@ def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: E
         started = window.mark("rolling-update")
         jig.roll_out()
         settle(jig, window, "rolling update")
-    evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
-    check_hit_traffic(window.ledger, old, started, "rolling update")
-    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+    judge_lossless(window, evidence, old, started, "rolling update")
 
 
 @pytest.mark.claim("RQ-03")
 @pytest.mark.disruptive
 def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    replicas = jig.app.replicas
     with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
         serving_pods(jig, window)
-        known = {p.metadata.name for p in jig.pods()}
-        jig.scale(replicas + 1)
-        wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the extra pod to serve")
+        add_a_pod(jig, window)
         started = window.mark("scale-down")
-        jig.scale(replicas)
+        jig.scale(jig.app.replicas)
         settle(jig, window, "scale-down")
-    removed = [pod for pod, at in deletion_started(window.timeline).items() if at >= started]
-    evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
-    check_hit_traffic(window.ledger, removed, started, "scale-down")
-    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+    removed = [pod for pod, at in window.timeline.deletion_started().items() if at >= started]
+    judge_lossless(window, evidence, removed, started, "scale-down")
 
 
 @pytest.mark.claim("LC-01")
@@ -135,13 +141,10 @@ def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) 
 @pytest.mark.disruptive
 def test_new_pod_gets_traffic_only_once_it_answers(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    replicas = jig.app.replicas
     with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
         serving_pods(jig, window)
-        known = {p.metadata.name for p in jig.pods()}
         started = window.mark("scale-up")
-        jig.scale(replicas + 1)
-        new_pod = wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the new pod to serve")
+        new_pod = add_a_pod(jig, window)
         evidence.measure("first_served_after_scale_up_s", round(now() - started, 1))
         settle(jig, window, "scale-up")
     assert new_pod

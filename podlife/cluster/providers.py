@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from typing import Callable
 from kubernetes import config
 
 from podlife.cluster.base import ClusterHandle, describe
+from podlife.cluster.image_load import load_into_kind, load_into_local
 from podlife.errors import PodlifeError
 
 PROVIDERS = ("local", "kind", "existing", "auto")
@@ -41,6 +43,9 @@ class Provisioned:
 
     handle: ClusterHandle
     release: Callable[[], None] = lambda: None
+    #: Loads an image archive into the cluster and names its images; None where the cluster
+    #: pulls from the user's registry (an existing cluster).
+    load_image: Callable[[Path], list[str]] | None = None
 
 
 def local_can_run() -> bool:
@@ -73,7 +78,8 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
         raise
     built = Builder(result.version).cached()
     handle = replace(handle, agnhost_tag=built.agnhost_tag if built else None)
-    return Provisioned(handle, release=cluster.leases.release)
+    return Provisioned(handle, release=cluster.leases.release,
+                       load_image=functools.partial(load_into_local, ctr=cluster.ctr_command()))
 
 
 def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
@@ -89,7 +95,8 @@ def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     except BaseException:
         release()
         raise
-    return Provisioned(handle, release=release)
+    return Provisioned(handle, release=release,
+                       load_image=functools.partial(load_into_kind, kind_bin=binary, cluster_name=req.kind_name))
 
 
 def _existing_kubeconfig(req: ClusterRequest) -> Path:

@@ -120,6 +120,14 @@ class Timeline:
     def first(self, kind: str, predicate: Callable[[Entry], bool]) -> Entry | None:
         return next((e for e in self.entries if e.kind == kind and predicate(e)), None)
 
+    def deletion_started(self) -> dict[str, float]:
+        """When the harness first saw each pod carry a deletionTimestamp (its deletion started)."""
+        seen: dict[str, float] = {}
+        for entry in self.of("Pod"):
+            if entry.facts["deleting"] is not None:
+                seen.setdefault(entry.name, entry.seen)
+        return seen
+
     def removed(self, pod: str) -> Entry | None:
         """The watch's DELETED event for ``pod``: a GET answering 404 can come before it arrives."""
         return next((e for e in self.of("Pod", pod) if e.change == "DELETED"), None)

@@ -28,22 +28,13 @@ PRE_STOP_MARGIN = 1.0
 PRE_STOP_SHARE_ADVICE = 0.8
 
 
-def deletion_started(timeline: Timeline) -> dict[str, float]:
-    """When the harness first saw each pod carry a deletionTimestamp."""
-    seen: dict[str, float] = {}
-    for entry in timeline.of("Pod"):
-        if entry.facts["deleting"] is not None:
-            seen.setdefault(entry.name, entry.seen)
-    return seen
-
-
 def endpoint_removal_lags(timeline: Timeline) -> dict[str, float]:
     """Per deleted pod, seconds from its deletionTimestamp to its endpoint leaving the ready set.
 
     Both ends are when the harness's watches delivered them, so the watch delay cancels out.
     """
     lags: dict[str, float] = {}
-    for pod, since in deletion_started(timeline).items():
+    for pod, since in timeline.deletion_started().items():
         removed = timeline.first("EndpointSlice", lambda e, p=pod, t=since: e.seen >= t and not e.facts["endpoints"].get(
             p, {}).get("ready", False))
         if removed:
@@ -90,7 +81,7 @@ class Phases:
             if not entry.name.startswith(TRAFFIC_POD_PREFIX):
                 routed.setdefault(entry.name, entry.seen)
         lags = endpoint_removal_lags(timeline)
-        deleting = deletion_started(timeline)
+        deleting = timeline.deletion_started()
         return cls(
             starting={pod: (since, first_success.get(pod, math.inf)) for pod, since in routed.items()},
             stopping={pod: (since, since + lags.get(pod, math.inf) + PRE_STOP_MARGIN) for pod, since in deleting.items()},

@@ -130,6 +130,11 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def ctr_command(layout: StateLayout) -> list[str]:
+    """The ``ctr`` command line against the local cluster's containerd, in the CRI namespace (the kubelet's)."""
+    return ["ctr", "--address", str(layout.containerd_socket), "--namespace", "k8s.io"]
+
+
 class ClusterConfig:
     """Writes the configuration files and builds the component list for one cluster."""
 
@@ -144,8 +149,7 @@ class ClusterConfig:
         return self.layout.config / f"{user}.kubeconfig"
 
     def ctr(self, *args: str) -> list[str]:
-        """A ``ctr`` command line against this cluster's containerd, in the CRI namespace."""
-        return ["ctr", "--address", str(self.layout.containerd_socket), "--namespace", "k8s.io", *args]
+        return [*ctr_command(self.layout), *args]
 
     def write(self) -> None:
         cfg = self.layout.config

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from podlife.cluster.local import host, kubelet_schema
 from podlife.cluster.local.build import Builder, Progress, Release, default_progress
-from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings
+from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings, ctr_command
 from podlife.cluster.local.local_images import BUSYBOX, preload
 from podlife.cluster.local.locks import Leases, exclusive
 from podlife.cluster.local.paths import StateLayout, cache_root, state_root
@@ -54,6 +54,9 @@ class LocalCluster:
             return json.loads(self.layout.cluster_file.read_text())
         except (OSError, ValueError):
             return None
+
+    def ctr_command(self) -> list[str]:
+        return ctr_command(self.layout)
 
     def is_up(self) -> bool:
         running = self.supervisor.running()

@@ -1,0 +1,87 @@
+"""An image built in CI gets into the local cluster without a registry, by the CLI and by the workload file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from podlife.cluster.local.provider import LocalCluster
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDIN_KIND = ROOT / "tests" / "standins" / "kind"
+#: The user's image: agnhost under a name no registry serves, so a pod can only run it if it was loaded.
+IMAGE = "example.invalid/podlife-sample/shop:1.0"
+
+
+def ctr(cluster: LocalCluster, *args: str) -> str:
+    return subprocess.run([*cluster.ctr_command(), *args], capture_output=True, text=True, check=True).stdout
+
+
+def loaded(cluster: LocalCluster) -> bool:
+    return IMAGE in ctr(cluster, "images", "ls", "-q").split()
+
+
+@pytest.fixture
+def archive(local_cluster: LocalCluster, tmp_path: Path) -> Iterator[Path]:
+    """A ``ctr export`` of the user's image (an OCI layout tar, as CI builds make), not left in containerd."""
+    agnhost = next(name for name in ctr(local_cluster, "images", "ls", "-q").split() if "/agnhost:" in name)
+    ctr(local_cluster, "images", "tag", agnhost, IMAGE)
+    path = tmp_path / "shop.tar"
+    ctr(local_cluster, "images", "export", str(path), IMAGE)
+    ctr(local_cluster, "images", "rm", IMAGE)
+    yield path
+    if loaded(local_cluster):
+        ctr(local_cluster, "images", "rm", IMAGE)
+
+
+def test_podlife_image_load_imports_an_archive(local_cluster: LocalCluster, archive: Path) -> None:
+    result = subprocess.run(["podlife", "image", "load", str(archive)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and f"loaded {IMAGE}" in result.stderr, result.stderr
+    assert loaded(local_cluster)
+
+
+def test_not_an_image_archive_is_one_line(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    bogus = tmp_path / "app.tar"
+    bogus.write_text("not an image")
+    result = subprocess.run(["podlife", "image", "load", str(bogus)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert "is not an image archive" in result.stderr
+
+
+def test_a_workload_runs_the_image_its_file_names(local_cluster: LocalCluster, archive: Path, tmp_path: Path) -> None:
+    app = (ROOT / "fixtures" / "workloads" / "graceful" / "app.yaml").read_text()
+    (tmp_path / "app.yaml").write_text(app.replace("registry.k8s.io/e2e-test-images/agnhost:2.66.1", IMAGE))
+    (tmp_path / "podlife-workload.yaml").write_text(
+        f"workloads:\n  - name: shop\n    manifests: app.yaml\n    target: Deployment/web\n"
+        f"    service: {{name: web, port: http}}\n    images: [{archive}]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "scenarios/test_workload.py",
+         "-k", "shuts_down", "--workload", str(tmp_path / "podlife-workload.yaml"),
+         "--podlife-summary", str(tmp_path / "summary.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "1 passed" in output, output[-3000:]
+    assert f"loaded {IMAGE} from {archive}" in output
+
+
+def test_on_kind_the_archive_goes_through_kind_load(local_cluster: LocalCluster, archive: Path, tmp_path: Path) -> None:
+    log, state = tmp_path / "kind-calls", tmp_path / "kind-state"
+    state.mkdir()
+    (state / "podlife-ci").touch()
+    env = {**os.environ, "STANDIN_KIND_LOG": str(log), "STANDIN_KIND_STATE": str(state),
+           "STANDIN_KIND_IMPORT": json.dumps(local_cluster.ctr_command())}
+    result = subprocess.run(["podlife", "image", "load", str(archive), "--kind", "podlife-ci", "--kind-bin", str(STANDIN_KIND)],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0 and f"loaded {IMAGE}" in result.stderr, result.stderr
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        ["load", "image-archive", str(archive), "--name", "podlife-ci"]]
+    assert loaded(local_cluster)
+    missing = subprocess.run(["podlife", "image", "load", str(archive), "--kind", "other", "--kind-bin", str(STANDIN_KIND)],
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert missing.returncode == 1 and "no nodes found for cluster 'other'" in missing.stderr, missing.stderr
