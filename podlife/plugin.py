@@ -62,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "names; repeatable. See the README's 'Test your own workload'")
     group.addoption("--podlife-summary", default=str(SUMMARY), metavar="PATH", type=Path,
                     help="where the per-claim and per-workload summary is written (relative to the rootdir)")
+    group.addoption("--run-exclusive", action="store_true",
+                    help="also run tests that run pytest sessions of their own at full load (run them alone)")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
     # pytest-kind owns --cluster-name, --kubeconfig, --kind-image, --kind-bin, --kind-kubectl-bin and
@@ -75,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "slow: waits minutes on Kubernetes timers (excluded from the quick profile)",
         "disruptive: kills or deletes workload pods; refused on existing clusters unless allowed",
         "lifecycle: stops and restarts the local cluster itself; run alone, last",
+        "exclusive: runs whole pytest sessions of its own at full load; run alone (--run-exclusive)",
     ):
         config.addinivalue_line("markers", marker)
     config.stash[USER_APPS] = _user_apps(config)
@@ -352,6 +355,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Refuse disruptive scenarios on an existing cluster unless allowed; stop at a dead local component."""
     if item.get_closest_marker("lifecycle") and not item.config.getoption("run_lifecycle"):
         pytest.skip("stops the local cluster: run with --run-lifecycle")
+    if item.get_closest_marker("exclusive") and not item.config.getoption("run_exclusive"):
+        pytest.skip("loads the machine as a whole test run does (it would starve the traffic of tests beside it): "
+                    "run alone with --run-exclusive")
     handle = _attached(item.config)
     if handle is not None and handle.provider == "local" and "podlife_cluster" in getattr(item, "fixturenames", ()):
         Supervisor(StateLayout(state_root())).check_alive()

@@ -17,6 +17,7 @@ from podlife.observe.clock import now
 from podlife.observe.timeline import TimelineRecorder
 from podlife.observe.window import Window, observe
 from podlife.report.summary import Evidence
+from podlife.verdicts.advice import workload_advice
 from podlife.verdicts.shutdown import Shutdown
 from podlife.verdicts.workload import (
     assert_exits_on_sigterm,
@@ -25,7 +26,6 @@ from podlife.verdicts.workload import (
     check_attributable,
     check_hit_traffic,
     endpoint_removal_lags,
-    pre_stop_advice,
 )
 from podlife.waiting import wait_for
 from podlife.workloads.jig import AppJig, MakeJig
@@ -166,5 +166,12 @@ def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, ap
     assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].facts['message']}"
     took = assert_exits_on_sigterm(Shutdown(victim, user_app.container, deleted, timeline), user_app.grace_period)
     evidence.measure("shutdown_s", round(took, 1))
-    if advice := pre_stop_advice(user_app.pre_stop_seconds, user_app.grace_period):
-        evidence.measure("advice", [advice])
+
+
+@pytest.mark.claim("OP-02", "OP-03", "OP-04", "OP-05")
+def test_manifests_follow_the_advice(user_app: UserApp, evidence: Evidence) -> None:
+    """Advice from the manifests alone: reported, and failed only when the workload file says ``strict``."""
+    advice = [str(a) for a in workload_advice(user_app.target_manifest)]
+    evidence.measure("advice", advice)
+    if user_app.workload.strict:
+        assert not advice, "strict: the manifests do not follow the advice:\n" + "\n".join(advice)

@@ -11,11 +11,14 @@ from podlife.observe.incluster import SCHEDULE, parse_line
 from podlife.observe.traffic import Request
 
 LANES, RATE, COUNT = 2, 50, 40
+#: curl's timeout: generous, since the test is about the schedule and the loopback server answers
+#: from a busy test process (a 1 s timeout expired in CI with two workers).
+TIMEOUT = "5"
 
 
 def run_schedule(url: str, tmp_path: Path, naming: str = "body") -> list[Request]:
     start_file, stop_file = tmp_path / "start", tmp_path / "stop"
-    lanes = [subprocess.Popen(["bash", "-c", SCHEDULE, "schedule", str(RATE), str(LANES), str(lane), str(COUNT), "1", url,
+    lanes = [subprocess.Popen(["bash", "-c", SCHEDULE, "schedule", str(RATE), str(LANES), str(lane), str(COUNT), TIMEOUT, url,
                                str(start_file), str(stop_file), naming], stdout=subprocess.PIPE, text=True) for lane in range(LANES)]
     start_file.write_text(str(int((time.time() + 0.3) * 1e6)))
     outputs = [lane.communicate(timeout=60)[0] for lane in lanes]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
-from podlife.verdicts.workload import diagnose, pre_stop_advice
+from podlife.verdicts.advice import pre_stop_advice, workload_advice
+from podlife.verdicts.workload import diagnose
 
 
 def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:
@@ -52,3 +53,28 @@ def test_a_failure_no_pod_phase_explains_is_said_to_be_unexplained() -> None:
 def test_a_pre_stop_delay_that_eats_the_grace_period_is_advised_against() -> None:
     assert pre_stop_advice(5, 30) is None
     assert "leaving the app 2s after SIGTERM" in (pre_stop_advice(28, 30) or "")
+
+
+def _deployment(container: dict, labels: dict, annotations: dict | None = None) -> dict:  # type: ignore[type-arg]
+    return {"kind": "Deployment", "metadata": {"name": "web", **({"annotations": annotations} if annotations else {})},
+            "spec": {"template": {"metadata": {"labels": labels}, "spec": {"terminationGracePeriodSeconds": 10,
+                                                                          "containers": [container]}}}}
+
+
+def test_advice_names_each_claim_the_manifest_misses() -> None:
+    bare = _deployment({"name": "app", "image": "shop"}, {"app": "web"})
+    assert [a.claim for a in workload_advice(bare)] == ["OP-02", "RQ-01", "RQ-03", "OP-05", "OP-03", "OP-04"]
+    assert "has no tag, so it is pulled on every start; pin a version" in str(workload_advice(bare)[0])
+
+
+def test_a_manifest_that_follows_the_advice_gets_none() -> None:
+    tidy = _deployment({"name": "app", "image": "example.com/shop:1.2", "readinessProbe": {"httpGet": {"path": "/"}},
+                        "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+                        "terminationMessagePolicy": "FallbackToLogsOnError"},
+                       {"app": "web", "tier": "frontend"}, {"description": "the shop"})
+    assert workload_advice(tidy) == []
+    stale = _deployment({**tidy["spec"]["template"]["spec"]["containers"][0], "image": "shop:latest",
+                         "imagePullPolicy": "IfNotPresent", "lifecycle": {"preStop": {"sleep": {"seconds": 9}}}},
+                        {"app": "web", "tier": "frontend"}, {"description": "the shop"})
+    assert [a.claim for a in workload_advice(stale)] == ["OP-02", "LC-12"]
+    assert "a node that holds an older latest runs it" in str(workload_advice(stale)[0])

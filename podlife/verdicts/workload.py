@@ -23,9 +23,6 @@ from podlife.verdicts.traffic import explain_failures
 #: Margin added to the slowest endpoint removal measured here when suggesting a preStop delay:
 #: kube-proxy's one-second minimum sync period, which a busier cluster may need on top.
 PRE_STOP_MARGIN = 1.0
-#: A preStop delay taking more than this share of the grace period leaves the app too little
-#: time to shut down after SIGTERM.
-PRE_STOP_SHARE_ADVICE = 0.8
 
 
 def endpoint_removal_lags(timeline: Timeline) -> dict[str, float]:
@@ -169,14 +166,6 @@ def assert_exits_on_sigterm(s: Shutdown, grace: float) -> float:
             "if a shell is PID 1, exec the app so the signal reaches it"
         )
     return took
-
-
-def pre_stop_advice(pre_stop_seconds: float | None, grace: float) -> str | None:
-    """Advice when a preStop delay leaves the app little of the grace period (LC-12, SD-02)."""
-    if pre_stop_seconds is not None and pre_stop_seconds > PRE_STOP_SHARE_ADVICE * grace:
-        return (f"the preStop delay ({pre_stop_seconds:g}s) takes more than {PRE_STOP_SHARE_ADVICE:.0%} of the "
-                f"{grace:g}s grace period, leaving the app {grace - pre_stop_seconds:g}s after SIGTERM")
-    return None
 
 
 def _pods(counts: Counter[str]) -> str:

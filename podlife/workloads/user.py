@@ -38,18 +38,18 @@ class UserApp:
     @property
     def template(self) -> dict[str, Any]:
         """The target's pod template, as the manifests give it."""
-        template: dict[str, Any] = target_object(self.workload, list(self.rendered))["spec"]["template"]
+        template: dict[str, Any] = self.target_manifest["spec"]["template"]
         return template
 
     @property
     def selector(self) -> dict[str, str]:
-        spec = target_object(self.workload, list(self.rendered))["spec"]
+        spec = self.target_manifest["spec"]
         labels: dict[str, str] = spec.get("selector", {}).get("matchLabels") or self.template["metadata"]["labels"]
         return labels
 
     @property
     def replicas(self) -> int:
-        return int(target_object(self.workload, list(self.rendered))["spec"].get("replicas", 1))
+        return int(self.target_manifest["spec"].get("replicas", 1))
 
     @property
     def access(self) -> ServiceAccess:
@@ -72,16 +72,8 @@ class UserApp:
         return float(self.template["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE))
 
     @property
-    def pre_stop_seconds(self) -> float | None:
-        """How long the app container's preStop hook sleeps, when it is a plain sleep (exec or the sleep action)."""
-        hooks = self.template["spec"]["containers"][0].get("lifecycle") or {}
-        pre_stop = hooks.get("preStop") or {}
-        if "sleep" in pre_stop:
-            return float(pre_stop["sleep"]["seconds"])
-        command = (pre_stop.get("exec") or {}).get("command") or []
-        if len(command) == 2 and command[0].endswith("sleep") and command[1].replace(".", "", 1).isdigit():
-            return float(command[1])
-        return None
+    def target_manifest(self) -> dict[str, Any]:
+        return target_object(self.workload, list(self.rendered))
 
     def manifests(self) -> list[dict[str, Any]]:
         return copy.deepcopy(list(self.rendered))
