@@ -12,7 +12,8 @@ local cluster).
 
 Each request costs a forked subshell and a curl, so the pods need CPU the host's generator
 does not: on a 2-core machine the pod-kill scenarios (25 req/s) run, while the rollout
-scenarios (100 req/s) fall behind and the ledger's lag check makes them inconclusive.
+scenarios (100 req/s) under ``-n 2`` overload the node (the app's pods miss their readiness
+waits) and come out inconclusive.
 """
 
 from __future__ import annotations
