@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import uuid
 from collections import Counter
@@ -20,6 +21,7 @@ import pytest
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
+from podlife.cluster.local.build import local_kubectl
 from podlife.cluster.local.paths import StateLayout, state_root
 from podlife.cluster.local.supervisor import Supervisor
 from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
@@ -95,7 +97,8 @@ USER_APPS = pytest.StashKey[list[UserApp]]()
 def _user_apps(config: pytest.Config) -> list[UserApp]:
     """Every workload the ``--workload`` files name; a mistake in them ends the run in one line, before any cluster work."""
     try:
-        apps = [UserApp.load(w) for path in config.getoption("workload") for w in load_workloads(path)]
+        kubectl = shutil.which("kubectl") or local_kubectl()
+        apps = [UserApp.load(w, kubectl) for path in config.getoption("workload") for w in load_workloads(path)]
     except PodlifeError as err:
         raise pytest.UsageError(f"podlife: {err}") from None
     names = Counter(app.workload.name for app in apps)

@@ -24,8 +24,9 @@ class UserApp:
     rendered: tuple[dict[str, Any], ...]
 
     @classmethod
-    def load(cls, workload: Workload) -> "UserApp":
-        return cls(workload, tuple(render(workload)))
+    def load(cls, workload: Workload, kubectl: str | None = None) -> "UserApp":
+        """Render the workload's manifests (a kustomization with ``kubectl``, by default the one on PATH)."""
+        return cls(workload, tuple(render(workload, kubectl)))
 
     @property
     def name(self) -> str:
@@ -79,12 +80,12 @@ class UserApp:
         return copy.deepcopy(list(self.rendered))
 
 
-def user_app(path: str | Path, name: str | None = None) -> UserApp:
+def user_app(path: str | Path, name: str | None = None, kubectl: str | None = None) -> UserApp:
     """The workload ``name`` of a workload file (or its only one), rendered: for users' own pytest files."""
     workloads = load_workloads(Path(path))
     if name is None and len(workloads) == 1:
-        return UserApp.load(workloads[0])
+        return UserApp.load(workloads[0], kubectl)
     chosen = next((w for w in workloads if w.name == name), None)
     if chosen is None:
         raise WorkloadError(f"{path}: no workload named {name!r}; it names {', '.join(w.name for w in workloads)}")
-    return UserApp.load(chosen)
+    return UserApp.load(chosen, kubectl)

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from podlife.cluster.local.build import local_kubectl
 from podlife.cluster.local.provider import LocalCluster
+from podlife.workloads.user import user_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "fixtures" / "workloads"
@@ -78,3 +80,13 @@ def test_bad_workload_input_is_one_line_before_any_test(local_cluster: LocalClus
     assert result.returncode not in (0, 1) and message in output, output[-2000:]
     assert "Traceback" not in output and "passed" not in output and "failed" not in output, output[-2000:]
     assert len([line for line in output.splitlines() if message in line]) == 1
+
+
+def test_a_kustomization_is_rendered_with_kubectl(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(APP)
+    (tmp_path / "kustomization.yaml").write_text("resources: [app.yaml]\nlabels:\n  - pairs: {tier: frontend}\n")
+    (tmp_path / "podlife-workload.yaml").write_text(
+        "workloads:\n  - {manifests: ., target: Deployment/web, service: {name: web}}\n")
+    app = user_app(tmp_path / "podlife-workload.yaml", kubectl=local_kubectl())
+    assert {m["kind"]: m["metadata"]["labels"]["tier"] for m in app.manifests()} == {"Deployment": "frontend",
+                                                                                     "Service": "frontend"}

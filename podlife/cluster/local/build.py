@@ -162,6 +162,12 @@ class _Heartbeat:
         self._done.set()
 
 
+def local_kubectl() -> str | None:
+    """The kubectl of the local cluster's default version, when it has been built (for ``kubectl kustomize``)."""
+    built = Builder(DEFAULT_VERSION).cached()
+    return str(built.binary("kubectl")) if built else None
+
+
 class Builder:
     """Builds (or finds in the cache) one Kubernetes version and its companions.
 
