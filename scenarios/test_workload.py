@@ -3,7 +3,8 @@
 Story, for each workload the file names: its manifests are applied into a fresh namespace and
 it serves steady traffic through its Service; then Kubernetes does to it what it does in
 production (a rolling update, a scale-down, a killed pod, a new pod starting, a pod deleted)
-and the verdicts say what the app lost, why, and the change that fixes it. A pass counts only
+and the verdicts say what the app lost, why, and the change that fixes it; on the local
+cluster its container is also crashed from the node and its restarts timed. A pass counts only
 if the disruption hit pods that carried traffic; otherwise the check is inconclusive.
 Without ``--workload`` these tests are skipped.
 """
@@ -13,11 +14,18 @@ from __future__ import annotations
 import pytest
 
 from podlife.access import Target
+from podlife.chaos.crash import kill_container, running_container
+from podlife.cluster.base import ClusterHandle
+from podlife.cluster.local.provider import LocalCluster
+from podlife.kube import scheduled_node
+from podlife.observe.kubelet import expected_backoff
 from podlife.observe.clock import now
 from podlife.observe.timeline import TimelineRecorder
 from podlife.observe.window import Window, observe
 from podlife.report.summary import Evidence
 from podlife.verdicts.advice import workload_advice
+from podlife.verdicts.backoff import allowed, assert_follows, restarts
+from podlife.verdicts.replicas import assert_kept_as_replica
 from podlife.verdicts.shutdown import Shutdown
 from podlife.verdicts.workload import (
     assert_exits_on_sigterm,
@@ -41,6 +49,9 @@ SUCCESS_THRESHOLD = 0.99
 TRAFFIC_AFTER_SETTLED = 2.0
 #: How long a workload may take to roll out, start a pod or settle after a disruption.
 SETTLE_TIMEOUT = 300
+#: Crashes of one pod's app container: restart 1 comes at once, 2 and 3 after the back-off's
+#: first two delays (10 s and 20 s by default), enough to see it grow.
+CRASHES = 3
 
 
 @pytest.fixture
@@ -166,6 +177,31 @@ def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, ap
     assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].facts['message']}"
     took = assert_exits_on_sigterm(Shutdown(victim, user_app.container, deleted, timeline), user_app.grace_period)
     evidence.measure("shutdown_s", round(took, 1))
+
+
+@pytest.mark.claim("LC-04", "LC-06")
+@pytest.mark.disruptive
+def test_crashed_container_restarts_with_the_kubelets_back_off(user_app: UserApp, app: tuple[AppJig, Target],
+                                                              podlife_cluster: ClusterHandle, evidence: Evidence) -> None:
+    if podlife_cluster.provider != "local":
+        pytest.skip("crashing your app's container takes the node's container runtime: the local cluster only")
+    jig, _ = app
+    api, namespace, container = jig.api, jig.namespace, user_app.container
+    victim = jig.pods()[0].metadata.name
+    policy = expected_backoff(api, scheduled_node(api, namespace, victim))
+    with TimelineRecorder(api, namespace) as timeline:
+        killed: set[str] = set()
+        for crash in range(1, CRASHES + 1):
+            running = wait_for(lambda: (c := running_container(api, namespace, victim, container)) not in killed and c,
+                               allowed(policy, crash)[1] + 60, f"{container} of {victim} to run again")
+            kill_container(LocalCluster().ctr_command(), running)
+            killed.add(running)
+        measured = wait_for(lambda: r if len(r := restarts(timeline, victim, container)) >= CRASHES else None,
+                            allowed(policy, CRASHES)[1] + 60, f"{CRASHES} restarts of {container}")
+    evidence.attach("timeline", timeline.render())
+    evidence.measure("restart_delays_s", [round(r.delay, 1) for r in measured])
+    assert_follows(policy, measured, CRASHES)
+    assert_kept_as_replica(timeline, container, victim)
 
 
 @pytest.mark.claim("OP-02", "OP-03", "OP-04", "OP-05")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import resource
 import socket
 import threading
@@ -147,6 +148,10 @@ class Traffic:
         _raise_open_file_limit()
 
     def __enter__(self) -> "Traffic":
+        # A full garbage collection walks every object of this (long-lived) test process and can
+        # stall the generator's threads past MAX_SEND_LAG; objects older than the window are not
+        # garbage the window makes, so collections during it only look at newer ones.
+        gc.freeze()
         self._start = now()
         for thread in self._threads:
             thread.start()
@@ -165,6 +170,7 @@ class Traffic:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        gc.unfreeze()
         self.ledger.requests.sort(key=lambda r: r.seq)
         return self.ledger
 

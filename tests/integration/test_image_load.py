@@ -13,6 +13,9 @@ import pytest
 
 from podlife.cluster.local.provider import LocalCluster
 
+#: One test here runs a pytest session of its own, the others the CLI: run alone, as in CI.
+pytestmark = pytest.mark.exclusive
+
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN_KIND = ROOT / "tests" / "standins" / "kind"
 #: The user's image: agnhost under a name no registry serves, so a pod can only run it if it was loaded.

@@ -2,9 +2,7 @@
 
 The sample workloads under ``fixtures/workloads/`` are one well-behaved app and two that
 misbehave; the scorecard must flag exactly the misbehaving ones, each with its cause. The
-user-written scenario (``fixtures/workloads/test_my_app.py``) runs in the same pytest run,
-two workers at 100 req/s each: beside another test run's scenarios that starved their traffic
-generators (sent 0.9 s late in CI), so it is ``exclusive`` and CI runs it after the suite.
+user-written scenario (``fixtures/workloads/test_my_app.py``) runs in the same pytest run.
 """
 
 from __future__ import annotations
@@ -20,6 +18,10 @@ from podlife.cluster.local.build import local_kubectl
 from podlife.cluster.local.provider import LocalCluster
 from podlife.workloads.user import user_app
 
+#: Every test here runs pytest sessions of its own (a preflight pod each; the scorecard two workers at
+#: 100 req/s): beside another run's scenarios that starved their traffic generators in CI.
+pytestmark = pytest.mark.exclusive
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "fixtures" / "workloads"
 NESTED = ["-p", "no:cacheprovider", "-o", "addopts="]
@@ -30,7 +32,6 @@ def run_pytest(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[
                           timeout=timeout)
 
 
-@pytest.mark.exclusive
 def test_the_scorecard_flags_exactly_the_misbehaving_workloads(local_cluster: LocalCluster, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     result = run_pytest("scenarios/test_workload.py", "fixtures/workloads/test_my_app.py", "-n", "2",
