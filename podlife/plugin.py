@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
 
+import allure
 import pytest
 from kubernetes import client
 
@@ -306,8 +307,16 @@ def namespace(shared_namespace: SharedNamespace | None, request: pytest.FixtureR
 
 @pytest.fixture
 def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> Evidence:
-    """Figures for ``reports/summary.json`` and text for the Allure report of this test."""
+    """Figures for ``reports/summary.json`` and text for the Allure report of this test.
+
+    A workload scenario is filed in Allure under its workload (feature) and check (story), so
+    the report's Behaviors view reads as the scorecard.
+    """
     request.node.user_properties.append(cluster_property(podlife_cluster))
+    app = getattr(request.node, "callspec", None) and request.node.callspec.params.get("user_app")
+    if app is not None:
+        allure.dynamic.feature(f"workload {app.workload.label}")
+        allure.dynamic.story(request.node.originalname.removeprefix("test_").replace("_", " "))
     return Evidence(request.node)
 
 
