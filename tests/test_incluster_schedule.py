@@ -31,7 +31,8 @@ def test_lanes_share_one_schedule(server: str, tmp_path: Path) -> None:
     assert [r.seq for r in requests] == list(range(COUNT))
     assert all(abs(r.scheduled - (requests[0].scheduled + r.seq / RATE)) < 1e-5 for r in requests)
     assert {(r.status, r.pod) for r in requests} == {(200, "pod-a")}
-    assert max(r.sent - r.scheduled for r in requests) < 0.1
+    # Never early; how late under load is a speed figure (bench/), and the ledger's lag check at run time.
+    assert all(r.sent >= r.scheduled - 0.001 for r in requests)  # 1 ms: the timers' rounding
 
 
 def test_a_header_names_the_pod_and_the_source_is_recorded(server: str, tmp_path: Path) -> None:
