@@ -76,9 +76,8 @@ def _status_message(err: client.ApiException) -> str:
 @functools.lru_cache(maxsize=None)
 def _resources(api: client.ApiClient, group_version: str) -> dict[str, tuple[str, bool]]:
     """Kind -> (plural, namespaced) of one API group version, from the cluster's discovery."""
-    path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
     try:
-        listing = json.loads(_request(api, "GET", path))
+        listing = json.loads(_request(api, "GET", _api_prefix(group_version)))
     except client.ApiException as err:
         if err.status == 404:
             return {}
@@ -100,8 +99,12 @@ def _object_path(api: client.ApiClient, namespace: str, manifest: dict[str, Any]
     plural, namespaced = found
     if not namespaced:
         raise PodlifeError(f"{source}: {_name(manifest)} is cluster-scoped; podlife applies objects into a test namespace only")
-    prefix = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
-    return f"{prefix}/namespaces/{namespace}/{plural}/{manifest['metadata']['name']}"
+    return f"{_api_prefix(group_version)}/namespaces/{namespace}/{plural}/{manifest['metadata']['name']}"
+
+
+def _api_prefix(group_version: str) -> str:
+    """Where a group version's resources are served: the core group under /api, the others under /apis."""
+    return "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
 
 
 #: Labels ``apply`` puts on every object it creates (see ``namespaces.TEST_LABEL``); set per test.

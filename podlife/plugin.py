@@ -31,7 +31,15 @@ from podlife.kube import object_paths, stamp_with
 from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
 from podlife.preflight import run_preflight
 from podlife.report.evidence import attach_namespace_evidence
-from podlife.report.summary import FINDING_KEY, INCONCLUSIVE_KEY, SUMMARY, Evidence, SummaryPlugin, cluster_property
+from podlife.report.summary import (
+    FINDING_KEY,
+    INCONCLUSIVE_KEY,
+    SUMMARY,
+    Evidence,
+    SummaryPlugin,
+    cluster_property,
+    user_app_of,
+)
 from podlife.waiting import waiting_on
 from podlife.workloads import images
 from podlife.workloads.images import ReferenceImages
@@ -313,7 +321,7 @@ def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
     the report's Behaviors view reads as the scorecard.
     """
     request.node.user_properties.append(cluster_property(podlife_cluster))
-    app = getattr(request.node, "callspec", None) and request.node.callspec.params.get("user_app")
+    app = user_app_of(request.node)
     if app is not None:
         allure.dynamic.feature(f"workload {app.workload.label}")
         allure.dynamic.story(request.node.originalname.removeprefix("test_").replace("_", " "))

@@ -68,9 +68,9 @@ class ConntrackSampler:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stop sampling; the last sample is the one ``Window.attributed`` takes at the end."""
         self._stop.set()
         self._thread.join()
-        self.sample()
 
     def sample(self) -> None:
         self.seen.update(parse_conntrack(self.table.read_text(), self.service))

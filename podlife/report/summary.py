@@ -48,6 +48,12 @@ def cluster_property(handle: ClusterHandle) -> tuple[str, dict[str, Any]]:
     return CLUSTER_KEY, {"provider": handle.provider, "version": handle.version, "nodes": handle.node_count}
 
 
+def user_app_of(item: pytest.Item) -> Any:
+    """The user's workload a workload scenario runs against (its ``user_app`` parameter), else None."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("user_app") if callspec else None
+
+
 class SummaryPlugin:
     def __init__(self) -> None:
         self.tests: dict[str, dict[str, Any]] = {}
@@ -60,7 +66,7 @@ class SummaryPlugin:
         if claims:
             kind = "control" if item.get_closest_marker("control") else "check"
             item.user_properties += [(CLAIMS_KEY, claims), (KIND_KEY, kind)]
-        app = getattr(item, "callspec", None) and item.callspec.params.get("user_app")
+        app = user_app_of(item)
         if app is not None:
             item.user_properties += [(WORKLOAD_KEY, app.workload.name),
                                      (CHECK_KEY, getattr(item, "originalname", item.name).removeprefix("test_"))]
