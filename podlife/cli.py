@@ -131,6 +131,7 @@ def _image_load(args: argparse.Namespace) -> int:
     """Load image archives into the local cluster (default) or the kind cluster ``--kind`` names."""
     from podlife.cluster.image_load import archive_images, load_into_kind, load_into_local
     from podlife.cluster.kind import kind_binary
+    from podlife.cluster.local.components import REGISTRY_ADDRESS
     from podlife.cluster.local.provider import LocalCluster
 
     archives = [Path(a) for a in args.archive]
@@ -143,7 +144,7 @@ def _image_load(args: argparse.Namespace) -> int:
         cluster = LocalCluster()
         if not cluster.is_up():
             raise PodlifeError("the local cluster is not up; run `podlife cluster up` (or name a kind cluster with --kind)")
-        loaded = [name for a in archives for name in load_into_local(a, cluster.ctr_command())]
+        loaded = [name for a in archives for name in load_into_local(a, cluster.ctr_command(), REGISTRY_ADDRESS)]
     print(f"[podlife] loaded {', '.join(loaded)}", file=sys.stderr)
     return 0
 

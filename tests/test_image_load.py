@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from podlife.cluster.image_load import archive_images
+from podlife.cluster.image_load import archive_images, normalized, registry_name
 from podlife.errors import PodlifeError
 
 
@@ -51,3 +51,16 @@ def test_anything_else_is_one_line(tmp_path: Path, files: dict[str, bytes] | Non
     assert message in str(failure.value) and "\n" not in str(failure.value)
     with pytest.raises(PodlifeError, match="no such image archive"):
         archive_images(tmp_path / "missing.tar")
+
+
+@pytest.mark.parametrize(("name", "stored", "pushed"), [
+    ("shop:1.0", "docker.io/library/shop:1.0", "localhost:5000/shop:1.0"),
+    ("team/shop", "docker.io/team/shop:latest", "localhost:5000/team/shop:latest"),
+    ("ghcr.io/team/shop:2", "ghcr.io/team/shop:2", "localhost:5000/team/shop:2"),
+    ("registry.local:5001/shop:3", "registry.local:5001/shop:3", "localhost:5000/shop:3"),
+    ("localhost/shop:4", "localhost/shop:4", "localhost:5000/shop:4"),
+])
+def test_images_are_pushed_under_their_path_and_tag(name: str, stored: str, pushed: str) -> None:
+    """containerd stores ``shop:1.0`` as docker.io/library/shop:1.0; the registry keeps path and tag only."""
+    assert normalized(name) == stored
+    assert registry_name(name, "localhost:5000") == pushed

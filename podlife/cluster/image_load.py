@@ -6,7 +6,9 @@ containerd, where the kubelet finds it; a kind cluster loads it with kind's own
 ``kind load image-archive``. An existing cluster pulls from the user's registry: nothing to load.
 
 Pods find a loaded image only if they do not insist on pulling: a ``:latest`` tag, or no tag,
-implies ``imagePullPolicy: Always``, so the archive's tags should be versions.
+implies ``imagePullPolicy: Always``, so the archive's tags should be versions. For manifests
+that must pull (``Always``, or a ``:latest`` tag), the local cluster also pushes each image to
+its loopback registry, as ``localhost:5000/<path>:<tag>``, where such pulls succeed.
 """
 
 from __future__ import annotations
@@ -48,13 +50,45 @@ def archive_images(archive: Path) -> list[str]:
     return names
 
 
-def load_into_local(archive: Path, ctr: list[str]) -> list[str]:
-    """Import ``archive`` with the local cluster's ``ctr`` command line; return the images it named."""
+def load_into_local(archive: Path, ctr: list[str], registry: str) -> list[str]:
+    """Import ``archive`` with the local cluster's ``ctr`` command line and push each image to ``registry``.
+
+    Returns the names the images can be run by: the archive's own, then the registry's.
+    """
     names = archive_images(archive)
-    proc = subprocess.run([*ctr, "images", "import", str(archive)], capture_output=True, text=True)
+    _ctr(ctr, f"importing {archive} into the local cluster", "images", "import", str(archive))
+    pushed = []
+    for name in names:
+        stored, in_registry = normalized(name), registry_name(name, registry)
+        if stored != in_registry:
+            _ctr(ctr, f"tagging {name} as {in_registry}", "images", "tag", "--force", stored, in_registry)
+        _ctr(ctr, f"pushing {in_registry} to the local registry", "images", "push", "--plain-http", in_registry)
+        pushed.append(in_registry)
+    return names + pushed
+
+
+def normalized(name: str) -> str:
+    """The full reference containerd stores an image under: ``shop:1.0`` is ``docker.io/library/shop:1.0``."""
+    host, _, rest = name.partition("/")
+    if not rest or ("." not in host and ":" not in host and host != "localhost"):
+        host, rest = "docker.io", name
+        if "/" not in rest:
+            rest = f"library/{rest}"
+    if ":" not in rest.rsplit("/", 1)[-1] and "@" not in rest:
+        rest = f"{rest}:latest"
+    return f"{host}/{rest}"
+
+
+def registry_name(name: str, registry: str) -> str:
+    """The image's name in ``registry``: its path and tag, without its own registry (or docker.io's ``library/``)."""
+    path = normalized(name).split("/", 1)[1]
+    return f"{registry}/{path.removeprefix('library/')}"
+
+
+def _ctr(ctr: list[str], doing: str, *args: str) -> None:
+    proc = subprocess.run([*ctr, *args], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise PodlifeError(f"importing {archive} into the local cluster failed: {_last_line(proc.stderr)}")
-    return names
+        raise PodlifeError(f"{doing} failed: {_last_line(proc.stderr)}")
 
 
 def load_into_kind(archive: Path, kind_bin: Path, cluster_name: str) -> list[str]:

@@ -65,7 +65,7 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     version is restarted, unless another run is using it.
     """
     from podlife.cluster.local.build import DEFAULT_VERSION, Builder, resolve_version
-    from podlife.cluster.local.components import Settings
+    from podlife.cluster.local.components import REGISTRY_ADDRESS, Settings
     from podlife.cluster.local.provider import LocalCluster
 
     cluster = LocalCluster(progress=say)
@@ -79,7 +79,7 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     built = Builder(result.version).cached()
     handle = replace(handle, agnhost_tag=built.agnhost_tag if built else None)
     return Provisioned(handle, release=cluster.leases.release,
-                       load_image=functools.partial(load_into_local, ctr=cluster.ctr_command()))
+                       load_image=functools.partial(load_into_local, ctr=cluster.ctr_command(), registry=REGISTRY_ADDRESS))
 
 
 def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
