@@ -12,18 +12,19 @@ from podlife.errors import HarnessError, NotExercised, PodlifeError
 from podlife.observe.window import Window, observe
 from podlife.report.summary import Evidence
 from podlife.verdicts.workload import (
-    assert_exits_on_sigterm,
     assert_keeps_serving,
     assert_nothing_lost,
     check_hit_traffic,
+    PreStop,
     endpoint_removal_lags,
+    shutdown_times,
 )
 from podlife.waiting import wait_for
 from podlife.workloads.jig import App, AppJig, MakeJig
 from podlife.workloads.user import UserApp, user_app
 
 __all__ = [
-    "App", "AppJig", "Evidence", "HarnessError", "MakeJig", "NotExercised", "PodlifeError", "UserApp", "Window",
-    "assert_exits_on_sigterm", "assert_keeps_serving", "assert_nothing_lost", "check_hit_traffic",
-    "endpoint_removal_lags", "observe", "user_app", "wait_for",
+    "App", "AppJig", "Evidence", "HarnessError", "MakeJig", "NotExercised", "PodlifeError", "PreStop", "UserApp",
+    "Window", "assert_keeps_serving", "assert_nothing_lost", "check_hit_traffic", "endpoint_removal_lags", "observe",
+    "shutdown_times", "user_app", "wait_for",
 ]

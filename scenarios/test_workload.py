@@ -28,12 +28,13 @@ from podlife.verdicts.backoff import allowed, assert_follows, restarts
 from podlife.verdicts.replicas import assert_kept_as_replica
 from podlife.verdicts.shutdown import Shutdown
 from podlife.verdicts.workload import (
-    assert_exits_on_sigterm,
     assert_keeps_serving,
     assert_nothing_lost,
     check_attributable,
     check_hit_traffic,
     endpoint_removal_lags,
+    PreStop,
+    shutdown_times,
 )
 from podlife.waiting import wait_for
 from podlife.workloads.jig import AppJig, MakeJig
@@ -175,8 +176,10 @@ def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, ap
     evidence.attach("timeline", timeline.render())
     failed_hooks = [e for e in timeline.events("FailedPreStopHook") if e.facts["object"] == f"Pod/{victim}"]
     assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].facts['message']}"
-    took = assert_exits_on_sigterm(Shutdown(victim, user_app.container, deleted, timeline), user_app.grace_period)
-    evidence.measure("shutdown_s", round(took, 1))
+    times = shutdown_times(Shutdown(victim, user_app.container, deleted, timeline), user_app.grace_period,
+                           PreStop.of(user_app.container_spec))
+    for name, value in times.items():
+        evidence.measure(name, value)
 
 
 @pytest.mark.claim("LC-04", "LC-06")

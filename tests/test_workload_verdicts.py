@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import pre_stop_advice, workload_advice
-from podlife.verdicts.workload import diagnose
+from podlife.verdicts.shutdown import Shutdown
+from podlife.verdicts.workload import PreStop, diagnose, shutdown_times
 
 
 def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:
@@ -78,3 +81,45 @@ def test_a_manifest_that_follows_the_advice_gets_none() -> None:
                         {"app": "web", "tier": "frontend"}, {"description": "the shop"})
     assert [a.claim for a in workload_advice(stale)] == ["OP-02", "LC-12"]
     assert "a node that holds an older latest runs it" in str(workload_advice(stale)[0])
+
+
+def _shutdown(finished: float, exit_code: int) -> Shutdown:
+    """A pod deleted at 0 whose app container finished at ``finished`` with ``exit_code``."""
+    state = {"finished": finished, "exit_code": exit_code, "message": ""}
+    return Shutdown("web-1", "app", 0.0, Timeline(origin=0.0, entries=[
+        Entry(finished, "Pod", "web-1", "MODIFIED", {"terminated": {"app": state}})]))
+
+
+SLEEP_5 = PreStop.of({"lifecycle": {"preStop": {"sleep": {"seconds": 5}}}})
+
+
+def test_a_clean_shutdown_is_split_at_sigterm_when_the_hook_is_a_sleep() -> None:
+    assert shutdown_times(_shutdown(5.4, 0), 15, SLEEP_5) == {"shutdown_s": 5.4, "pre_stop": "sleep 5s", "after_sigterm_s": 0.4}
+
+
+def test_a_hook_of_unknown_length_is_named_and_not_split() -> None:
+    http = PreStop.of({"lifecycle": {"preStop": {"httpGet": {"path": "/drain", "port": 8080}}}})
+    assert shutdown_times(_shutdown(3.0, 0), 30, http) == {"shutdown_s": 3.0, "pre_stop": "httpGet (length unknown)"}
+    assert shutdown_times(_shutdown(0.2, 0), 30, PreStop.of({})) == {"shutdown_s": 0.2, "pre_stop": "none"}
+
+
+def test_sigkill_at_the_grace_period_blames_sigterm_handling() -> None:
+    with pytest.raises(AssertionError, match=r"SIGKILLed 10\.0s .* did not exit on SIGTERM in the 5s after its preStop hook"):
+        shutdown_times(_shutdown(10.0, 137), 10, SLEEP_5)
+
+
+def test_sigkill_after_a_hook_that_ate_the_grace_period_blames_the_hook() -> None:
+    sleep_9 = PreStop.of({"lifecycle": {"preStop": {"exec": {"command": ["sleep", "9"]}}}})
+    with pytest.raises(AssertionError, match=r"preStop hook \(exec 9s\) left it only 2s of the 10s grace period"):
+        shutdown_times(_shutdown(11.0, 137), 10, sleep_9)
+
+
+def test_a_hook_that_eats_most_of_the_grace_period_is_advice_on_a_pass() -> None:
+    sleep_13 = PreStop.of({"lifecycle": {"preStop": {"sleep": {"seconds": 13}}}})
+    assert shutdown_times(_shutdown(13.5, 0), 15, sleep_13)["advice"] == [
+        "LC-12: the preStop delay (13s) takes more than 80% of the 15s grace period, leaving the app 2s after SIGTERM"]
+
+
+def test_exit_137_before_the_grace_period_is_not_a_kill_at_grace() -> None:
+    """An app that SIGKILLs itself (or is OOM-killed) early did not run into the grace period."""
+    assert shutdown_times(_shutdown(1.0, 137), 10, SLEEP_5)["shutdown_s"] == 1.0

@@ -63,9 +63,14 @@ class UserApp:
         return self.workload.label
 
     @property
-    def container(self) -> str:
+    def container_spec(self) -> dict[str, Any]:
         """The container the checks are about: the pod's first (the app, by convention)."""
-        name: str = self.template["spec"]["containers"][0]["name"]
+        spec: dict[str, Any] = self.template["spec"]["containers"][0]
+        return spec
+
+    @property
+    def container(self) -> str:
+        name: str = self.container_spec["name"]
         return name
 
     @property
