@@ -40,6 +40,7 @@ from podlife.report.summary import (
     cluster_property,
     user_app_of,
 )
+from podlife.scene import Scene
 from podlife.waiting import waiting_on
 from podlife.workloads import images
 from podlife.workloads.images import ReferenceImages
@@ -329,10 +330,16 @@ def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
 
 
 @pytest.fixture
-def jig(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str, evidence: Evidence) -> MakeJig:
-    """``jig(app)``: a jig that deploys and disrupts ``app`` (a reference app or a user's) in the test's namespace."""
+def scene(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str, evidence: Evidence) -> Scene:
+    """The test's namespace on its cluster: every change a scenario makes goes through it."""
+    return Scene(k8s, podlife_cluster, namespace, evidence)
+
+
+@pytest.fixture
+def jig(scene: Scene) -> MakeJig:
+    """``jig(app)``: a jig that deploys and disrupts ``app`` (a reference app or a user's) in the test's scene."""
     def make(app: App) -> AppJig:
-        return AppJig(k8s, podlife_cluster, namespace, app, evidence)
+        return AppJig(scene, app)
 
     return make
 

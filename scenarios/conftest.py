@@ -1,4 +1,4 @@
-"""Fixtures scenarios share: a hook recorder (the jig factory comes with the plugin, for users' tests too)."""
+"""Fixtures scenarios share: a hook recorder (the scene and jig fixtures come with the plugin, for users' tests too)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from dataclasses import dataclass
 import pytest
 from kubernetes import client
 
+from podlife.scene import Scene
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import MakeJig
+
 
 @dataclass
 class Recorder:
     """An agnhost netexec pod that httpGet hooks call: it logs each ``/echo?msg=...`` it receives."""
 
-    api: client.ApiClient
-    namespace: str
+    scene: Scene
     pod: client.V1Pod
 
     @property
@@ -23,11 +24,11 @@ class Recorder:
         return self.pod.status.pod_ip
 
     def log(self) -> str:
-        return client.CoreV1Api(self.api).read_namespaced_pod_log(self.pod.metadata.name, self.namespace)
+        return self.scene.log(self.pod.metadata.name)
 
 
 @pytest.fixture
 def recorder(jig: MakeJig) -> Recorder:
     app = jig(Netexec("recorder"))
     app.deploy()
-    return Recorder(app.api, app.namespace, app.pods()[0])
+    return Recorder(app.scene, app.pods()[0])

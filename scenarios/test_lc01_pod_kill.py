@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from podlife.observe.window import Window, observe
+from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.verdicts.traffic import assert_success_ratio
 from podlife.waiting import wait_for
@@ -33,10 +33,10 @@ def kill_a_pod_under_traffic(jig: MakeJig, evidence: Evidence, app: Netexec) -> 
     app_jig = jig(app)
     url = app_jig.deploy()
     victim = app_jig.pods()[0].metadata.name
-    with observe(app_jig.api, app_jig.namespace, url, evidence) as window:
+    with app_jig.scene.traffic(url) as window:
         window.mark(f"deleted {victim}")
         app_jig.delete_pod(victim)
-        wait_for(lambda: app_jig.gone(victim), 90, f"{victim} to be gone")
+        wait_for(lambda: app_jig.scene.gone(victim), 90, f"{victim} to be gone")
         replacement = wait_for(
             lambda: next((p.metadata.name for p in app_jig.pods() if p.metadata.name != victim
                           and window.ledger.served_by().get(p.metadata.name)), None),

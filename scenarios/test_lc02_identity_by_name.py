@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 
 from podlife.errors import ExecFailed
-from podlife.kube import all_running, apply, exec_in, ready_pods, wait_ready
+from podlife.scene import Scene
 from podlife.verdicts.identity import assert_reaches
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
@@ -39,53 +39,53 @@ class Replacement:
 PATIENCE = 10.0
 
 
-def ask(api: client.ApiClient, namespace: str, url: str, patience: float = 0.0) -> str | None:
+def ask(scene: Scene, url: str, patience: float = 0.0) -> str | None:
     """What agnhost's ``/hostname`` at ``url`` answers to the in-cluster client, or None; retried for ``patience`` s."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            return exec_in(api, namespace, "client", ["curl", "-sf", "-m", "2", url]).strip() or None
+            return scene.exec("client", ["curl", "-sf", "-m", "2", url]).strip() or None
         except ExecFailed:
             if time.monotonic() >= deadline:
                 return None
         time.sleep(0.5)
 
 
-def replace_pod(api: client.ApiClient, namespace: str, selector: dict[str, str], name: str) -> tuple[str, client.V1Pod]:
+def replace_pod(scene: Scene, selector: dict[str, str], name: str) -> tuple[str, client.V1Pod]:
     """Delete pod ``name``; return its IP and the Ready pod that was created to replace it."""
-    before = {p.metadata.uid for p in ready_pods(api, namespace, selector)}
-    old = client.CoreV1Api(api).read_namespaced_pod(name, namespace)
-    client.CoreV1Api(api).delete_namespaced_pod(name, namespace, grace_period_seconds=1)
+    before = {p.metadata.uid for p in scene.ready_pods(selector)}
+    old = scene.pod(name)
+    scene.delete_pod(name, grace_period=1)
 
     def replacement() -> client.V1Pod | None:
-        pods = ready_pods(api, namespace, selector)
+        pods = scene.ready_pods(selector)
         fresh = [p for p in pods if p.metadata.uid not in before]
         return fresh[0] if fresh and len(pods) == len(before) else None
 
     return old.status.pod_ip, wait_for(replacement, 90, f"{name}'s replacement to be Ready")
 
 
-def start_client(api: client.ApiClient, namespace: str) -> None:
-    apply(api, namespace, client_pod("client"))
-    wait_for(lambda: all_running(api, namespace, "client"), 60, "the client pod to run")
+def start_client(scene: Scene) -> None:
+    scene.apply(client_pod("client"))
+    wait_for(lambda: scene.all_running("client"), 60, "the client pod to run")
 
 
-def replace_member(api: client.ApiClient, namespace: str) -> Replacement:
+def replace_member(scene: Scene) -> Replacement:
     """Replace StatefulSet member db-0 and ask for it by its DNS name and by its old IP."""
     db = Netexec("db", replicas=2)
-    apply(api, namespace, db.statefulset(), db.service(headless=True))
-    wait_ready(api, namespace, db.selector, 2)
-    start_client(api, namespace)
-    old_ip, fresh = replace_pod(api, namespace, db.selector, "db-0")
+    scene.apply(db.statefulset(), db.service(headless=True))
+    scene.wait_ready(db.selector, 2)
+    start_client(scene)
+    old_ip, fresh = replace_pod(scene, db.selector, "db-0")
     return Replacement("db-0", old_ip, fresh.status.pod_ip,
-                       ask(api, namespace, f"http://db-0.db:{HTTP_PORT}/hostname", PATIENCE),
-                       ask(api, namespace, f"http://{old_ip}:{HTTP_PORT}/hostname"))
+                       ask(scene, f"http://db-0.db:{HTTP_PORT}/hostname", PATIENCE),
+                       ask(scene, f"http://{old_ip}:{HTTP_PORT}/hostname"))
 
 
 @pytest.mark.claim("LC-02")
 @pytest.mark.disruptive
-def test_statefulset_member_name_reaches_its_replacement(k8s: client.ApiClient, namespace: str) -> None:
-    seen = replace_member(k8s, namespace)
+def test_statefulset_member_name_reaches_its_replacement(scene: Scene) -> None:
+    seen = replace_member(scene)
     assert seen.new_ip != seen.old_ip, f"db-0's replacement kept IP {seen.old_ip}: nothing to tell apart"
     assert_reaches(seen.by_name, seen.member, "by its DNS name")
 
@@ -95,16 +95,16 @@ def test_statefulset_member_name_reaches_its_replacement(k8s: client.ApiClient, 
 def test_service_name_reaches_the_replacement_pod(jig: MakeJig) -> None:
     app = jig(Netexec("web"))
     app.deploy()
-    start_client(app.api, app.namespace)
-    old_ip, fresh = replace_pod(app.api, app.namespace, app.app.selector, app.pods()[0].metadata.name)
+    start_client(app.scene)
+    old_ip, fresh = replace_pod(app.scene, app.app.selector, app.pods()[0].metadata.name)
     assert fresh.status.pod_ip != old_ip, f"the replacement kept IP {old_ip}: nothing to tell apart"
-    assert_reaches(ask(app.api, app.namespace, "http://web/hostname", PATIENCE), fresh.metadata.name, "by its Service name")
+    assert_reaches(ask(app.scene, "http://web/hostname", PATIENCE), fresh.metadata.name, "by its Service name")
 
 
 @pytest.mark.claim("LC-02")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_client_holding_the_old_ip_is_caught(k8s: client.ApiClient, namespace: str) -> None:
-    seen = replace_member(k8s, namespace)
+def test_control_client_holding_the_old_ip_is_caught(scene: Scene) -> None:
+    seen = replace_member(scene)
     with pytest.raises(AssertionError, match="by its old IP"):
         assert_reaches(seen.by_old_ip, seen.member, "by its old IP")

@@ -11,10 +11,8 @@ it with the pod, and the verdict catches that.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
-from podlife.kube import apply, exec_in, running_uid
-from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.identity import assert_state
 from podlife.waiting import wait_for
 from podlife.workloads.members import DATA, SCRATCH, Members
@@ -31,41 +29,37 @@ KEEPER = [
 POD = "keeper-0"
 
 
-def report(api: client.ApiClient, namespace: str, uid: str, restarts: int) -> dict[str, str]:
+def report(scene: Scene, uid: str, restarts: int) -> dict[str, str]:
     """The running container's report, once pod ``uid`` has restarted it ``restarts`` times."""
-    core = client.CoreV1Api(api)
-
     def current() -> dict[str, str] | None:
-        pod = core.read_namespaced_pod(POD, namespace)
+        pod = scene.pod(POD)
         statuses = pod.status.container_statuses or []
         if pod.metadata.uid != uid or not statuses or statuses[0].restart_count != restarts or not statuses[0].state.running:
             return None
-        lines = dict(line.split(" ", 1) for line in core.read_namespaced_pod_log(POD, namespace).splitlines() if " " in line)
+        lines = dict(line.split(" ", 1) for line in scene.log(POD).splitlines() if " " in line)
         return lines if set(lines) == set(PLACES) else None
 
     return wait_for(current, 90, f"{POD}'s report after {restarts} restart(s)")
 
 
-def restart_then_recreate(api: client.ApiClient, namespace: str, evidence: Evidence, data_on_claim: bool) -> dict[str, dict[str, str]]:
-    core = client.CoreV1Api(api)
+def restart_then_recreate(scene: Scene, data_on_claim: bool) -> dict[str, dict[str, str]]:
     keeper = Members("keeper", KEEPER, data_on_claim=data_on_claim, grace_period=1)
-    apply(api, namespace, keeper.service(), keeper.statefulset())
-    uid = running_uid(api, namespace, POD)
-    reports = {"first start": report(api, namespace, uid, 0)}
-    exec_in(api, namespace, POD, ["touch", f"{LAYER}/crash"])
-    reports["container restart"] = report(api, namespace, uid, 1)
-    core.delete_namespaced_pod(POD, namespace)
-    new_uid = running_uid(api, namespace, POD, other_than=uid)
-    reports["pod recreation"] = report(api, namespace, new_uid, 0)
-    evidence.measure("reports", reports)
+    scene.apply(keeper.service(), keeper.statefulset())
+    uid = scene.running_uid(POD)
+    reports = {"first start": report(scene, uid, 0)}
+    scene.exec(POD, ["touch", f"{LAYER}/crash"])
+    reports["container restart"] = report(scene, uid, 1)
+    scene.delete_pod(POD)
+    new_uid = scene.running_uid(POD, other_than=uid)
+    reports["pod recreation"] = report(scene, new_uid, 0)
+    scene.evidence.measure("reports", reports)
     return reports
 
 
 @pytest.mark.claim("LC-03")
 @pytest.mark.disruptive
-def test_layer_dies_with_container_scratch_with_pod_claim_survives(k8s: client.ApiClient, namespace: str,
-                                                                  evidence: Evidence) -> None:
-    reports = restart_then_recreate(k8s, namespace, evidence, data_on_claim=True)
+def test_layer_dies_with_container_scratch_with_pod_claim_survives(scene: Scene) -> None:
+    reports = restart_then_recreate(scene, data_on_claim=True)
     assert_state(reports["first start"], dict.fromkeys(PLACES, "fresh"), "the first start")
     assert_state(reports["container restart"], {LAYER: "fresh", SCRATCH: "kept", DATA: "kept"}, "a container restart")
     assert_state(reports["pod recreation"], {LAYER: "fresh", SCRATCH: "fresh", DATA: "kept"}, "the pod's recreation")
@@ -74,7 +68,7 @@ def test_layer_dies_with_container_scratch_with_pod_claim_survives(k8s: client.A
 @pytest.mark.claim("LC-03")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_data_on_an_emptydir_is_lost_with_the_pod(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    reports = restart_then_recreate(k8s, namespace, evidence, data_on_claim=False)
+def test_control_data_on_an_emptydir_is_lost_with_the_pod(scene: Scene) -> None:
+    reports = restart_then_recreate(scene, data_on_claim=False)
     with pytest.raises(AssertionError, match="/data was fresh after the pod's recreation"):
         assert_state(reports["pod recreation"], {LAYER: "fresh", SCRATCH: "fresh", DATA: "kept"}, "the pod's recreation")

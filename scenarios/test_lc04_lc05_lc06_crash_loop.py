@@ -18,13 +18,12 @@ from typing import Iterator
 
 import allure
 import pytest
-from kubernetes import client
 
-from podlife.kube import apply, pods_of, scheduled_node
 from podlife.observe.kubelet import BackoffPolicy, expected_backoff
-from podlife.observe.timeline import Timeline, TimelineRecorder
+from podlife.observe.timeline import Timeline
 from podlife.report.chart import backoff_chart
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.backoff import Restart, allowed, assert_follows, assert_starts_over, infer, restarts, table
 from podlife.verdicts.replicas import assert_kept_as_replica, crash_looping
 from podlife.waiting import wait_for
@@ -58,14 +57,14 @@ class CrashLoop:
 
 
 @contextlib.contextmanager
-def crash_loop(api: client.ApiClient, namespace: str, evidence: Evidence, crasher: Crasher) -> Iterator[CrashLoop]:
-    with TimelineRecorder(api, namespace) as timeline:
-        apply(api, namespace, crasher.deployment())
-        pod = wait_for(lambda: next(iter(pods_of(api, namespace, crasher.selector)), None), 60, "the crashing pod").metadata.name
+def crash_loop(scene: Scene, crasher: Crasher) -> Iterator[CrashLoop]:
+    with scene.watch() as timeline:
+        scene.apply(crasher.deployment())
+        pod = wait_for(lambda: next(iter(scene.pods(crasher.selector)), None), 60, "the crashing pod").metadata.name
         try:
-            yield CrashLoop(pod, crasher.name, timeline, expected_backoff(api, scheduled_node(api, namespace, pod)))
+            yield CrashLoop(pod, crasher.name, timeline, expected_backoff(scene.api, scene.node_of(pod)))
         finally:
-            evidence.attach("timeline", timeline.render())
+            scene.evidence.attach("timeline", timeline.render())
 
 
 def report_backoff(evidence: Evidence, policy: BackoffPolicy, measured: list[Restart]) -> None:
@@ -85,8 +84,8 @@ def report_backoff(evidence: Evidence, policy: BackoffPolicy, measured: list[Res
 
 
 @pytest.mark.claim("LC-04")
-def test_crash_loop_backs_off_exponentially(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    with crash_loop(k8s, namespace, evidence, Crasher()) as loop:
+def test_crash_loop_backs_off_exponentially(scene: Scene, evidence: Evidence) -> None:
+    with crash_loop(scene, Crasher()) as loop:
         measured = loop.await_restarts(QUICK_RESTARTS)
     report_backoff(evidence, loop.policy, measured)
     assert_follows(loop.policy, measured, QUICK_RESTARTS)
@@ -94,10 +93,10 @@ def test_crash_loop_backs_off_exponentially(k8s: client.ApiClient, namespace: st
 
 @pytest.mark.claim("LC-04")
 @pytest.mark.control
-def test_control_back_off_of_another_policy_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+def test_control_back_off_of_another_policy_is_caught(scene: Scene, evidence: Evidence) -> None:
     """The same crash loop judged against the reduced-decay policy (1 s initial, 60 s cap) must fail."""
     reduced = BackoffPolicy(initial=1, cap=60, source="ReduceDefaultCrashLoopBackOffDecay (not this cluster's)")
-    with crash_loop(k8s, namespace, evidence, Crasher()) as loop:
+    with crash_loop(scene, Crasher()) as loop:
         measured = loop.await_restarts(2)
     with pytest.raises(AssertionError, match="do not follow the expected back-off"):
         assert_follows(reduced, measured, 2)
@@ -105,8 +104,8 @@ def test_control_back_off_of_another_policy_is_caught(k8s: client.ApiClient, nam
 
 @pytest.mark.claim("LC-04")
 @pytest.mark.slow
-def test_crash_loop_back_off_reaches_its_cap(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    with crash_loop(k8s, namespace, evidence, Crasher()) as loop:
+def test_crash_loop_back_off_reaches_its_cap(scene: Scene, evidence: Evidence) -> None:
+    with crash_loop(scene, Crasher()) as loop:
         count = loop.policy.restarts_until_cap() + 1  # two restarts at the cap show it is one
         measured = loop.await_restarts(count)
     report_backoff(evidence, loop.policy, measured)
@@ -114,10 +113,10 @@ def test_crash_loop_back_off_reaches_its_cap(k8s: client.ApiClient, namespace: s
     assert infer(measured)["cap_s"] is not None, f"the delays never stopped growing:\n{table(loop.policy, measured)}"
 
 
-def crash_after_healthy_run(api: client.ApiClient, namespace: str, evidence: Evidence,
-                            healthy_for: int) -> tuple[BackoffPolicy, list[Restart]]:
+def crash_after_healthy_run(scene: Scene, healthy_for: int) -> tuple[BackoffPolicy, list[Restart]]:
     """Quick crashes build the back-off up; run ``LONG_RUN`` lasts ``healthy_for`` seconds; two restarts follow it."""
-    with crash_loop(api, namespace, evidence, Crasher(runs={LONG_RUN: healthy_for})) as loop:
+    evidence = scene.evidence
+    with crash_loop(scene, Crasher(runs={LONG_RUN: healthy_for})) as loop:
         measured = loop.await_restarts(LONG_RUN + 1, extra=healthy_for)
     # Not report_backoff: its expectation and inference assume no reset, which is what is in question here.
     evidence.measure("restart_delays_s", {r.number: round(r.delay, 1) for r in measured})
@@ -129,27 +128,27 @@ def crash_after_healthy_run(api: client.ApiClient, namespace: str, evidence: Evi
 
 @pytest.mark.claim("LC-05")
 @pytest.mark.slow
-def test_back_off_starts_over_after_ten_healthy_minutes(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    policy, measured = crash_after_healthy_run(k8s, namespace, evidence, RESET_AFTER + 15)
+def test_back_off_starts_over_after_ten_healthy_minutes(scene: Scene, evidence: Evidence) -> None:
+    policy, measured = crash_after_healthy_run(scene, RESET_AFTER + 15)
     assert_starts_over(policy, measured, LONG_RUN)
 
 
 @pytest.mark.claim("LC-05")
 @pytest.mark.control
 @pytest.mark.slow
-def test_control_back_off_kept_after_a_shorter_run(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    policy, measured = crash_after_healthy_run(k8s, namespace, evidence, RESET_AFTER // 2)
+def test_control_back_off_kept_after_a_shorter_run(scene: Scene, evidence: Evidence) -> None:
+    policy, measured = crash_after_healthy_run(scene, RESET_AFTER // 2)
     with pytest.raises(AssertionError, match="did not start over"):
         assert_starts_over(policy, measured, LONG_RUN)
 
 
 @pytest.mark.claim("LC-06")
-def test_replica_set_keeps_crash_looping_pod(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+def test_replica_set_keeps_crash_looping_pod(scene: Scene, evidence: Evidence) -> None:
     crasher = Crasher()
-    with crash_loop(k8s, namespace, evidence, crasher) as loop:
+    with crash_loop(scene, crasher) as loop:
         wait_for(lambda: crash_looping(loop.timeline, crasher.name) and len(loop.restarts()) >= 2,
                  120, "the pod to crash-loop")
-        replica_sets = client.AppsV1Api(k8s).list_namespaced_replica_set(namespace).items
+        replica_sets = scene.apps.list_namespaced_replica_set(scene.namespace).items
     assert_kept_as_replica(loop.timeline, crasher.name)
     counted = {rs.metadata.name: rs.status.replicas for rs in replica_sets}
     assert list(counted.values()) == [1], f"the ReplicaSet should count the crash-looping pod as its one replica: {counted}"
@@ -157,11 +156,11 @@ def test_replica_set_keeps_crash_looping_pod(k8s: client.ApiClient, namespace: s
 
 @pytest.mark.claim("LC-06")
 @pytest.mark.control
-def test_control_job_replacing_failed_pods_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+def test_control_job_replacing_failed_pods_is_caught(scene: Scene, evidence: Evidence) -> None:
     """A Job (restartPolicy Never) replaces a failed pod with a new one: the verdict must see that."""
     crasher = Crasher()
-    with TimelineRecorder(k8s, namespace) as timeline:
-        apply(k8s, namespace, crasher.job(retries=1))
+    with scene.watch() as timeline:
+        scene.apply(crasher.job(retries=1))
         wait_for(lambda: len({e.name for e in timeline.of("Pod")}) >= 2, 120, "the Job to replace its failed pod")
     evidence.attach("timeline", timeline.render())
     with pytest.raises(AssertionError, match="more than one pod"):

@@ -13,8 +13,7 @@ from __future__ import annotations
 import pytest
 
 from podlife.observe.timeline import Timeline
-from podlife.observe.window import Window, observe
-from podlife.report.summary import Evidence
+from podlife.observe.window import Window
 from podlife.verdicts.readiness import assert_waited_not_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import WAIT_FOR_DEPENDENCY, Netexec
@@ -29,10 +28,10 @@ def waiting_on_dependency(timeline: Timeline) -> bool:
         "Pod", lambda e: e.facts["containers"].get(WAIT_FOR_DEPENDENCY) == "running") is not None
 
 
-def dependency_arrives(jig: MakeJig, evidence: Evidence, check: str) -> tuple[Window, str]:
+def dependency_arrives(jig: MakeJig, check: str) -> tuple[Window, str]:
     app = jig(Netexec("web", depends_on=DEPENDENCY, dependency_check=check))
     url = app.create()
-    with observe(app.api, app.namespace, url, evidence) as window:
+    with app.scene.traffic(url) as window:
         wait_for(lambda: waiting_on_dependency(window.timeline), 60, "the app to wait for its dependency")
         window.mark("dependency deployed")
         jig(Netexec(DEPENDENCY)).deploy()
@@ -42,14 +41,14 @@ def dependency_arrives(jig: MakeJig, evidence: Evidence, check: str) -> tuple[Wi
 
 
 @pytest.mark.claim("LC-08")
-def test_readiness_probe_holds_traffic_until_dependency_appears(jig: MakeJig, evidence: Evidence) -> None:
-    window, pod = dependency_arrives(jig, evidence, "readiness")
+def test_readiness_probe_holds_traffic_until_dependency_appears(jig: MakeJig) -> None:
+    window, pod = dependency_arrives(jig, "readiness")
     assert_waited_not_ready(window.timeline, window.ledger, pod, "app", window.landmarks["dependency deployed"])
 
 
 @pytest.mark.claim("LC-08")
 @pytest.mark.control
-def test_control_init_container_keeps_the_app_from_starting(jig: MakeJig, evidence: Evidence) -> None:
-    window, pod = dependency_arrives(jig, evidence, "init")
+def test_control_init_container_keeps_the_app_from_starting(jig: MakeJig) -> None:
+    window, pod = dependency_arrives(jig, "init")
     with pytest.raises(AssertionError, match="not running before the dependency appeared"):
         assert_waited_not_ready(window.timeline, window.ledger, pod, "app", window.landmarks["dependency deployed"])

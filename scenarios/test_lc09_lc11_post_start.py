@@ -12,12 +12,10 @@ caught by the LC-11 verdict.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
-from podlife.kube import apply
 from podlife.observe.clock import now
-from podlife.observe.timeline import TimelineRecorder
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until_post_start_done, first_seen_running
 from podlife.verdicts.shutdown import Shutdown
 from podlife.waiting import wait_for
@@ -30,23 +28,22 @@ HOOK_OUTPUT = "poststart-hook-output"
 SLOW_HOOK = Hook(sleep=HOOK_SECONDS, output=HOOK_OUTPUT)
 
 
-def start_and_stop(api: client.ApiClient, namespace: str, evidence: Evidence, witness: Witness) -> tuple[Shutdown, str]:
+def start_and_stop(scene: Scene, witness: Witness) -> tuple[Shutdown, str]:
     """Start the witness under observation, keep its log, delete it; return what was seen and the log."""
-    core = client.CoreV1Api(api)
-    with TimelineRecorder(api, namespace) as timeline:
-        apply(api, namespace, witness.pod("witness"))
+    with scene.watch() as timeline:
+        scene.apply(witness.pod("witness"))
         wait_for(lambda: first_seen_running(timeline, "witness", witness.name), 60 + HOOK_SECONDS, "the witness to run")
-        log = core.read_namespaced_pod_log("witness", namespace)
+        log = scene.log("witness")
         deleted_at = now()
-        core.delete_namespaced_pod("witness", namespace)
+        scene.delete_pod("witness")
         wait_for(lambda: timeline.removed("witness"), 60, "the watch to see the witness removed")
-    evidence.attach("timeline", timeline.render())
+    scene.evidence.attach("timeline", timeline.render())
     return Shutdown("witness", witness.name, deleted_at, timeline), log
 
 
 @pytest.mark.claim("LC-09", "LC-11")
-def test_post_start_holds_container_waiting_and_is_not_logged(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    seen, log = start_and_stop(k8s, namespace, evidence, Witness(post_start=SLOW_HOOK, grace_period=2))
+def test_post_start_holds_container_waiting_and_is_not_logged(scene: Scene, evidence: Evidence) -> None:
+    seen, log = start_and_stop(scene, Witness(post_start=SLOW_HOOK, grace_period=2))
     evidence.waits_on(post_start=HOOK_SECONDS)
     records = seen.records()
     assert_waiting_until_post_start_done(seen.timeline, "witness", "witness", records)
@@ -56,21 +53,20 @@ def test_post_start_holds_container_waiting_and_is_not_logged(k8s: client.ApiCli
 
 @pytest.mark.claim("LC-09")
 @pytest.mark.control
-def test_control_startup_work_without_hook_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+def test_control_startup_work_without_hook_is_caught(scene: Scene) -> None:
     witness = Witness(post_start=SLOW_HOOK, post_start_in_main=True, ignore_sigterm=True,
                       grace_period=HOOK_SECONDS + 4)
-    seen, _ = start_and_stop(k8s, namespace, evidence, witness)
+    seen, _ = start_and_stop(scene, witness)
     with pytest.raises(AssertionError, match="before its postStart hook completed"):
         assert_waiting_until_post_start_done(seen.timeline, "witness", "witness", seen.records())
 
 
 @pytest.mark.claim("LC-11")
 @pytest.mark.control
-def test_control_output_of_main_process_is_caught_in_logs(k8s: client.ApiClient, namespace: str) -> None:
-    core = client.CoreV1Api(k8s)
+def test_control_output_of_main_process_is_caught_in_logs(scene: Scene) -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "printer"}, "spec": {"restartPolicy": "Never",
            "containers": [{"name": "c", "image": BUSYBOX, "command": ["echo", HOOK_OUTPUT]}]}}
-    apply(k8s, namespace, pod)
-    wait_for(lambda: core.read_namespaced_pod("printer", namespace).status.phase == "Succeeded", 60, "the printer to finish")
+    scene.apply(pod)
+    wait_for(lambda: scene.pod("printer").status.phase == "Succeeded", 60, "the printer to finish")
     with pytest.raises(AssertionError, match="is in the container log"):
-        assert_absent_from_logs(core.read_namespaced_pod_log("printer", namespace), HOOK_OUTPUT)
+        assert_absent_from_logs(scene.log("printer"), HOOK_OUTPUT)

@@ -14,12 +14,10 @@ records no such event, and the verdict says so.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
 from podlife.chaos.deletion import delete_and_watch
-from podlife.kube import apply
-from podlife.observe.timeline import Timeline, TimelineRecorder
-from podlife.report.summary import Evidence
+from podlife.observe.timeline import Timeline
+from podlife.scene import Scene
 from podlife.verdicts.hooks import (
     assert_killed_by_failed_post_start,
     assert_terminated_despite_failed_pre_stop,
@@ -29,38 +27,37 @@ from podlife.waiting import wait_for
 from podlife.workloads.witness import Hook, Witness
 
 
-def start_with_post_start(api: client.ApiClient, namespace: str, evidence: Evidence, hook: Hook) -> Timeline:
+def start_with_post_start(scene: Scene, hook: Hook) -> Timeline:
     """Start a restarting witness with ``hook`` as postStart; return once it was killed and restarted, or ran."""
     witness = Witness(post_start=hook, grace_period=2)
-    with TimelineRecorder(api, namespace) as timeline:
-        apply(api, namespace, witness.pod("witness", restart_policy="Always"))
+    with scene.watch() as timeline:
+        scene.apply(witness.pod("witness", restart_policy="Always"))
         wait_for(lambda: first_seen_running(timeline, "witness", "witness")
                  or timeline.most_restarts("witness", "witness") >= 1,
                  90, "the witness to run, or to be restarted")
-    evidence.attach("timeline", timeline.render())
+    scene.evidence.attach("timeline", timeline.render())
     return timeline
 
 
 @pytest.mark.claim("LC-10")
 @pytest.mark.parametrize("action", ["exec", "httpGet"])
-def test_failing_post_start_kills_the_container(k8s: client.ApiClient, namespace: str, evidence: Evidence,
-                                                action: str) -> None:
-    timeline = start_with_post_start(k8s, namespace, evidence, Hook(action, fails=True))
+def test_failing_post_start_kills_the_container(scene: Scene, action: str) -> None:
+    timeline = start_with_post_start(scene, Hook(action, fails=True))
     assert_killed_by_failed_post_start(timeline, "witness", "witness")
 
 
 @pytest.mark.claim("LC-10")
 @pytest.mark.control
-def test_control_working_post_start_is_not_reported_failed(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    timeline = start_with_post_start(k8s, namespace, evidence, Hook())
+def test_control_working_post_start_is_not_reported_failed(scene: Scene) -> None:
+    timeline = start_with_post_start(scene, Hook())
     with pytest.raises(AssertionError, match="no FailedPostStartHook event"):
         assert_killed_by_failed_post_start(timeline, "witness", "witness")
 
 
 @pytest.mark.claim("LC-13")
 @pytest.mark.disruptive
-def test_failing_pre_stop_does_not_stop_termination(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop=Hook(fails=True), grace_period=10).pod("witness"))
+def test_failing_pre_stop_does_not_stop_termination(scene: Scene) -> None:
+    shutdown = delete_and_watch(scene, Witness(pre_stop=Hook(fails=True), grace_period=10).pod("witness"))
     assert_terminated_despite_failed_pre_stop(shutdown)
     events = [e for e, _ in shutdown.records()]
     assert "prestop-start" in events and "prestop-end" not in events, f"the failing hook's records: {events}"
@@ -69,7 +66,7 @@ def test_failing_pre_stop_does_not_stop_termination(k8s: client.ApiClient, names
 @pytest.mark.claim("LC-13")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_working_pre_stop_is_not_reported_failed(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop=Hook(), grace_period=10).pod("witness"))
+def test_control_working_pre_stop_is_not_reported_failed(scene: Scene) -> None:
+    shutdown = delete_and_watch(scene, Witness(pre_stop=Hook(), grace_period=10).pod("witness"))
     with pytest.raises(AssertionError, match="no FailedPreStopHook event"):
         assert_terminated_despite_failed_pre_stop(shutdown)

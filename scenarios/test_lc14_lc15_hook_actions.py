@@ -14,10 +14,10 @@ none run for ``b``.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
 from podlife.chaos.deletion import delete_and_watch
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.hooks import HookTrail, assert_hook_ran
 from podlife.workloads.witness import Hook, Witness
 from scenarios.conftest import Recorder
@@ -27,22 +27,20 @@ PHASES = ("poststart", "prestop")
 SLOW_PRE_STOP = 3
 
 
-def run_with_hooks(api: client.ApiClient, namespace: str, evidence: Evidence, recorder: Recorder | None,
-                   *witnesses: Witness) -> HookTrail:
+def run_with_hooks(scene: Scene, recorder: Recorder | None, *witnesses: Witness) -> HookTrail:
     """Start a pod of ``witnesses`` (hooks and all), delete it, and collect every trace its hooks left."""
-    shutdown = delete_and_watch(api, namespace, evidence, witnesses[0].pod("hooked", *witnesses[1:]))
+    shutdown = delete_and_watch(scene, witnesses[0].pod("hooked", *witnesses[1:]))
     found = HookTrail({w.name: shutdown.of(w.name).records() for w in witnesses}, recorder.log() if recorder else "")
-    evidence.attach("records", "\n".join(f"{c}: {r}" for c, r in found.records.items()))
+    scene.evidence.attach("records", "\n".join(f"{c}: {r}" for c, r in found.records.items()))
     return found
 
 
 @pytest.mark.claim("LC-14")
 @pytest.mark.disruptive
 @pytest.mark.parametrize("action", ["exec", "httpGet"])
-def test_both_hook_actions_run_for_both_hooks(k8s: client.ApiClient, namespace: str, evidence: Evidence,
-                                              recorder: Recorder, action: str) -> None:
+def test_both_hook_actions_run_for_both_hooks(scene: Scene, recorder: Recorder, action: str) -> None:
     hook = Hook(action, recorder=recorder.ip)
-    found = run_with_hooks(k8s, namespace, evidence, recorder, Witness(post_start=hook, pre_stop=hook, grace_period=5))
+    found = run_with_hooks(scene, recorder, Witness(post_start=hook, pre_stop=hook, grace_period=5))
     for phase in PHASES:
         assert_hook_ran(found, "witness", phase, action)
 
@@ -50,11 +48,10 @@ def test_both_hook_actions_run_for_both_hooks(k8s: client.ApiClient, namespace: 
 @pytest.mark.claim("LC-14")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_http_hooks_aimed_nowhere_are_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence,
-                                                     recorder: Recorder) -> None:
+def test_control_http_hooks_aimed_nowhere_are_caught(scene: Scene, recorder: Recorder) -> None:
     hook = Hook("httpGet", recorder=recorder.ip)
     nowhere = Hook("httpGet", fails=True)
-    found = run_with_hooks(k8s, namespace, evidence, recorder, Witness(post_start=hook, pre_stop=nowhere, grace_period=5))
+    found = run_with_hooks(scene, recorder, Witness(post_start=hook, pre_stop=nowhere, grace_period=5))
     assert_hook_ran(found, "witness", "poststart", "httpGet")
     with pytest.raises(AssertionError, match="prestop httpGet hook left no trace"):
         assert_hook_ran(found, "witness", "prestop", "httpGet")
@@ -68,8 +65,8 @@ def two_containers(b_hooks: bool) -> tuple[Witness, Witness]:
 
 @pytest.mark.claim("LC-15")
 @pytest.mark.disruptive
-def test_each_container_runs_its_own_hooks(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    found = run_with_hooks(k8s, namespace, evidence, None, *two_containers(b_hooks=True))
+def test_each_container_runs_its_own_hooks(scene: Scene, evidence: Evidence) -> None:
+    found = run_with_hooks(scene, None, *two_containers(b_hooks=True))
     for container in ("a", "b"):
         for phase in PHASES:
             assert_hook_ran(found, container, phase, "exec")
@@ -84,9 +81,8 @@ def test_each_container_runs_its_own_hooks(k8s: client.ApiClient, namespace: str
 @pytest.mark.claim("LC-15")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_hooks_of_one_container_do_not_run_for_another(k8s: client.ApiClient, namespace: str,
-                                                               evidence: Evidence) -> None:
-    found = run_with_hooks(k8s, namespace, evidence, None, *two_containers(b_hooks=False))
+def test_control_hooks_of_one_container_do_not_run_for_another(scene: Scene) -> None:
+    found = run_with_hooks(scene, None, *two_containers(b_hooks=False))
     assert_hook_ran(found, "a", "prestop", "exec")
     with pytest.raises(AssertionError, match="b's prestop exec hook left no trace"):
         assert_hook_ran(found, "b", "prestop", "exec")

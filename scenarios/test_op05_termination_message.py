@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from podlife.kube import apply
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.termination import assert_message_shown
 from podlife.waiting import wait_for
 from podlife.workloads.farewell import Farewell
@@ -21,29 +21,28 @@ from podlife.workloads.farewell import Farewell
 LAST_WORDS = "cannot open /data/db: permission denied"
 
 
-def run_to_failure(api: client.ApiClient, namespace: str, farewell: Farewell) -> client.V1Pod:
-    core = client.CoreV1Api(api)
-    apply(api, namespace, farewell.pod("farewell"))
-    return wait_for(lambda: (pod if (pod := core.read_namespaced_pod("farewell", namespace)).status.phase == "Failed" else None),
+def run_to_failure(scene: Scene, farewell: Farewell) -> client.V1Pod:
+    scene.apply(farewell.pod("farewell"))
+    return wait_for(lambda: (pod if (pod := scene.pod("farewell")).status.phase == "Failed" else None),
                     60, "the container to fail")
 
 
 @pytest.mark.claim("OP-05")
-def test_termination_message_file_shows_in_status(k8s: client.ApiClient, namespace: str) -> None:
-    assert_message_shown(run_to_failure(k8s, namespace, Farewell(message=LAST_WORDS)), "app", LAST_WORDS)
+def test_termination_message_file_shows_in_status(scene: Scene) -> None:
+    assert_message_shown(run_to_failure(scene, Farewell(message=LAST_WORDS)), "app", LAST_WORDS)
 
 
 @pytest.mark.claim("OP-05")
-def test_fallback_to_logs_shows_log_tail(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
+def test_fallback_to_logs_shows_log_tail(scene: Scene, evidence: Evidence) -> None:
     farewell = Farewell(log_lines=("starting", LAST_WORDS), policy="FallbackToLogsOnError")
-    pod = run_to_failure(k8s, namespace, farewell)
+    pod = run_to_failure(scene, farewell)
     evidence.measure("message", pod.status.container_statuses[0].state.terminated.message)
     assert_message_shown(pod, "app", LAST_WORDS)
 
 
 @pytest.mark.claim("OP-05")
 @pytest.mark.control
-def test_control_log_only_words_without_fallback_are_caught(k8s: client.ApiClient, namespace: str) -> None:
-    pod = run_to_failure(k8s, namespace, Farewell(log_lines=("starting", LAST_WORDS)))
+def test_control_log_only_words_without_fallback_are_caught(scene: Scene) -> None:
+    pod = run_to_failure(scene, Farewell(log_lines=("starting", LAST_WORDS)))
     with pytest.raises(AssertionError, match="termination message is"):
         assert_message_shown(pod, "app", LAST_WORDS)

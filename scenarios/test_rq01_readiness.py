@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from podlife.observe.window import Window, observe
-from podlife.report.summary import Evidence
+from podlife.observe.window import Window
 from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
@@ -24,10 +23,10 @@ SLOW_START = 6
 REPLICAS_AFTER = 3
 
 
-def scale_up_a_slow_starter_under_traffic(jig: MakeJig, evidence: Evidence, readiness_probe: bool) -> Window:
+def scale_up_a_slow_starter_under_traffic(jig: MakeJig, readiness_probe: bool) -> Window:
     app = jig(Netexec("slow-start", startup_delay=SLOW_START, readiness_probe=readiness_probe))
     url = app.deploy()
-    with observe(app.api, app.namespace, url, evidence) as window:
+    with app.scene.traffic(url) as window:
         window.mark("scaled up")
         app.scale(REPLICAS_AFTER)
         wait_for(lambda: len(window.ledger.served_by()) >= REPLICAS_AFTER, SLOW_START + 90, "every replica to serve")
@@ -35,15 +34,15 @@ def scale_up_a_slow_starter_under_traffic(jig: MakeJig, evidence: Evidence, read
 
 
 @pytest.mark.claim("RQ-01")
-def test_new_pods_get_traffic_only_when_ready(jig: MakeJig, evidence: Evidence) -> None:
-    window = scale_up_a_slow_starter_under_traffic(jig, evidence, readiness_probe=True)
+def test_new_pods_get_traffic_only_when_ready(jig: MakeJig) -> None:
+    window = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=True)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
 
 
 @pytest.mark.claim("RQ-01")
 @pytest.mark.control
-def test_without_readiness_probe_requests_fail(jig: MakeJig, evidence: Evidence) -> None:
-    window = scale_up_a_slow_starter_under_traffic(jig, evidence, readiness_probe=False)
+def test_without_readiness_probe_requests_fail(jig: MakeJig) -> None:
+    window = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=False)
     assert_requests_lost(window.ledger, window.timeline, window.landmarks)
     first_failure = window.ledger.failures[0]
     assert first_failure.sent >= window.landmarks["scaled up"], "requests failed before the scale-up: not the claim's effect"

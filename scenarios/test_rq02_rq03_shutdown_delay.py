@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 
 from podlife.observe.clock import now
-from podlife.observe.window import Window, observe
+from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
 from podlife.waiting import wait_for
@@ -64,12 +64,12 @@ DISRUPTIONS: dict[str, Callable[[AppJig, Window], None]] = {
 }
 
 
-def disrupt_under_traffic(jig: MakeJig, evidence: Evidence, disruption: str, pre_stop_sleep: int | None,
+def disrupt_under_traffic(jig: MakeJig, disruption: str, pre_stop_sleep: int | None,
                           pre_stop_action: str = "exec") -> Window:
     app = jig(Netexec("web", replicas=REPLICAS, readiness_probe=True, pre_stop_sleep=pre_stop_sleep,
                       pre_stop_action=pre_stop_action))
     url = app.deploy()
-    with observe(app.api, app.namespace, url, evidence, rate=RATE) as window:
+    with app.scene.traffic(url, rate=RATE) as window:
         DISRUPTIONS[disruption](app, window)
         wait_for(app.settled, 180, f"the {disruption} to finish, old pods gone")
         settled = window.mark("settled")
@@ -91,7 +91,7 @@ def served_after_deletion(window: Window) -> dict[str, int]:
 @pytest.mark.disruptive
 @pytest.mark.parametrize("action", ["exec", "sleep"])
 def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence, action: str) -> None:
-    window = disrupt_under_traffic(jig, evidence, "rolling-update", PRE_STOP_SLEEP, action)
+    window = disrupt_under_traffic(jig, "rolling-update", PRE_STOP_SLEEP, action)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
     after = served_after_deletion(window)
     evidence.measure("requests_served_after_deletion_started", after)
@@ -101,7 +101,7 @@ def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evide
 @pytest.mark.claim("RQ-03")
 @pytest.mark.disruptive
 def test_scale_down_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence) -> None:
-    window = disrupt_under_traffic(jig, evidence, "scale-down", PRE_STOP_SLEEP)
+    window = disrupt_under_traffic(jig, "scale-down", PRE_STOP_SLEEP)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
     after = served_after_deletion(window)
     evidence.measure("requests_served_after_deletion_started", after)
@@ -118,14 +118,14 @@ def assert_lost_by_the_disruption(window: Window, disruption: str) -> None:
 @pytest.mark.claim("RQ-02", "RQ-03")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_rolling_update_without_pre_stop_delay_loses_requests(jig: MakeJig, evidence: Evidence) -> None:
-    window = disrupt_under_traffic(jig, evidence, "rolling-update", pre_stop_sleep=None)
+def test_rolling_update_without_pre_stop_delay_loses_requests(jig: MakeJig) -> None:
+    window = disrupt_under_traffic(jig, "rolling-update", pre_stop_sleep=None)
     assert_lost_by_the_disruption(window, "rolling-update")
 
 
 @pytest.mark.claim("RQ-03")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_scale_down_without_pre_stop_delay_loses_requests(jig: MakeJig, evidence: Evidence) -> None:
-    window = disrupt_under_traffic(jig, evidence, "scale-down", pre_stop_sleep=None)
+def test_scale_down_without_pre_stop_delay_loses_requests(jig: MakeJig) -> None:
+    window = disrupt_under_traffic(jig, "scale-down", pre_stop_sleep=None)
     assert_lost_by_the_disruption(window, "scale-down")

@@ -10,10 +10,10 @@ fails, because the kill comes at the spec's period.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
 from podlife.chaos.deletion import delete_and_watch
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.shutdown import assert_killed_at_grace
 from podlife.workloads.witness import Witness
 
@@ -27,8 +27,8 @@ STUBBORN = Witness(ignore_sigterm=True, grace_period=SPEC_GRACE)
 
 @pytest.mark.claim("SD-04")
 @pytest.mark.disruptive
-def test_delete_grace_period_overrides_the_pods(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, STUBBORN.pod("witness"), grace_override=OVERRIDE)
+def test_delete_grace_period_overrides_the_pods(scene: Scene, evidence: Evidence) -> None:
+    shutdown = delete_and_watch(scene, STUBBORN.pod("witness"), grace_override=OVERRIDE)
     evidence.waits_on(grace=OVERRIDE)
     delay = assert_killed_at_grace(shutdown, OVERRIDE, {"the pod spec's terminationGracePeriodSeconds": SPEC_GRACE})
     evidence.measure("kill_delay_s", round(delay, 3))
@@ -37,8 +37,8 @@ def test_delete_grace_period_overrides_the_pods(k8s: client.ApiClient, namespace
 @pytest.mark.claim("SD-04")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_delete_without_override_is_caught(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, STUBBORN.pod("witness"))
+def test_control_delete_without_override_is_caught(scene: Scene, evidence: Evidence) -> None:
+    shutdown = delete_and_watch(scene, STUBBORN.pod("witness"))
     evidence.waits_on(grace=SPEC_GRACE)
     with pytest.raises(AssertionError, match="grace period is 6s .*that is the pod spec's terminationGracePeriodSeconds"):
         assert_killed_at_grace(shutdown, OVERRIDE, {"the pod spec's terminationGracePeriodSeconds": SPEC_GRACE})

@@ -12,10 +12,9 @@ the graceful delete must fail.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
-from podlife.kube import apply, exec_in, running_uid
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.identity import assert_never_overlapped, assert_overlapped
 from podlife.waiting import wait_for
 from podlife.workloads.members import RECORDS, Members
@@ -29,36 +28,35 @@ HEARTBEAT = ["trap '' TERM", f"while true; do record beat-$POD_UID; sleep {BEAT}
 POD = "db-0"
 
 
-def delete_member(api: client.ApiClient, namespace: str, evidence: Evidence, force: bool) -> tuple[list[tuple[str, float]], str, str]:
+def delete_member(scene: Scene, force: bool) -> tuple[list[tuple[str, float]], str, str]:
     """Delete db-0 (by force or gracefully); return the heartbeats once only the replacement beats, and both UIDs."""
-    core = client.CoreV1Api(api)
     db = Members("db", HEARTBEAT, grace_period=GRACE)
-    apply(api, namespace, db.service(), db.statefulset())
-    old = running_uid(api, namespace, POD)
-    core.delete_namespaced_pod(POD, namespace, grace_period_seconds=0 if force else None)
-    new = running_uid(api, namespace, POD, other_than=old, timeout=GRACE + 90)
+    scene.apply(db.service(), db.statefulset())
+    old = scene.running_uid(POD)
+    scene.delete_pod(POD, grace_period=0 if force else None)
+    new = scene.running_uid(POD, other_than=old, timeout=GRACE + 90)
 
     def old_stopped() -> list[tuple[str, float]] | None:
-        beats = parse_records(exec_in(api, namespace, POD, ["cat", RECORDS]))
+        beats = parse_records(scene.exec(POD, ["cat", RECORDS]))
         last = {uid: max((t for e, t in beats if e == f"beat-{uid}"), default=0.0) for uid in (old, new)}
         return beats if last[new] - last[old] > STOPPED_AFTER else None
 
     beats = wait_for(old_stopped, GRACE + 60, "the old process to stop beating")
-    evidence.measure("deletion", "force" if force else "graceful")
+    scene.evidence.measure("deletion", "force" if force else "graceful")
     return beats, old, new
 
 
 @pytest.mark.claim("SD-05")
 @pytest.mark.disruptive
-def test_force_delete_runs_two_pods_of_one_identity(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    beats, old, new = delete_member(k8s, namespace, evidence, force=True)
+def test_force_delete_runs_two_pods_of_one_identity(scene: Scene, evidence: Evidence) -> None:
+    beats, old, new = delete_member(scene, force=True)
     evidence.measure("overlap_s", round(assert_overlapped(beats, old, new), 3))
 
 
 @pytest.mark.claim("SD-05")
 @pytest.mark.disruptive
-def test_graceful_delete_never_overlaps(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    beats, old, new = delete_member(k8s, namespace, evidence, force=False)
+def test_graceful_delete_never_overlaps(scene: Scene, evidence: Evidence) -> None:
+    beats, old, new = delete_member(scene, force=False)
     evidence.waits_on(grace=GRACE)
     evidence.measure("gap_s", round(assert_never_overlapped(beats, old, new), 3))
 
@@ -66,7 +64,7 @@ def test_graceful_delete_never_overlaps(k8s: client.ApiClient, namespace: str, e
 @pytest.mark.claim("SD-05")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_graceful_delete_shows_no_overlap(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    beats, old, new = delete_member(k8s, namespace, evidence, force=False)
+def test_control_graceful_delete_shows_no_overlap(scene: Scene) -> None:
+    beats, old, new = delete_member(scene, force=False)
     with pytest.raises(AssertionError, match="never overlapped"):
         assert_overlapped(beats, old, new)

@@ -10,10 +10,8 @@ migration, the removed member's records are stranded, and the verdict catches th
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
-from podlife.kube import all_running, apply, exec_in, pod_gone
-from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.identity import assert_no_record_lost
 from podlife.waiting import wait_for
 from podlife.workloads.members import RECORDS, Members
@@ -27,43 +25,43 @@ STORE = Members("store", [
 REMOVED, TARGET = 2, 0
 
 
-def records_of(api: client.ApiClient, namespace: str, ordinal: int) -> set[str]:
-    text = exec_in(api, namespace, STORE.pod_name(ordinal), ["sh", "-c", f"cat {RECORDS} 2>/dev/null || true"])
+def records_of(scene: Scene, ordinal: int) -> set[str]:
+    text = scene.exec(STORE.pod_name(ordinal), ["sh", "-c", f"cat {RECORDS} 2>/dev/null || true"])
     return {event for event, _ in parse_records(text)}
 
 
-def scale_down(api: client.ApiClient, namespace: str, evidence: Evidence, migrate: bool) -> tuple[set[str], set[str]]:
+def scale_down(scene: Scene, migrate: bool) -> tuple[set[str], set[str]]:
     """Fill three members, scale to two, optionally migrate; return the records written and those still served."""
-    apply(api, namespace, STORE.service(), STORE.statefulset())
+    scene.apply(STORE.service(), STORE.statefulset())
     members = range(STORE.replicas)
-    wait_for(lambda: all(all_running(api, namespace, STORE.pod_name(n)) for n in members), 120, "three members to run")
-    written = wait_for(lambda: (found if len(found := set().union(*(records_of(api, namespace, n) for n in members)))
+    wait_for(lambda: all(scene.all_running(STORE.pod_name(n)) for n in members), 120, "three members to run")
+    written = wait_for(lambda: (found if len(found := set().union(*(records_of(scene, n) for n in members)))
                                 == RECORDS_PER_MEMBER * STORE.replicas else None), 30, "every member to write its records")
-    client.AppsV1Api(api).patch_namespaced_stateful_set_scale(STORE.name, namespace, {"spec": {"replicas": 2}})
-    wait_for(lambda: pod_gone(api, namespace, STORE.pod_name(REMOVED)), 60, "the removed member to go")
-    claim = client.CoreV1Api(api).read_namespaced_persistent_volume_claim(STORE.claim_name(REMOVED), namespace)
+    scene.scale("StatefulSet", STORE.name, 2)
+    wait_for(lambda: scene.gone(STORE.pod_name(REMOVED)), 60, "the removed member to go")
+    claim = scene.core.read_namespaced_persistent_volume_claim(STORE.claim_name(REMOVED), scene.namespace)
     assert claim.status.phase == "Bound", f"the removed member's claim should stay behind, bound; it is {claim.status.phase}"
     if migrate:
         job = STORE.migration_job(REMOVED, TARGET)
-        apply(api, namespace, job)
-        batch = client.BatchV1Api(api)
-        wait_for(lambda: batch.read_namespaced_job(job["metadata"]["name"], namespace).status.succeeded, 120, "the migration Job")
-    remaining = set().union(*(records_of(api, namespace, n) for n in range(2)))
-    evidence.measure("records", {"written": len(written), "on_remaining_members": len(remaining)})
+        scene.apply(job)
+        wait_for(lambda: scene.batch.read_namespaced_job(job["metadata"]["name"], scene.namespace).status.succeeded,
+                 120, "the migration Job")
+    remaining = set().union(*(records_of(scene, n) for n in range(2)))
+    scene.evidence.measure("records", {"written": len(written), "on_remaining_members": len(remaining)})
     return written, remaining
 
 
 @pytest.mark.claim("SD-06")
 @pytest.mark.disruptive
-def test_migration_job_moves_the_removed_members_data(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    written, remaining = scale_down(k8s, namespace, evidence, migrate=True)
+def test_migration_job_moves_the_removed_members_data(scene: Scene) -> None:
+    written, remaining = scale_down(scene, migrate=True)
     assert_no_record_lost(written, remaining, STORE.claim_name(REMOVED))
 
 
 @pytest.mark.claim("SD-06")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_without_migration_data_is_stranded(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    written, remaining = scale_down(k8s, namespace, evidence, migrate=False)
+def test_control_without_migration_data_is_stranded(scene: Scene) -> None:
+    written, remaining = scale_down(scene, migrate=False)
     with pytest.raises(AssertionError, match="stranded in data-store-2"):
         assert_no_record_lost(written, remaining, STORE.claim_name(REMOVED))

@@ -11,11 +11,10 @@ Each check has a negative control running its verdict against the bad variant.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
 from podlife.chaos.deletion import DEFAULT_GRACE, delete_and_watch
-from podlife.kube import apply
 from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.verdicts.shutdown import (
     assert_killed_at_grace,
     assert_marked_before_removed,
@@ -31,8 +30,8 @@ PRE_STOP = 3
 
 @pytest.mark.claim("LC-12", "SD-01", "SD-02", "SD-03")
 @pytest.mark.disruptive
-def test_pre_stop_then_sigterm_then_sigkill_at_grace(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE).pod("witness"))
+def test_pre_stop_then_sigterm_then_sigkill_at_grace(scene: Scene, evidence: Evidence) -> None:
+    shutdown = delete_and_watch(scene, Witness(ignore_sigterm=True, pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE).pod("witness"))
     evidence.attach("records", "\n".join(f"{e} {t - shutdown.deleted_at:+.3f}s" for e, t in shutdown.records()))
     assert_marked_before_removed(shutdown)
     assert_pre_stop_completed_before_sigterm(shutdown)
@@ -41,17 +40,17 @@ def test_pre_stop_then_sigterm_then_sigkill_at_grace(k8s: client.ApiClient, name
 
 
 @pytest.mark.claim("SD-03")
-def test_default_grace_period_is_30s(k8s: client.ApiClient, namespace: str) -> None:
-    apply(k8s, namespace, Witness().pod("witness"))
-    spec = client.CoreV1Api(k8s).read_namespaced_pod("witness", namespace).spec
+def test_default_grace_period_is_30s(scene: Scene) -> None:
+    scene.apply(Witness().pod("witness"))
+    spec = scene.pod("witness").spec
     assert spec.termination_grace_period_seconds == DEFAULT_GRACE
 
 
 @pytest.mark.claim("SD-03")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_process_honouring_sigterm_is_not_killed_at_grace(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE).pod("witness"))
+def test_control_process_honouring_sigterm_is_not_killed_at_grace(scene: Scene) -> None:
+    shutdown = delete_and_watch(scene, Witness(pre_stop=Hook(sleep=PRE_STOP), grace_period=GRACE).pod("witness"))
     with pytest.raises(AssertionError, match="not 137"):
         assert_killed_at_grace(shutdown, GRACE)
 
@@ -59,8 +58,8 @@ def test_control_process_honouring_sigterm_is_not_killed_at_grace(k8s: client.Ap
 @pytest.mark.claim("LC-12", "SD-02")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_without_pre_stop_hook_order_check_fails(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(grace_period=GRACE).pod("witness"))
+def test_control_without_pre_stop_hook_order_check_fails(scene: Scene) -> None:
+    shutdown = delete_and_watch(scene, Witness(grace_period=GRACE).pod("witness"))
     with pytest.raises(AssertionError, match="prestop-start"):
         assert_pre_stop_completed_before_sigterm(shutdown)
 
@@ -68,7 +67,7 @@ def test_control_without_pre_stop_hook_order_check_fails(k8s: client.ApiClient, 
 @pytest.mark.claim("SD-01")
 @pytest.mark.control
 @pytest.mark.disruptive
-def test_control_force_delete_skips_terminating(k8s: client.ApiClient, namespace: str, evidence: Evidence) -> None:
-    shutdown = delete_and_watch(k8s, namespace, evidence, Witness(ignore_sigterm=True, grace_period=GRACE).pod("witness"), grace_override=0)
+def test_control_force_delete_skips_terminating(scene: Scene) -> None:
+    shutdown = delete_and_watch(scene, Witness(ignore_sigterm=True, grace_period=GRACE).pod("witness"), grace_override=0)
     with pytest.raises(AssertionError):
         assert_marked_before_removed(shutdown)

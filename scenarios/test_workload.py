@@ -17,11 +17,9 @@ from podlife.access import Target
 from podlife.chaos.crash import kill_container, running_container
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.provider import LocalCluster
-from podlife.kube import scheduled_node
 from podlife.observe.kubelet import expected_backoff
 from podlife.observe.clock import now
-from podlife.observe.timeline import TimelineRecorder
-from podlife.observe.window import Window, observe
+from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.verdicts.advice import workload_advice
 from podlife.verdicts.backoff import allowed, assert_follows, restarts
@@ -107,7 +105,7 @@ def judge_lossless(window: Window, evidence: Evidence, hit: list[str], started: 
 @pytest.mark.disruptive
 def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+    with jig.scene.traffic(target, rate=RATE) as window:
         serving_pods(jig, window)
         old = [p.metadata.name for p in jig.pods()]
         started = window.mark("rolling-update")
@@ -120,7 +118,7 @@ def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: E
 @pytest.mark.disruptive
 def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+    with jig.scene.traffic(target, rate=RATE) as window:
         serving_pods(jig, window)
         add_a_pod(jig, window)
         started = window.mark("scale-down")
@@ -134,7 +132,7 @@ def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evide
 @pytest.mark.disruptive
 def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+    with jig.scene.traffic(target, rate=RATE) as window:
         served = serving_pods(jig, window)
         victim = max(served, key=lambda pod: served[pod])
         known = {p.metadata.name for p in jig.pods()}
@@ -153,7 +151,7 @@ def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) 
 @pytest.mark.disruptive
 def test_new_pod_gets_traffic_only_once_it_answers(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with observe(jig.api, jig.namespace, target, evidence, rate=RATE) as window:
+    with jig.scene.traffic(target, rate=RATE) as window:
         serving_pods(jig, window)
         started = window.mark("scale-up")
         new_pod = add_a_pod(jig, window)
@@ -169,7 +167,7 @@ def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, ap
                                                           evidence: Evidence) -> None:
     jig, _ = app
     victim = jig.pods()[0].metadata.name
-    with TimelineRecorder(jig.api, jig.namespace) as timeline:
+    with jig.scene.watch() as timeline:
         deleted = now()
         jig.delete_pod(victim)
         wait_for(lambda: timeline.removed(victim), user_app.grace_period + 60, f"the watch to see {victim} removed")
@@ -189,13 +187,13 @@ def test_crashed_container_restarts_with_the_kubelets_back_off(user_app: UserApp
     if podlife_cluster.provider != "local":
         pytest.skip("crashing your app's container takes the node's container runtime: the local cluster only")
     jig, _ = app
-    api, namespace, container = jig.api, jig.namespace, user_app.container
+    scene, container = jig.scene, user_app.container
     victim = jig.pods()[0].metadata.name
-    policy = expected_backoff(api, scheduled_node(api, namespace, victim))
-    with TimelineRecorder(api, namespace) as timeline:
+    policy = expected_backoff(scene.api, scene.node_of(victim))
+    with scene.watch() as timeline:
         killed: set[str] = set()
         for crash in range(1, CRASHES + 1):
-            running = wait_for(lambda: (c := running_container(api, namespace, victim, container)) not in killed and c,
+            running = wait_for(lambda: (c := running_container(scene.api, scene.namespace, victim, container)) not in killed and c,
                                allowed(policy, crash)[1] + 60, f"{container} of {victim} to run again")
             kill_container(LocalCluster().ctr_command(), running)
             killed.add(running)

@@ -4,7 +4,7 @@ Modelled on the upstream e2e framework's jigs: scenarios say *what* they do to t
 (``scale``, ``roll_out``, ``delete_pod``) and the jig knows how, so each scenario reads as
 its story. The app is anything that satisfies ``App``: podlife's reference apps
 (``agnhost.Netexec``) and a user's own workload (``user.UserApp``) are driven the same way,
-through the same applies, so the image mirror, the test's labels and the report's copy of
+through the test's ``Scene``, so the image mirror, the test's labels and the report's copy of
 what was applied are the same for both.
 """
 
@@ -14,13 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-import yaml
 from kubernetes import client
 
 from podlife.access import ServiceAccess, Target, answers, service_target
-from podlife.cluster.base import ClusterHandle
-from podlife.kube import apply, pod_gone, pods_of, ready_endpoints, ready_pods, wait_ready
-from podlife.report.summary import Evidence
+from podlife.scene import Scene
 from podlife.waiting import wait_for
 
 
@@ -50,21 +47,15 @@ class App(Protocol):
 
 @dataclass
 class AppJig:
-    """One app in one test namespace; ``evidence``, when given, gets a copy of every manifest applied."""
+    """One app in one test's scene."""
 
-    api: client.ApiClient
-    cluster: ClusterHandle
-    namespace: str
+    scene: Scene
     app: App
-    evidence: Evidence | None = None
 
     def create(self) -> Target:
         """Apply the app's manifests; return where to send traffic at once, ready or not."""
-        manifests = self.app.manifests()
-        if self.evidence:
-            self.evidence.attach(f"applied: {self.app.source}", yaml.safe_dump_all(manifests, sort_keys=False))
-        apply(self.api, self.namespace, *manifests, source=self.app.source)
-        return service_target(self.api, self.cluster, self.namespace, self.app.access)
+        self.scene.apply(*self.app.manifests(), source=self.app.source)
+        return service_target(self.scene.api, self.scene.cluster, self.scene.namespace, self.app.access)
 
     def deploy(self, timeout: float = 120) -> Target:
         """Apply the app's manifests; return the target once the app answers through its Service.
@@ -72,46 +63,37 @@ class AppJig:
         From inside the cluster only a pod could ask, so there the Service's ready endpoints stand in.
         """
         target = self.create()
-        wait_ready(self.api, self.namespace, self.app.selector, self.app.replicas, timeout)
+        self.scene.wait_ready(self.app.selector, self.app.replicas, timeout)
         if target.in_cluster:
-            wait_for(lambda: ready_endpoints(self.api, self.namespace, self.app.access.service) >= self.app.replicas,
+            wait_for(lambda: self.scene.ready_endpoints(self.app.access.service) >= self.app.replicas,
                      timeout, f"{self.app.access.service}'s Service to list its ready endpoints")
         else:
             wait_for(lambda: answers(target), timeout, f"{self.app.name} to answer through its Service")
         return target
 
     def pods(self) -> list[client.V1Pod]:
-        return ready_pods(self.api, self.namespace, self.app.selector)
+        return self.scene.ready_pods(self.app.selector)
 
     def scale(self, replicas: int) -> None:
-        patch = {"spec": {"replicas": replicas}}
-        apps = client.AppsV1Api(self.api)
-        if self.app.kind == "StatefulSet":
-            apps.patch_namespaced_stateful_set_scale(self.app.name, self.namespace, patch)
-        else:
-            apps.patch_namespaced_deployment_scale(self.app.name, self.namespace, patch)
+        self.scene.scale(self.app.kind, self.app.name, replicas)
 
     def roll_out(self) -> None:
         """Trigger a rolling update by changing the pod template (an annotation), as a new release would."""
-        patch = {"spec": {"template": {"metadata": {"annotations": {"podlife.io/revision": str(time.time_ns())}}}}}
-        apps = client.AppsV1Api(self.api)
-        if self.app.kind == "StatefulSet":
-            apps.patch_namespaced_stateful_set(self.app.name, self.namespace, patch)
-        else:
-            apps.patch_namespaced_deployment(self.app.name, self.namespace, patch)
+        self.scene.patch_template(self.app.kind, self.app.name,
+                                  {"metadata": {"annotations": {"podlife.io/revision": str(time.time_ns())}}})
 
     def rolled_out(self) -> bool:
         """Every replica runs the current template and is ready, and no extra pod is left."""
-        apps = client.AppsV1Api(self.api)
+        apps, namespace = self.scene.apps, self.scene.namespace
         if self.app.kind == "StatefulSet":
-            s = apps.read_namespaced_stateful_set(self.app.name, self.namespace)
+            s = apps.read_namespaced_stateful_set(self.app.name, namespace)
             return bool(
                 s.status.observed_generation == s.metadata.generation
                 and s.status.current_revision == s.status.update_revision
                 and s.status.ready_replicas == s.spec.replicas
                 and (s.status.replicas or 0) == s.spec.replicas
             )
-        d = apps.read_namespaced_deployment(self.app.name, self.namespace)
+        d = apps.read_namespaced_deployment(self.app.name, namespace)
         st = d.status
         return bool(
             st.observed_generation == d.metadata.generation
@@ -122,14 +104,10 @@ class AppJig:
 
     def settled(self) -> bool:
         """Rolled out, and no pod of the app is still terminating: the whole shutdown is behind us."""
-        pods = pods_of(self.api, self.namespace, self.app.selector)
-        return self.rolled_out() and all(p.metadata.deletion_timestamp is None for p in pods)
+        return self.rolled_out() and all(p.metadata.deletion_timestamp is None for p in self.scene.pods(self.app.selector))
 
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
-        client.CoreV1Api(self.api).delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period)
-
-    def gone(self, name: str) -> bool:
-        return pod_gone(self.api, self.namespace, name)
+        self.scene.delete_pod(name, grace_period)
 
 
 #: The ``jig`` fixture: a jig for an app, bound to the test's cluster, namespace and evidence.
