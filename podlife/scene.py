@@ -97,8 +97,7 @@ class Scene:
         return self.core.read_namespaced_pod(name, self.namespace)
 
     def log(self, pod: str, container: str | None = None) -> str:
-        kwargs = {"container": container} if container else {}
-        text: str = self.core.read_namespaced_pod_log(pod, self.namespace, **kwargs)
+        text: str = self.core.read_namespaced_pod_log(pod, self.namespace, container=container)
         return text
 
     def pods(self, selector: dict[str, str]) -> list[client.V1Pod]:
