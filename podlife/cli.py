@@ -149,6 +149,33 @@ def _image_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """Print what changed between two runs; exit 1 on a regression (a check that passed and now fails), 2 on bad input."""
+    from podlife.report.compare import compare, load, render, save
+
+    base, new = Path(args.base), Path(args.new)
+    try:
+        rows = compare(load(base), load(new))
+    except PodlifeError as err:
+        print(f"podlife: error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps([r.to_dict() for r in rows], indent=2) if args.json else render(rows, str(base), str(new)))
+    out = Path(args.out) if args.out else (new if new.is_dir() else None)
+    if out is not None:
+        for written in save(rows, str(base), str(new), out):
+            print(f"[podlife] wrote {written}", file=sys.stderr)
+    return 1 if any(r.regression for r in rows) else 0
+
+
+def _upgrade_check(args: argparse.Namespace) -> int:
+    """Run the profile on two versions of the local cluster and compare the runs."""
+    from podlife.cluster.local.build import default_progress
+    from podlife.report.upgrade_check import upgrade_check
+
+    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    return upgrade_check(args.from_version, args.to_version, pytest_args, Path(args.out), default_progress)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podlife", description="Kubernetes pod lifecycle conformance harness.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--kind", metavar="CLUSTER", help="load into this kind cluster instead of the local cluster")
     load.add_argument("--kind-bin", help="the kind executable (default: kind on PATH)")
     load.set_defaults(func=_image_load)
+    comp = commands.add_parser("compare", help="what changed between two runs (summary.json files or report directories)")
+    comp.add_argument("base", help="the run before: reports/summary.json, or its report directory")
+    comp.add_argument("new", help="the run after")
+    comp.add_argument("--json", action="store_true", help="print the differences as JSON")
+    comp.add_argument("--out", help="write compare.txt, compare.json and an Allure result here "
+                                    "(default: NEW, when it is a report directory)")
+    comp.set_defaults(func=_compare)
+    check = commands.add_parser("upgrade-check", help="run the suite on two versions of the local cluster and compare")
+    check.add_argument("--from", dest="from_version", required=True, help="the version you run, e.g. 1.36")
+    check.add_argument("--to", dest="to_version", required=True, help="the version you upgrade to, e.g. 1.37")
+    check.add_argument("--out", default="reports/upgrade-check", help="where each run's report and the comparison go")
+    check.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                       help="after --: the pytest profile for both runs (default: scenarios -m 'not slow')")
+    check.set_defaults(func=_upgrade_check)
     clean = commands.add_parser("clean", help="delete what killed runs left (by the podlife labels only)")
     clean.add_argument("--kubeconfig", help="cluster to clean (default: the local cluster)")
     clean.add_argument("--context")

@@ -37,6 +37,7 @@ from podlife.report.summary import (
     SUMMARY,
     Evidence,
     SummaryPlugin,
+    cluster_facts,
     cluster_property,
     user_app_of,
 )
@@ -78,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also run tests that run pytest sessions of their own at full load (run them alone)")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
+    group.addoption("--upgrade-from", default=None, metavar="VERSION",
+                    help="the version the in-place upgrade scenario starts the local cluster on "
+                         "(default: the minor before the run's version)")
     # pytest-kind owns --cluster-name, --kubeconfig, --kind-image, --kind-bin, --kind-kubectl-bin and
     # --keep-cluster; they are shared, not redefined.
 
@@ -314,14 +318,20 @@ def namespace(shared_namespace: SharedNamespace | None, request: pytest.FixtureR
     janitor.delete(name)
 
 
+@pytest.fixture(scope="session")
+def podlife_cluster_facts(podlife_cluster: ClusterHandle, k8s: client.ApiClient) -> dict[str, Any]:
+    """The cluster's facts for the summary, read once per worker."""
+    return cluster_facts(podlife_cluster, k8s)
+
+
 @pytest.fixture
-def evidence(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> Evidence:
+def evidence(podlife_cluster_facts: dict[str, Any], request: pytest.FixtureRequest) -> Evidence:
     """Figures for ``reports/summary.json`` and text for the Allure report of this test.
 
     A workload scenario is filed in Allure under its workload (feature) and check (story), so
     the report's Behaviors view reads as the scorecard.
     """
-    request.node.user_properties.append(cluster_property(podlife_cluster))
+    request.node.user_properties.append(cluster_property(podlife_cluster_facts))
     app = user_app_of(request.node)
     if app is not None:
         allure.dynamic.feature(f"workload {app.workload.label}")

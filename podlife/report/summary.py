@@ -13,8 +13,10 @@ from typing import Any
 
 import allure
 import pytest
+from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
+from podlife.observe.kubelet import backoff_policy, node_configz
 
 SUMMARY = Path("reports/summary.json")
 #: The measurement naming the Kubernetes timers a test must wait out (``bench/suite.py`` compares wall time with it).
@@ -44,8 +46,28 @@ class Evidence:
         allure.attach(text, name=name, attachment_type=kind)
 
 
-def cluster_property(handle: ClusterHandle) -> tuple[str, dict[str, Any]]:
-    return CLUSTER_KEY, {"provider": handle.provider, "version": handle.version, "nodes": handle.node_count}
+def cluster_facts(handle: ClusterHandle, api: client.ApiClient) -> dict[str, Any]:
+    """What the cluster is, for the summary and for comparing two runs (``podlife compare``).
+
+    Besides provider, version and nodes: the feature gates and crash-loop back-off of the first
+    node's kubelet (from its configz), which change what LC-04 and LC-05 measure. Where nodes
+    may not be listed (namespace-scoped mode) or configz not read, the reason stands instead.
+    """
+    facts: dict[str, Any] = {"provider": handle.provider, "version": handle.version, "nodes": handle.node_count}
+    if handle.node_count is None:
+        return {**facts, "backoff": "unknown (namespace-scoped mode lists no nodes)"}
+    try:
+        node = client.CoreV1Api(api).list_node(limit=1).items[0].metadata.name
+        config = node_configz(api, node)
+    except (client.ApiException, IndexError, KeyError, ValueError) as err:
+        return {**facts, "backoff": f"unknown (kubelet configz unreadable: {getattr(err, 'reason', None) or type(err).__name__})"}
+    policy = backoff_policy(config, f"kubelet configz of {node}")
+    return {**facts, "feature_gates": config.get("featureGates") or {},
+            "backoff": {"initial_s": policy.initial, "cap_s": policy.cap}}
+
+
+def cluster_property(facts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return CLUSTER_KEY, facts
 
 
 def user_app_of(item: pytest.Item) -> Any:
