@@ -69,6 +69,17 @@ def _cluster_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_upgrade(args: argparse.Namespace) -> int:
+    """Upgrade the running local cluster in place, keeping its pods (see ``LocalCluster.upgrade``)."""
+    from podlife.cluster.local.build import resolve_version
+    from podlife.cluster.local.provider import LocalCluster
+
+    result = LocalCluster().upgrade(resolve_version(args.version))
+    print(f"[podlife] upgraded v{result.from_version} -> v{result.to_version} in {result.seconds:.1f}s "
+          f"(per component: {result.restarts_s})", file=sys.stderr)
+    return 0
+
+
 def _cluster_down(args: argparse.Namespace) -> int:
     from podlife.cluster.local.provider import LocalCluster
 
@@ -190,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--kubelet-config", action="append", default=[], metavar="KEY.PATH=VALUE",
                     help="KubeletConfiguration override, e.g. crashLoopBackOff.maxContainerRestartPeriod=60s")
     up.set_defaults(func=_cluster_up)
+    upgrade = actions.add_parser("upgrade", help="upgrade the running cluster in place, pods kept (control plane, "
+                                                 "then kubelet and kube-proxy)")
+    upgrade.add_argument("--version", required=True, help="the version to upgrade to, e.g. 1.37")
+    upgrade.set_defaults(func=_cluster_upgrade)
     down = actions.add_parser("down", help="stop the local cluster and remove all it created")
     down.add_argument("--force", action="store_true", help="stop it even while test runs are attached to it")
     down.set_defaults(func=_cluster_down)

@@ -21,11 +21,18 @@ import allure
 import pytest
 from kubernetes import client
 
+from podlife.chaos.upgrade import UpgradeWatch
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.build import local_kubectl
 from podlife.cluster.local.paths import StateLayout, state_root
 from podlife.cluster.local.supervisor import Supervisor
-from podlife.cluster.providers import PROVIDERS, ClusterRequest, Provisioned, active_context, provision
+from podlife.cluster.providers import (
+    PROVIDERS,
+    ClusterRequest,
+    Provisioned,
+    active_context,
+    provision,
+)
 from podlife.errors import HarnessError, PodlifeError, TestOverran
 from podlife.kube import object_paths, stamp_with
 from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
@@ -82,6 +89,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--upgrade-from", default=None, metavar="VERSION",
                     help="the version the in-place upgrade scenario starts the local cluster on "
                          "(default: the minor before the run's version)")
+    group.addoption("--upgrade-watch", default=None, metavar="UNTIL",
+                    help="keep a reference app under traffic while you upgrade the cluster yourself, until "
+                         "version:1.37 (every node's kubelet reports it) or file:PATH (the file exists)")
     # pytest-kind owns --cluster-name, --kubeconfig, --kind-image, --kind-bin, --kind-kubectl-bin and
     # --keep-cluster; they are shared, not redefined.
 
@@ -97,6 +107,11 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", marker)
     config.stash[USER_APPS] = _user_apps(config)
+    if config.getoption("upgrade_watch"):
+        try:
+            UpgradeWatch.parse(config.getoption("upgrade_watch"))
+        except PodlifeError as err:
+            raise pytest.UsageError(f"podlife: {err}") from None
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "podlife-xdist-controller")

@@ -32,7 +32,7 @@ def _run() -> dict[str, Any]:
                     "backoff": {"initial_s": 10.0, "cap_s": 300.0}},
         "claims": {
             "SD-04": {"covered": True, "tests": [_test(CHECK, "check", kill_delay_s=6.2)]},
-            "RQ-01": {"covered": True, "tests": [_test(CONTROL, "control", failed_requests=40)]},
+            "RQ-01": {"covered": True, "tests": [_test(CONTROL, "control", success_ratio=0.4)]},
             "LC-04": {"covered": False, "tests": [_test(BACKOFF, "check", restart_delays=delays, expected_policy=POLICY,
                                                         inferred_policy={"initial_s": 10.4, "factor": 1.95, "cap_s": None})]},
         },
@@ -93,9 +93,10 @@ def test_a_measurement_beyond_its_tolerance_is_shown_with_the_tolerance_and_the_
     assert "kill window" in rows[1].note and not any(r.regression for r in rows)
 
 
-def test_a_controls_lost_requests_are_not_compared() -> None:
+def test_a_controls_figures_are_not_compared() -> None:
+    """A control provokes the failure; how much of it a run sees is timing (measured: 0.036 and 0.018 on two runs)."""
     new = _run()
-    _tests(new, "RQ-01")[0]["measurements"]["failed_requests"] = 12
+    _tests(new, "RQ-01")[0]["measurements"]["success_ratio"] = 0.9
     assert compare(_run(), new) == []
 
 

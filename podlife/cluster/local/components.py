@@ -12,6 +12,7 @@ import json
 import re
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,16 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 def _get_ok(url: str, pki: Pki | None = None) -> bool:
-    """GET ``url`` (as the admin when ``pki`` is given); self-signed serving certs are accepted."""
+    """GET ``url`` (as the admin when ``pki`` is given); self-signed serving certs are accepted.
+
+    A readiness probe of our own component on this host: urllib3's warning about the unverified
+    certificate would only clutter the output of a test that restarts components.
+    """
     cert = (str(pki.cert("admin")), str(pki.key("admin"))) if pki else None
     try:
-        return requests.get(url, cert=cert, verify=False, timeout=2).status_code == 200
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            return requests.get(url, cert=cert, verify=False, timeout=2).status_code == 200
     except requests.RequestException:
         return False
 

@@ -9,9 +9,10 @@ import socket
 import string
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from podlife.cluster.local import host, kubelet_schema
 from podlife.cluster.local.build import Builder, Progress, Release, default_progress
@@ -34,6 +35,19 @@ class UpResult:
     already_running: bool
     seconds_to_ready: float
     cold_build_seconds: float
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    from_version: str
+    to_version: str
+    seconds: float
+    #: Per component, how long its new binary took to be ready.
+    restarts_s: dict[str, float]
+
+
+#: The components an in-place upgrade replaces, in order; etcd, containerd and the registry stay.
+UPGRADE_ORDER = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
 
 
 class LocalCluster:
@@ -188,6 +202,52 @@ class LocalCluster:
                 return
             time.sleep(0.3)
         raise PodlifeError(f"cluster DNS at {self.net.dns_service_ip} does not answer; see {self.layout.logs}")
+
+    def preload_images(self, version: str) -> None:
+        """Import ``version``'s reference images into the running cluster (its build is made if missing)."""
+        release = Builder(version, self.progress).ensure()
+        preload(release, cache_root() / "k8s" / f"v{version}" / "images",
+                lambda *args: [*self.ctr_command(), *args], self.progress)
+
+    # -- in-place upgrade -----------------------------------------------------------------------
+
+    def upgrade(self, version: str, before_kubelet: Callable[[], None] | None = None) -> UpgradeResult:
+        """Replace the running cluster's binaries with ``version``'s, in the order a real upgrade uses.
+
+        etcd, containerd and the pods stay; the API server, controller-manager and scheduler are
+        restarted on the new binaries, then the kubelet and kube-proxy (kubeadm's order: control
+        plane first, then each node's kubelet). The new version's images are imported first, so
+        its reference images are there when the new kubelet asks. ``before_kubelet`` runs while
+        the old kubelet is stopped and the new one not yet started: a negative control uses it
+        to do what a careless upgrade does there. Refused while another run uses the cluster.
+        """
+        with exclusive(self.layout.lock, "upgrading the local cluster", self.progress):
+            record = self.recorded()
+            if not record or not self.is_up():
+                raise PodlifeError("the local cluster is not up; start the version to upgrade from with `podlife cluster up`")
+            running = Settings.from_record(record["settings"])
+            if running.version == version:
+                raise PodlifeError(f"the local cluster already runs {version}")
+            self._refuse_if_used(f"upgrade it to {version}")
+            target = replace(running, version=version)
+            release = Builder(version, self.progress).ensure()
+            kubelet_schema.check(target.kubelet_config, version)
+            config = self._configure(release, target)
+            self.preload_images(version)
+            components = {c.name: c for c in config.components()}
+            started, steps = time.monotonic(), {}
+            for name in UPGRADE_ORDER:
+                self.supervisor.stop(name)
+                if name == "kubelet" and before_kubelet:
+                    before_kubelet()
+                self.progress(f"upgrade: {name} on v{version}")
+                step = time.monotonic()
+                self.supervisor.start(components[name])
+                steps[name] = round(time.monotonic() - step, 1)
+            self._kubectl(release, "wait", "--for=condition=Ready", f"node/{NODE_NAME}", f"--timeout={SETTLE_TIMEOUT:.0f}s")
+            took = time.monotonic() - started
+            self.progress(f"upgraded from v{running.version} to v{version} in {took:.1f}s")
+            return UpgradeResult(running.version, version, took, steps)
 
     # -- down ---------------------------------------------------------------------------------
 
