@@ -25,7 +25,7 @@ from podlife.report.compare import compare, load, render, save
 DEFAULT_PYTEST_ARGS = ("scenarios", "-m", "not slow")
 
 
-def run_on(version: str, pytest_args: list[str], out: Path, say: Callable[[str], None]) -> dict[str, float]:
+def run_on(version: str, pytest_args: list[str], out: Path, say: Callable[[str], None]) -> dict[str, float | None]:
     """Build and start ``version``, run the profile into ``out``; return the seconds of each phase.
 
     ``build_s`` is 0 when the cache held the version; ``cold_build_recorded_s`` is what the build

@@ -16,7 +16,7 @@ from typing import Any
 
 from podlife.errors import NotExercised
 from podlife.observe.incluster import TRAFFIC_POD_PREFIX
-from podlife.observe.timeline import Timeline
+from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import pre_stop_advice, pre_stop_sleep
 from podlife.verdicts.shutdown import KILL_EARLY_TOLERANCE, KUBELET_MINIMUM_GRACE, SIGKILL_EXIT, Shutdown
@@ -34,8 +34,10 @@ def endpoint_removal_lags(timeline: Timeline) -> dict[str, float]:
     """
     lags: dict[str, float] = {}
     for pod, since in timeline.deletion_started().items():
-        removed = timeline.first("EndpointSlice", lambda e, p=pod, t=since: e.seen >= t and not e.facts["endpoints"].get(
-            p, {}).get("ready", False))
+        def gone(e: Entry, p: str = pod, t: float = since) -> bool:
+            return e.seen >= t and not e.facts["endpoints"].get(p, {}).get("ready", False)
+
+        removed = timeline.first("EndpointSlice", gone)
         if removed:
             lags[pod] = round(removed.seen - since, 3)
     return lags

@@ -15,7 +15,7 @@ from podlife.cluster.local.provider import LocalCluster
     (["--feature-gates", "SomeGate"], "--feature-gates expects Name=true|false"),
     (["--kubelet-config", "crashLoopBackOff.maxContainerRestartPeriod=[60s"], "cannot read the value"),
     (["--kubelet-config", "crashLoopBackOff.maxRestartPeriod=60s"], "has no field crashLoopBackOff.maxRestartPeriod"),
-    (["--version", "1.29"], "not supported: the oldest is 1.31"),
+    (["--version", "1.34"], "not supported by the local cluster: 1.35 is the oldest minor proven"),
 ])
 def test_bad_cluster_settings_are_one_line(local_cluster: LocalCluster, args: list[str], message: str) -> None:
     pids = local_cluster.supervisor.running()
