@@ -31,8 +31,9 @@ import pytest
 from podlife.chaos.crash import kill_container, running_container
 from podlife.chaos.upgrade import UpgradeWatch
 from podlife.cluster.base import ClusterHandle
+from podlife.cluster.image_load import load_into_local
 from podlife.cluster.local.build import resolve_version
-from podlife.cluster.local.components import Settings
+from podlife.cluster.local.components import REGISTRY_ADDRESS, Settings
 from podlife.cluster.local.provider import LocalCluster
 from podlife.observe.clock import now
 from podlife.observe.window import Window
@@ -42,11 +43,16 @@ from podlife.verdicts.upgrade import (
     assert_endpoints_never_emptied,
     assert_pods_untouched,
 )
+from podlife.verdicts.workload import check_hit_traffic
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
-from podlife.workloads.jig import AppJig, MakeJig
+from podlife.workloads.jig import App, AppJig, MakeJig
+from podlife.workloads.user import UserApp
 
-REPLICAS = 3
+#: The reference app: three replicas, so one pod's trouble cannot empty the Service.
+WEB = Netexec("web", replicas=3, readiness_probe=True, pre_stop_sleep=5)
+#: How long a user's workload may take to be ready.
+SETTLE_TIMEOUT = 300
 #: Traffic goes on this long after the node is Ready again on the new kubelet: kube-proxy's
 #: first full sync after its restart, within its one-second minimum period, plus the
 #: generator's two-second request timeout.
@@ -76,7 +82,7 @@ def kill_app_containers(jig: AppJig) -> Callable[[], None]:
     """What a careless upgrade does while the kubelet is down: the node's containers are killed."""
     def kill() -> None:
         for pod in jig.scene.pods(jig.app.selector):
-            container = running_container(jig.scene.api, jig.scene.namespace, pod.metadata.name, "app")
+            container = running_container(jig.scene.api, jig.scene.namespace, pod.metadata.name, WEB.container)
             if container:
                 kill_container(LocalCluster().ctr_command(), container)
     return kill
@@ -91,12 +97,15 @@ def in_place(versions: tuple[str, str], careless: bool = False) -> Upgrade:
     return upgrade
 
 
-def serve_through(jig: MakeJig, evidence: Evidence, upgrade: Upgrade) -> tuple[Window, float]:
-    """``web`` under traffic from before the upgrade to a little after it; returns the window and when it began."""
-    app = jig(Netexec("web", replicas=REPLICAS, readiness_probe=True, pre_stop_sleep=5))
-    url = app.deploy()
+def serve_through(jig: MakeJig, evidence: Evidence, upgrade: Upgrade, served: App | None = None) -> tuple[Window, float]:
+    """``served`` (``web`` by default) under traffic from before the upgrade to a little after it.
+
+    Returns the window and when the upgrade began.
+    """
+    app = jig(served or WEB)
+    url = app.deploy(timeout=SETTLE_TIMEOUT)
     with app.scene.traffic(url) as window:
-        wait_for(lambda: len(window.ledger.served_by()) >= REPLICAS, 30, "every replica to serve")
+        wait_for(lambda: len(window.attributed().served_by()) >= app.app.replicas, 30, "every replica to serve")
         started = window.mark("upgrade")
         evidence.measure("upgrade", upgrade(app))
         done = window.mark("upgraded")
@@ -157,3 +166,24 @@ def test_apps_keep_serving_while_you_upgrade(jig: MakeJig, evidence: Evidence, r
     evidence.measure("pods_added_or_deleted", replaced)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
     assert_endpoints_never_emptied(window.timeline, "web", started)
+
+
+@pytest.mark.claim("LC-01")
+@pytest.mark.lifecycle
+@pytest.mark.slow
+@pytest.mark.disruptive
+def test_your_workload_survives_an_in_place_upgrade(versions: tuple[str, str], user_app: UserApp, jig: MakeJig,
+                                                    evidence: Evidence) -> None:
+    """``--workload FILE``: each of your workloads through the same upgrade, judged the same way.
+
+    Your app has no bad twin here; the reference control above shows the verdict catches a
+    disruptive upgrade, and a pass counts only if your pods carried traffic when it began.
+    """
+    for archive in user_app.workload.images:  # the cluster was restarted on the old version: load them again
+        load_into_local(archive, LocalCluster().ctr_command(), REGISTRY_ADDRESS)
+    window, started = serve_through(jig, evidence, in_place(versions), user_app)
+    ledger = window.attributed()
+    check_hit_traffic(ledger, sorted(ledger.served_by()), started, "upgrade")
+    assert_no_request_lost(ledger, window.timeline, window.landmarks)
+    assert_pods_untouched(window.timeline, started)
+    assert_endpoints_never_emptied(window.timeline, user_app.access.service, started)
