@@ -25,10 +25,9 @@ def main() -> int:
     parser.add_argument("--to", dest="to_version", default=DEFAULT_VERSION)
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     out = Path(tempfile.mkdtemp(prefix="podlife-upgrade-bench-"))
     started = time.monotonic()
-    code = upgrade_check(args.from_version, args.to_version, pytest_args, out, default_progress)
+    code = upgrade_check(args.from_version, args.to_version, args.pytest_args, out, default_progress)
     total = time.monotonic() - started
     timings = json.loads((out / "timings.json").read_text())
     print(f"\n{'version':<10}{'build now':>12}{'cold build':>12}{'start':>9}{'suite':>9}")

@@ -183,8 +183,7 @@ def _upgrade_check(args: argparse.Namespace) -> int:
     from podlife.cluster.local.build import default_progress
     from podlife.report.upgrade_check import upgrade_check
 
-    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
-    return upgrade_check(args.from_version, args.to_version, pytest_args, Path(args.out), default_progress)
+    return upgrade_check(args.from_version, args.to_version, args.pytest_args, Path(args.out), default_progress)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,12 @@ def run_on(version: str, pytest_args: list[str], out: Path, say: Callable[[str],
 
 def upgrade_check(from_version: str, to_version: str, pytest_args: list[str], out: Path,
                   say: Callable[[str], None]) -> int:
-    """Run both versions and print the comparison; 1 on a regression, as ``podlife compare``."""
+    """Run both versions and print the comparison; 1 on a regression, as ``podlife compare``.
+
+    ``pytest_args`` may start with the ``--`` that separates them on a command line.
+    """
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
     versions = [resolve_version(from_version), resolve_version(to_version)]
     if versions[0] == versions[1]:
         raise PodlifeError(f"--from and --to are the same version ({versions[0]}): nothing to compare")

@@ -174,7 +174,7 @@ class LocalCluster:
             self.progress(f"starting {component.name}")
             self.supervisor.start(component)
             if component.name == "containerd":
-                preload(release, cache_root() / "k8s" / f"v{release.version}" / "images", config.ctr, self.progress)
+                self._preload(release)
         self.progress("installing cluster DNS and the default StorageClass")
         template = string.Template(resources.files("podlife.cluster.local").joinpath("manifests/addons.yaml").read_text())
         addons = template.substitute(
@@ -205,8 +205,11 @@ class LocalCluster:
 
     def preload_images(self, version: str) -> None:
         """Import ``version``'s reference images into the running cluster (its build is made if missing)."""
-        release = Builder(version, self.progress).ensure()
-        preload(release, cache_root() / "k8s" / f"v{version}" / "images",
+        self._preload(Builder(version, self.progress).ensure())
+
+    def _preload(self, release: Release) -> None:
+        """Import ``release``'s reference images into containerd, assembling their archives in its cache."""
+        preload(release, cache_root() / "k8s" / f"v{release.version}" / "images",
                 lambda *args: [*self.ctr_command(), *args], self.progress)
 
     # -- in-place upgrade -----------------------------------------------------------------------
@@ -233,7 +236,7 @@ class LocalCluster:
             release = Builder(version, self.progress).ensure()
             kubelet_schema.check(target.kubelet_config, version)
             config = self._configure(release, target)
-            self.preload_images(version)
+            self._preload(release)
             components = {c.name: c for c in config.components()}
             started, steps = time.monotonic(), {}
             for name in UPGRADE_ORDER:
