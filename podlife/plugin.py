@@ -115,8 +115,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "podlife-xdist-controller")
-    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so namespace fixtures still clean up.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 #: The users' workloads of this run (``--workload``), rendered once when the run starts.
@@ -207,6 +205,18 @@ def _say(config: pytest.Config) -> Callable[[str], None]:
     return say
 
 
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While podlife works, SIGTERM (CI cancelling a job) unwinds like Ctrl-C: builds stop their
+    compilers and namespace fixtures still clean up. Scoped, and the previous handler restored,
+    because the plugin is loaded into every pytest run of the environment, podlife's or not."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _provision(config: pytest.Config) -> Provisioned:
     """Get the cluster once for this process and remember it; any failure ends the run in one line."""
     if PROVISIONED not in config.stash:
@@ -217,7 +227,8 @@ def _provision(config: pytest.Config) -> Provisioned:
             if request.namespaces and isinstance(workers, int) and workers > len(request.namespaces):
                 raise PodlifeError(f"namespace-scoped mode needs a namespace per xdist worker: -n {workers} "
                                    f"but --namespace names {len(request.namespaces)}")
-            provisioned = provision(request, say)
+            with sigterm_unwinds():
+                provisioned = provision(request, say)
             traffic = config.getoption("traffic")
             provisioned.handle = replace(provisioned.handle, traffic=traffic)
             handle = provisioned.handle
@@ -266,13 +277,18 @@ def _attached(config: pytest.Config) -> ClusterHandle | None:
 
 
 @pytest.fixture(scope="session")
-def podlife_cluster(request: pytest.FixtureRequest) -> ClusterHandle:
-    """The cluster every scenario of the session runs on: attached to under xdist, provisioned otherwise."""
-    attached = _attached(request.config)
-    if attached is None:
-        return _provision(request.config).handle
-    _use_images(request.config, attached)
-    return attached
+def podlife_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterHandle]:
+    """The cluster every scenario of the session runs on: attached to under xdist, provisioned otherwise.
+
+    From the first test that needs it until the session's namespaces are gone, SIGTERM unwinds.
+    """
+    with sigterm_unwinds():
+        attached = _attached(request.config)
+        if attached is None:
+            yield _provision(request.config).handle
+            return
+        _use_images(request.config, attached)
+        yield attached
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -387,8 +403,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Bound the test's own run: a hung test ends as inconclusive, naming the wait it was stuck in.
 
-    Uses SIGALRM, so only where the test runs in the main thread (always, under pytest and xdist).
+    Uses SIGALRM, so only where the test runs in the main thread (always, under pytest and xdist),
+    and only for tests on a podlife cluster: other projects' tests in the same environment keep
+    their own alarm.
     """
+    if "podlife_cluster" not in getattr(item, "fixturenames", ()):
+        return (yield)
     limit = item.config.getoption("test_time_limit") * (4 if item.get_closest_marker("slow") else 1)
 
     def overrun(signum: int, frame: object) -> None:

@@ -62,10 +62,23 @@ def test_a_lagging_generator_makes_the_ledger_unusable() -> None:
 
 
 HUNG = '''
+import pytest
 from podlife.waiting import wait_for
 
-def test_hung():
+@pytest.fixture
+def podlife_cluster():
+    """Stands in for the cluster: what makes this a podlife test."""
+
+def test_hung(podlife_cluster):
     wait_for(lambda: None, 60, "the pod that never comes")
+'''
+
+BYSTANDER = '''
+import signal
+
+def test_untouched():
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 '''
 
 
@@ -74,3 +87,10 @@ def test_a_hung_test_ends_inconclusive_naming_its_wait(pytester: pytest.Pytester
     result = pytester.runpytest("-p", "no:cacheprovider", "--test-time-limit", "1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*TestOverran: the test ran past its 1s limit while waiting for the pod that never comes*"])
+
+
+def test_a_test_of_another_project_keeps_its_own_signals(pytester: pytest.Pytester) -> None:
+    """The plugin is loaded into every pytest run of the environment: it sets no SIGTERM handler
+    and no alarm for tests that do not run on a podlife cluster."""
+    pytester.makepyfile(test_bystander=BYSTANDER)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

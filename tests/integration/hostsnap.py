@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,10 @@ SANDBOX_CGROUP = "process_api"
 
 def _rules(save: str) -> list[str]:
     """The rules, counters dropped; a table holding only built-in chains that accept counts as absent,
-    since the first ``iptables`` call of any program brings it into being."""
+    since the first ``iptables`` call of any program brings it into being. A fresh machine has no
+    iptables until ``up`` installs it: no rules."""
+    if shutil.which(save) is None:
+        return []
     out = subprocess.run([save], capture_output=True, text=True).stdout
     kept: list[str] = []
     for table in re.split(r"^(?=\*)", out, flags=re.M):

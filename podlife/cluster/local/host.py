@@ -95,8 +95,16 @@ class Network:
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a host command; a failure that matters raises one line naming the command."""
-    proc = subprocess.run(list(cmd), capture_output=True, text=True)
+    """Run a host command; a failure that matters raises one line naming the command.
+
+    A tool that is not installed yet (a fresh machine before ``ensure_packages``) fails like a
+    command that ran and failed (exit 127, no output): a host without ``iptables`` has no chains
+    to find or remove.
+    """
+    try:
+        proc = subprocess.run(list(cmd), capture_output=True, text=True)
+    except FileNotFoundError:
+        proc = subprocess.CompletedProcess(list(cmd), 127, "", f"{cmd[0]}: not installed")
     if check and proc.returncode != 0:
         raise PodlifeError(f"host command failed: {' '.join(cmd)}: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
     return proc
