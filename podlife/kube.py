@@ -10,6 +10,7 @@ from kubernetes import client
 from kubernetes.stream import stream
 
 from podlife.errors import ExecFailed, PodCannotRun, PodlifeError
+from podlife.served import meta, pod_spec, pod_status
 from podlife.waiting import wait_for
 from podlife.workloads.images import session_images
 
@@ -68,7 +69,7 @@ def _name(manifest: dict[str, Any]) -> str:
 
 def _status_message(err: client.ApiException) -> str:
     try:
-        return str(json.loads(err.body)["message"]).replace("\n", " ")
+        return str(json.loads(err.body or "")["message"]).replace("\n", " ")
     except (TypeError, ValueError, KeyError):
         return f"{err.status} {err.reason}"
 
@@ -135,13 +136,14 @@ def pods_of(api: client.ApiClient, namespace: str, selector: dict[str, str]) -> 
 
 def check_can_run(pod: client.V1Pod) -> None:
     """Raise ``PodCannotRun`` when a container of ``pod`` is stuck on its image or its configuration."""
-    spec_images = {c.name: c.image for c in (pod.spec.init_containers or []) + pod.spec.containers}
-    statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+    spec, status = pod_spec(pod), pod_status(pod)
+    spec_images = {c.name: c.image for c in (spec.init_containers or []) + spec.containers}
+    statuses = (status.init_container_statuses or []) + (status.container_statuses or [])
     for cs in statuses:
         waiting = cs.state.waiting if cs.state else None
         if waiting and waiting.reason in CANNOT_RUN:
             raise PodCannotRun(
-                f"pod {pod.metadata.namespace}/{pod.metadata.name} cannot run {cs.name} "
+                f"pod {meta(pod).namespace}/{meta(pod).name} cannot run {cs.name} "
                 f"(image {spec_images.get(cs.name, cs.image)}): {waiting.reason}: {(waiting.message or '').strip()[:200]}"
             )
 
@@ -156,8 +158,8 @@ def ready_pods(api: client.ApiClient, namespace: str, selector: dict[str, str]) 
         check_can_run(pod)
     return [
         p for p in pods
-        if p.metadata.deletion_timestamp is None
-        and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
+        if meta(p).deletion_timestamp is None
+        and any(c.type == "Ready" and c.status == "True" for c in (pod_status(p).conditions or []))
     ]
 
 
@@ -175,8 +177,8 @@ def running_pod(api: client.ApiClient, namespace: str, pod: str) -> client.V1Pod
     found = client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={pod}").items
     if found:
         check_can_run(found[0])
-    statuses = (found[0].status.container_statuses if found else None) or []
-    return found[0] if statuses and all(cs.state.running for cs in statuses) else None
+    statuses = (pod_status(found[0]).container_statuses if found else None) or []
+    return found[0] if statuses and all(cs.state and cs.state.running for cs in statuses) else None
 
 
 def all_running(api: client.ApiClient, namespace: str, pod: str) -> bool:
@@ -190,7 +192,7 @@ def running_uid(api: client.ApiClient, namespace: str, pod: str, other_than: str
     """
     def current() -> str | None:
         found = running_pod(api, namespace, pod)
-        return found.metadata.uid if found and found.metadata.uid != other_than else None
+        return meta(found).uid if found and meta(found).uid != other_than else None
 
     return wait_for(current, timeout, f"a new {pod} to run" if other_than else f"{pod} to run")
 
@@ -205,7 +207,7 @@ def ready_endpoints(api: client.ApiClient, namespace: str, service: str) -> int:
 def scheduled_node(api: client.ApiClient, namespace: str, pod: str, timeout: float = 60) -> str:
     """The node ``pod`` was scheduled to, once it has one."""
     core = client.CoreV1Api(api)
-    return wait_for(lambda: core.read_namespaced_pod(pod, namespace).spec.node_name, timeout, f"{pod} to be scheduled")
+    return wait_for(lambda: pod_spec(core.read_namespaced_pod(pod, namespace)).node_name, timeout, f"{pod} to be scheduled")
 
 
 def pod_gone(api: client.ApiClient, namespace: str, name: str) -> bool:

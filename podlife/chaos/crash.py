@@ -13,11 +13,12 @@ import subprocess
 from kubernetes import client
 
 from podlife.errors import ExecFailed
+from podlife.served import pod_status
 
 
 def running_container(api: client.ApiClient, namespace: str, pod: str, container: str) -> str | None:
     """The runtime's id of ``container`` of ``pod`` while it runs (None while it waits or is gone)."""
-    status = client.CoreV1Api(api).read_namespaced_pod(pod, namespace).status
+    status = pod_status(client.CoreV1Api(api).read_namespaced_pod(pod, namespace))
     for cs in status.container_statuses or []:
         if cs.name == container and cs.state and cs.state.running and cs.container_id:
             return str(cs.container_id).split("://", 1)[-1]

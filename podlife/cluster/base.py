@@ -13,6 +13,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from podlife.errors import PodlifeError
+from podlife.served import present
 
 #: Label on every object the harness creates; its value is the run id.
 RUN_LABEL = "podlife.io/run"
@@ -91,7 +92,7 @@ def describe(provider: str, kubeconfig: Path, context: str | None, namespaces: t
                     resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, namespace=namespace))),
                 _request_timeout=10,
             )
-            if not review.status.allowed:
+            if not present(review.status, "status of an access review").allowed:
                 scope = f" in namespace {namespace}" if namespace else ""
                 raise PodlifeError(f"the {where} forbids the harness to {verb} {resource}{scope}, which every scenario needs")
     except urllib3.exceptions.HTTPError as err:

@@ -19,6 +19,7 @@ from tenacity import retry, stop_after_delay, wait_exponential
 
 from podlife.errors import HarnessError
 from podlife.observe.clock import epoch, now
+from podlife.served import meta, pod_status
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,15 @@ def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
     ``terminated`` is each container's current terminated state; ``last`` its previous one
     (``lastState``), which with ``started`` of the current run gives a restart's delay.
     """
-    status = pod.status
+    status = pod_status(pod)
     ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
     containers, terminated, last, restarts, started = {}, {}, {}, {}, {}
     for cs in (status.init_container_statuses or []) + (status.container_statuses or []):
         state = cs.state
         restarts[cs.name] = cs.restart_count
-        if state.waiting:
+        if state is None:  # listed before the kubelet reported a state: no state to record yet
+            pass
+        elif state.waiting:
             containers[cs.name] = f"waiting:{state.waiting.reason}"
         elif state.running:
             containers[cs.name] = "running"
@@ -70,8 +73,8 @@ def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
         "phase": status.phase,
         "ready": ready,
         "ip": status.pod_ip,
-        "uid": pod.metadata.uid,
-        "deleting": epoch(pod.metadata.deletion_timestamp),
+        "uid": meta(pod).uid,
+        "deleting": epoch(meta(pod).deletion_timestamp),
         "containers": containers,
         "restarts": restarts,
         "started": started,
@@ -87,7 +90,7 @@ def slice_facts(eps: client.V1EndpointSlice) -> dict[str, Any]:
         pod = ep.target_ref.name if ep.target_ref else ",".join(ep.addresses)
         cond = ep.conditions
         pods[pod] = {"ready": bool(cond and cond.ready), "terminating": bool(cond and cond.terminating)}
-    return {"service": (eps.metadata.labels or {}).get("kubernetes.io/service-name"), "endpoints": pods}
+    return {"service": (meta(eps).labels or {}).get("kubernetes.io/service-name"), "endpoints": pods}
 
 
 def event_facts(ev: client.CoreV1Event) -> dict[str, Any]:

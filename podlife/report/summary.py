@@ -17,6 +17,7 @@ from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
 from podlife.observe.kubelet import backoff_policy, node_configz
+from podlife.served import name_of
 
 SUMMARY = Path("reports/summary.json")
 #: The measurement naming the Kubernetes timers a test must wait out (``bench/suite.py`` compares wall time with it).
@@ -57,7 +58,7 @@ def cluster_facts(handle: ClusterHandle, api: client.ApiClient) -> dict[str, Any
     if handle.node_count is None:
         return {**facts, "backoff": "unknown (namespace-scoped mode lists no nodes)"}
     try:
-        node = client.CoreV1Api(api).list_node(limit=1).items[0].metadata.name
+        node = name_of(client.CoreV1Api(api).list_node(limit=1).items[0])
         config = node_configz(api, node)
     except (client.ApiException, IndexError, KeyError, ValueError) as err:
         return {**facts, "backoff": f"unknown (kubelet configz unreadable: {getattr(err, 'reason', None) or type(err).__name__})"}
@@ -94,7 +95,8 @@ class SummaryPlugin:
                                      (CHECK_KEY, getattr(item, "originalname", item.name).removeprefix("test_"))]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        properties: list[tuple[str, Any]] = report.user_properties  # pytest types the values as object
+        props = dict(properties)
         if CLUSTER_KEY in props:
             self.cluster = props[CLUSTER_KEY]
         if CLAIMS_KEY not in props:
@@ -111,7 +113,7 @@ class SummaryPlugin:
             entry["outcome"] = "failed" if report.when == "call" else "error"
         elif report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
-        measures = {k: v for key, value in report.user_properties if key == MEASURE_KEY for k, v in value.items()}
+        measures = {k: v for key, value in properties if key == MEASURE_KEY for k, v in value.items()}
         if measures:
             entry["measurements"] = measures
 
