@@ -16,6 +16,8 @@ import requests
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
+from podlife.errors import HarnessError
+from podlife.served import name_of, present
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,11 @@ class ServiceAccess:
 def service_target(api: client.ApiClient, cluster: ClusterHandle, namespace: str, access: ServiceAccess) -> Target:
     """The Target for the Service as this run reaches it (see the module's docstring)."""
     core = client.CoreV1Api(api)
-    svc = core.read_namespaced_service(access.service, namespace)
-    port_spec = next((p for p in svc.spec.ports if access.port is None or p.port == access.port), svc.spec.ports[0])
-    address = (svc.spec.cluster_ip, port_spec.port)
+    spec = present(core.read_namespaced_service(access.service, namespace).spec, f"spec of Service {access.service}")
+    if not spec.ports:
+        raise HarnessError(f"Service {access.service} in {namespace} has no ports to send traffic to")
+    port_spec = next((p for p in spec.ports if access.port is None or p.port == access.port), spec.ports[0])
+    address = (present(spec.cluster_ip, f"clusterIP of Service {access.service}"), port_spec.port)
     tracked = address if cluster.provider == "local" else None
     path, expect, naming = access.path, access.expect, access.naming
     if cluster.traffic == "in-cluster" or cluster.provider == "local":
@@ -72,7 +76,10 @@ def service_target(api: client.ApiClient, cluster: ClusterHandle, namespace: str
             raise
         pytest.skip("sending traffic from here needs a node address for the Service's NodePort, "
                     "and this cluster's credentials may not list nodes (namespace-scoped mode; use --traffic in-cluster)")
-    node_address = next(a.address for a in node.status.addresses if a.type in ("InternalIP", "ExternalIP"))
+    addresses = present(node.status, f"status of node {name_of(node)}").addresses or []
+    node_address = next((a.address for a in addresses if a.type in ("InternalIP", "ExternalIP")), None)
+    if node_address is None:
+        raise HarnessError(f"node {name_of(node)} reports no InternalIP or ExternalIP to reach the Service's NodePort at")
     return Target(f"http://{node_address}:{port_spec.node_port}{path}", False, expect, naming)
 
 

@@ -9,6 +9,7 @@ from kubernetes import client
 
 from podlife.cluster.base import RUN_LABEL
 from podlife.errors import WaitTimeout
+from podlife.served import meta, name_of
 
 #: How long the end of a session waits for its namespaces to be gone before reporting them.
 DRAIN_TIMEOUT = 180.0
@@ -50,11 +51,11 @@ class NamespaceJanitor:
 def delete_labelled(core: client.CoreV1Api, selector: str, wait: bool) -> list[str]:
     """Delete the namespaces matching ``selector``; nothing without the harness's label is touched."""
     for ns in core.list_namespace(label_selector=selector).items:
-        if ns.metadata.deletion_timestamp is None:
-            core.delete_namespace(ns.metadata.name, grace_period_seconds=0)
+        if meta(ns).deletion_timestamp is None:
+            core.delete_namespace(name_of(ns), grace_period_seconds=0)
     deadline = time.monotonic() + (DRAIN_TIMEOUT if wait else 0)
     while True:
-        remaining = [ns.metadata.name for ns in core.list_namespace(label_selector=selector).items]
+        remaining = [name_of(ns) for ns in core.list_namespace(label_selector=selector).items]
         if not remaining or time.monotonic() >= deadline:
             return remaining
         time.sleep(1)
@@ -83,13 +84,12 @@ class SharedNamespace:
         """Delete everything labelled with ``test_id`` (with any test id: None); wait for its pods and claims to be gone."""
         selector = f"{TEST_LABEL}={test_id}" if test_id else TEST_LABEL
         apps, batch, core = client.AppsV1Api(self.api), client.BatchV1Api(self.api), client.CoreV1Api(self.api)
-        background = {"label_selector": selector, "propagation_policy": "Background"}
         for delete in (apps.delete_collection_namespaced_deployment, apps.delete_collection_namespaced_stateful_set,
                        apps.delete_collection_namespaced_replica_set, batch.delete_collection_namespaced_job):
-            delete(self.name, **background)
+            delete(self.name, label_selector=selector, propagation_policy="Background")
         core.delete_collection_namespaced_pod(self.name, label_selector=selector, grace_period_seconds=0)
         for service in core.list_namespaced_service(self.name, label_selector=selector).items:
-            core.delete_namespaced_service(service.metadata.name, self.name)
+            core.delete_namespaced_service(name_of(service), self.name)
         core.delete_collection_namespaced_persistent_volume_claim(self.name, label_selector=selector)
         core.delete_collection_namespaced_config_map(self.name, label_selector=selector)
         deadline = time.monotonic() + self.CLEAR_TIMEOUT

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from kubernetes import client
 
+from podlife.served import meta, pod_status
+
 
 def termination_message(pod: client.V1Pod, container: str) -> str | None:
-    for cs in pod.status.container_statuses or []:
-        if cs.name == container and cs.state.terminated:
+    for cs in pod_status(pod).container_statuses or []:
+        if cs.name == container and cs.state and cs.state.terminated:
             return cs.state.terminated.message
-    raise AssertionError(f"{container} of {pod.metadata.name} has not terminated")
+    raise AssertionError(f"{container} of {meta(pod).name} has not terminated")
 
 
 def assert_message_shown(pod: client.V1Pod, container: str, expected: str) -> None:

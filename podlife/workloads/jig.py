@@ -18,6 +18,7 @@ from kubernetes import client
 
 from podlife.access import ServiceAccess, Target, answers, service_target
 from podlife.scene import Scene
+from podlife.served import meta
 from podlife.waiting import wait_for
 
 
@@ -83,12 +84,16 @@ class AppJig:
                                   {"metadata": {"annotations": {"podlife.io/revision": str(time.time_ns())}}})
 
     def rolled_out(self) -> bool:
-        """Every replica runs the current template and is ready, and no extra pod is left."""
+        """Every replica runs the current template and is ready, and no extra pod is left.
+
+        No status at all means the controller has not reported on the object yet: not rolled out.
+        """
         apps, namespace = self.scene.apps, self.scene.namespace
         if self.app.kind == "StatefulSet":
             s = apps.read_namespaced_stateful_set(self.app.name, namespace)
             return bool(
-                s.status.observed_generation == s.metadata.generation
+                s.status is not None
+                and s.status.observed_generation == meta(s).generation
                 and s.status.current_revision == s.status.update_revision
                 and s.status.ready_replicas == s.spec.replicas
                 and (s.status.replicas or 0) == s.spec.replicas
@@ -96,7 +101,8 @@ class AppJig:
         d = apps.read_namespaced_deployment(self.app.name, namespace)
         st = d.status
         return bool(
-            st.observed_generation == d.metadata.generation
+            st is not None
+            and st.observed_generation == meta(d).generation
             and st.updated_replicas == d.spec.replicas
             and st.ready_replicas == d.spec.replicas
             and (st.replicas or 0) == d.spec.replicas
@@ -104,7 +110,7 @@ class AppJig:
 
     def settled(self) -> bool:
         """Rolled out, and no pod of the app is still terminating: the whole shutdown is behind us."""
-        return self.rolled_out() and all(p.metadata.deletion_timestamp is None for p in self.scene.pods(self.app.selector))
+        return self.rolled_out() and all(meta(p).deletion_timestamp is None for p in self.scene.pods(self.app.selector))
 
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
         self.scene.delete_pod(name, grace_period)
