@@ -15,6 +15,7 @@ import pytest
 
 from podlife.access import Target
 from podlife.chaos.crash import kill_container, running_container
+from podlife.chaos.deletion import watch_deletion
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.provider import LocalCluster
 from podlife.observe.kubelet import expected_backoff
@@ -24,7 +25,6 @@ from podlife.report.summary import Evidence
 from podlife.verdicts.advice import workload_advice
 from podlife.verdicts.backoff import allowed, assert_follows, restarts
 from podlife.verdicts.replicas import assert_kept_as_replica
-from podlife.verdicts.shutdown import Shutdown
 from podlife.verdicts.workload import (
     assert_keeps_serving,
     assert_nothing_lost,
@@ -167,15 +167,11 @@ def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, ap
                                                           evidence: Evidence) -> None:
     jig, _ = app
     victim = jig.pods()[0].metadata.name
-    with jig.scene.watch() as timeline:
-        deleted = now()
-        jig.delete_pod(victim)
-        wait_for(lambda: timeline.removed(victim), user_app.grace_period + 60, f"the watch to see {victim} removed")
-    evidence.attach("timeline", timeline.render())
-    failed_hooks = [e for e in timeline.events("FailedPreStopHook") if e.facts["object"] == f"Pod/{victim}"]
+    pre_stop = PreStop.of(user_app.container_spec)
+    shutdown = watch_deletion(jig.scene, victim, user_app.container, user_app.grace_period, pre_stop=pre_stop)
+    failed_hooks = [e for e in shutdown.timeline.events("FailedPreStopHook") if e.facts["object"] == f"Pod/{victim}"]
     assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].facts['message']}"
-    times = shutdown_times(Shutdown(victim, user_app.container, deleted, timeline), user_app.grace_period,
-                           PreStop.of(user_app.container_spec))
+    times = shutdown_times(shutdown, user_app.grace_period, pre_stop)
     for name, value in times.items():
         evidence.measure(name, value)
 

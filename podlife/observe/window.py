@@ -15,6 +15,7 @@ from podlife.observe.clock import now
 from podlife.observe.incluster import InClusterTraffic
 from podlife.observe.timeline import Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Traffic
+from podlife.report.drawing import attach_traffic_evidence
 from podlife.report.summary import Evidence
 
 
@@ -64,7 +65,9 @@ def observe(api: client.ApiClient, namespace: str, target: Target, evidence: Evi
     """Record the namespace's timeline and send traffic to ``target`` for the duration of the block.
 
     The timeline, the ledger summary and the landmarks are attached to the report whatever the
-    outcome, so a failing verdict comes with what led to it.
+    outcome, so a failing verdict comes with what led to it; so are the full ledger (CSV) and the
+    request timeline picture, drawn once the traffic has stopped and never able to fail the test
+    (``report.drawing``).
     """
     with TimelineRecorder(api, namespace) as timeline, contextlib.ExitStack() as tracking:
         traffic: TrafficSource = (InClusterTraffic(api, namespace, target, rate=rate) if target.in_cluster
@@ -82,5 +85,6 @@ def observe(api: client.ApiClient, namespace: str, target: Target, evidence: Evi
             evidence.attach("timeline", timeline.render())
             evidence.attach("ledger summary", json.dumps(window.ledger.summary(), indent=2))
             evidence.attach("landmarks", "\n".join(f"{t - origin:+.3f}s {n}" for n, t in window.landmarks.items()))
+            attach_traffic_evidence(evidence, window.ledger, timeline, window.landmarks)
             evidence.measure("requests", len(window.ledger.requests))
             evidence.measure("failed_requests", len(window.ledger.failures))
