@@ -15,6 +15,7 @@ from typing import Any
 import allure
 import pytest
 
+from podlife.errors import TestOverran
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.report import drawing
@@ -189,6 +190,15 @@ def test_a_drawing_that_fails_leaves_a_note_and_never_raises(attached: list[tupl
     attach_drawn(_evidence(), "request timeline", broken, allure.attachment_type.SVG)
     assert attached == [("request timeline (not drawn)", "could not make the request timeline: KeyError: 'exit_code'",
                          allure.attachment_type.TEXT)]
+
+
+def test_the_time_limit_still_stops_a_test_while_it_draws(attached: list[tuple[str, str, Any]]) -> None:
+    def overran() -> str:
+        raise TestOverran("the test ran past its 900s limit")
+
+    with pytest.raises(TestOverran):
+        attach_drawn(_evidence(), "request timeline", overran, allure.attachment_type.SVG)
+    assert attached == []
 
 
 def test_a_closed_window_attaches_its_ledger_and_timeline(attached: list[tuple[str, str, Any]], tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 import allure
 
+from podlife.errors import TestOverran
 from podlife.observe.timeline import Timeline
 from podlife.observe.traffic import Ledger
 from podlife.report.ledger_csv import OUTCOMES, ledger_csv
@@ -53,11 +54,14 @@ CROWDED, MARK_STEP, MARK_LEVELS = 0.012, 0.2, 4
 def attach_drawn(evidence: Evidence, name: str, make: Callable[[], str], kind: allure.attachment_type) -> None:
     """Attach what ``make`` returns as ``name``; if making it fails, a text note saying why, and nothing else.
 
-    Any ``Exception`` is caught (not ``BaseException``: Ctrl-C and the test time limit still stop
-    the run): the picture or table is evidence, and its failure must not become the test's.
+    Any ``Exception`` is caught: the picture or table is evidence, and its failure must not become
+    the test's. Only what stops the test from outside passes through: Ctrl-C (a ``BaseException``)
+    and the test time limit (``TestOverran``, raised by the plugin's alarm wherever the test is).
     """
     try:
         content = make()
+    except TestOverran:
+        raise
     except Exception as err:
         evidence.attach(f"{name} (not drawn)", f"could not make the {name}: {type(err).__name__}: {err}")
         return
