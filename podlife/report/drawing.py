@@ -49,6 +49,9 @@ SPAN_STYLES = {"running": ("#d9d9d9", "", "running"), "after-sigterm": ("#fdd0a2
 FONT = 8
 #: Marks on a lane closer than this share of the time axis would hide each other: each is drawn a step lower.
 CROWDED, MARK_STEP, MARK_LEVELS = 0.012, 0.2, 4
+#: A shutdown mark's label ("SIGKILL 137 +8.00s") spans about this share of the time axis; closer
+#: labels in a row alternate above and below their marks, by these offsets (points).
+LABEL_WIDTH, LABEL_OFFSETS = 0.08, (11, -12, 21, -22)
 
 
 def attach_drawn(evidence: Evidence, name: str, make: Callable[[], str], kind: allure.attachment_type) -> None:
@@ -194,10 +197,12 @@ def shutdown_svg(picture: ShutdownPicture) -> str:
     ax = fig.add_subplot()
     rows = list(ROWS)
     y_of = {row: len(rows) - 1 - i for i, row in enumerate(rows)}
-    ax.axvspan(0, picture.grace, color="#deebf7", zorder=0)
-    ax.axvspan(*picture.kill_window, facecolor="none", edgecolor="#f1a3a3", hatch="//", linewidth=0, zorder=1)
-    for x, colour, style, text in ((0.0, "#000000", "-", "delete call"),
-                                   (picture.grace, "#d62728", "--", f"grace period ends ({picture.grace:g}s)")):
+    lines = [(0.0, "#000000", "-", "delete call" if picture.grace else "delete call, forced (grace period 0)")]
+    if picture.grace:  # a forced delete has no grace period, and no moment a SIGKILL is due
+        ax.axvspan(0, picture.grace, color="#deebf7", zorder=0)
+        ax.axvspan(*picture.kill_window, facecolor="none", edgecolor="#f1a3a3", hatch="//", linewidth=0, zorder=1)
+        lines.append((picture.grace, "#d62728", "--", f"grace period ends ({picture.grace:g}s)"))
+    for x, colour, style, text in lines:
         ax.axvline(x, color=colour, linestyle=style, linewidth=1.2, zorder=4)
         ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 3), textcoords="offset points",
                     fontsize=FONT, color=colour, ha="left", va="bottom")
@@ -205,15 +210,17 @@ def shutdown_svg(picture: ShutdownPicture) -> str:
         colour, hatch, _ = SPAN_STYLES[span.kind]
         ax.barh(y_of[span.row], span.end - span.start, left=span.start, height=0.5, color=colour, hatch=hatch,
                 edgecolor="#636363", linewidth=0.6, zorder=2)
-    for mark in picture.marks:
-        row = next(r for r, kinds in ROWS.items() if mark.kind in kinds)
-        _mark(ax, mark.at, y_of[row], mark.kind, size=8)
-        label = {"exit": mark.note.split(": ", 1)[-1]}.get(mark.kind, "")
-        ax.annotate(f"{label} {mark.at:+.2f}s".strip(), (mark.at, y_of[row]), xytext=(0, 9), textcoords="offset points",
-                    fontsize=FONT - 1, ha="center")
+    start = min([-0.5, *(m.at for m in picture.marks)]) - 0.2
+    for row, row_kinds in ROWS.items():
+        marks = [m for m in picture.marks if m.kind in row_kinds]
+        for mark, level in zip(marks, _levels([m.at for m in marks], (picture.end - start) * LABEL_WIDTH)):
+            _mark(ax, mark.at, y_of[row], mark.kind, size=8)
+            label = mark.note.split(": ", 1)[-1] if mark.kind == "exit" else ""
+            ax.annotate(f"{label} {mark.at:+.2f}s".strip(), (mark.at, y_of[row]), xytext=(0, LABEL_OFFSETS[level]),
+                        textcoords="offset points", fontsize=FONT - 1, ha="center", va="center")
     ax.set_yticks([y_of[r] for r in rows], rows, fontsize=FONT + 1)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlim(min([-0.5, *(m.at for m in picture.marks)]) - 0.2, picture.end + 0.5)
+    ax.set_xlim(start, picture.end + 0.5)
     ax.set_xlabel("\n".join(["seconds from the delete call (harness clock)", *picture.notes]), fontsize=FONT + 1)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.tick_params(axis="x", labelsize=FONT)
@@ -222,7 +229,8 @@ def shutdown_svg(picture: ShutdownPicture) -> str:
     spans = [Patch(facecolor=SPAN_STYLES[k][0], hatch=SPAN_STYLES[k][1], edgecolor="#636363", label=SPAN_STYLES[k][2])
              for k in SPAN_STYLES if any(s.kind == k for s in picture.spans)]
     frame = [Patch(facecolor="#deebf7", label=f"grace period ({picture.grace:g}s)"),
-             Patch(facecolor="none", edgecolor="#f1a3a3", hatch="//", label="where a SIGKILL at grace is seen")]
+             Patch(facecolor="none", edgecolor="#f1a3a3", hatch="//", label="where a SIGKILL at grace is seen")
+             ] if picture.grace else []
     ax.legend(handles=[*spans, *frame, *_legend_handles(kinds)], loc="upper left", bbox_to_anchor=(1.005, 1.0),
               fontsize=FONT, frameon=False)
     return _svg(fig)

@@ -118,7 +118,7 @@ def pod_marks(timeline: Timeline, pod: str, zero: float, container: str | None =
             continue
         finished, code = state["finished"], state["exit_code"]
         if isinstance(finished, float) and finished >= zero - K8S_TIMESTAMP_RESOLUTION:
-            marks.append(Mark(finished - zero, "exit", f"{name}: {'SIGKILL ' if code == SIGKILL_EXIT else ''}{code}"))
+            marks.append(Mark(finished - zero, "exit", f"{name}: {'SIGKILL 137' if code == SIGKILL_EXIT else f'exit {code}'}"))
         message = state["message"] if isinstance(state["message"], str) else None
         marks += [Mark(at - zero, event, name) for event, at in parse_records(message) if event in RECORDED]
     return sorted(marks, key=lambda m: m.at)
