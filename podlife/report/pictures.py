@@ -235,7 +235,7 @@ class ShutdownPicture:
     spans: list[Span]
     marks: list[Mark]
     end: float
-    #: What the picture could not show, in words (no exit reported, SIGTERM estimated).
+    #: What the picture could not show or took from the spec, in words (no exit reported, SIGTERM not recorded).
     notes: list[str]
 
 
@@ -247,7 +247,7 @@ def shutdown_picture(s: Shutdown, grace: float, pre_stop: DeclaredPreStop | None
     estimated at its end (or at the event, when the spec declares no hook). Recorded
     ``prestop-*`` and ``sigterm`` lines (a witness) take precedence over any estimate.
     """
-    marks = [m for m in pod_marks(s.timeline, s.pod, s.deleted_at, s.container) if m.kind in MARKS]
+    marks = [m for m in pod_marks(s.timeline, s.pod, s.deleted_at, s.container) if any(m.kind in k for k in ROWS.values())]
     at = {m.kind: m.at for m in reversed(marks)}  # the first of each kind
     exit_state = terminations(s.timeline, s.pod).get(s.container)
     spans, notes = [], []
@@ -275,6 +275,6 @@ def shutdown_picture(s: Shutdown, grace: float, pre_stop: DeclaredPreStop | None
     spans.append(Span("container", 0.0, sigterm if sigterm is not None else stopped, "running"))
     if sigterm is not None:
         spans.append(Span("container", sigterm, max(sigterm, stopped), "after-sigterm"))
-    end = max([m.at for m in marks] + [s.end for s in spans] + [kill_window(grace)[1]])
+    end = max([m.at for m in marks] + [span.end for span in spans] + [kill_window(grace)[1]])
     return ShutdownPicture(f"shutdown of {s.pod}/{s.container}: grace period {grace:g}s, {ending}", grace,
                            kill_window(grace), spans, sorted(marks, key=lambda m: m.at), end, notes)
