@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
 
-import allure
 import pytest
 from kubernetes import client
 
@@ -46,7 +45,6 @@ from podlife.report.summary import (
     SummaryPlugin,
     cluster_facts,
     cluster_property,
-    user_app_of,
 )
 from podlife.scene import Scene
 from podlife.waiting import waiting_on
@@ -359,14 +357,9 @@ def podlife_cluster_facts(podlife_cluster: ClusterHandle, k8s: client.ApiClient)
 def evidence(podlife_cluster_facts: dict[str, Any], request: pytest.FixtureRequest) -> Evidence:
     """Figures for ``reports/summary.json`` and text for the Allure report of this test.
 
-    A workload scenario is filed in Allure under its workload (feature) and check (story), so
-    the report's Behaviors view reads as the scorecard.
+    (Where Allure files the test, by claim or by workload, the summary plugin's labels decide.)
     """
     request.node.user_properties.append(cluster_property(podlife_cluster_facts))
-    app = user_app_of(request.node)
-    if app is not None:
-        allure.dynamic.feature(f"workload {app.workload.label}")
-        allure.dynamic.story(request.node.originalname.removeprefix("test_").replace("_", " "))
     return Evidence(request.node)
 
 

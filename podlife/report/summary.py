@@ -63,12 +63,37 @@ def cluster_facts(handle: ClusterHandle, api: client.ApiClient) -> dict[str, Any
     except (client.ApiException, IndexError, KeyError, ValueError) as err:
         return {**facts, "backoff": f"unknown (kubelet configz unreadable: {getattr(err, 'reason', None) or type(err).__name__})"}
     policy = backoff_policy(config, f"kubelet configz of {node}")
+    # The source stands apart from the policy: ``podlife compare`` compares policies, and nodes' names differ.
     return {**facts, "feature_gates": config.get("featureGates") or {},
-            "backoff": {"initial_s": policy.initial, "cap_s": policy.cap}}
+            "backoff": {"initial_s": policy.initial, "cap_s": policy.cap}, "backoff_source": policy.source}
 
 
 def cluster_property(facts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return CLUSTER_KEY, facts
+
+
+def allure_labels(claims: list[str], kind: str, workload: tuple[str, str] | None) -> list[tuple[str, str]]:
+    """How the Allure report files a test: by claim, so its trees read as the claim catalog.
+
+    A claim's tests go under their category (epic and parent suite: ``LC``, ``SD``, ``RQ``,
+    ``OP``), then each claim (feature), then check or control (story); a user's workload check
+    (``workload``: its label and the check's name) under ``workload``, the workload and the
+    check, so the Behaviors view reads as the scorecard. Claim IDs and check or control are tags
+    too, for the report's filters; a control's tag comes from its marker, which allure-pytest
+    makes a tag as it does every marker without arguments. A test with no claim and no workload
+    keeps Allure's defaults.
+    """
+    if workload is not None:
+        name, check = workload
+        labels = [("epic", "workload"), ("parentSuite", "workload"), ("feature", f"workload {name}"),
+                  ("story", check.replace("_", " "))]
+    elif claims:
+        categories = list(dict.fromkeys(claim.split("-", 1)[0] for claim in claims))
+        labels = [*(("epic", c) for c in categories), ("parentSuite", categories[0]),
+                  *(("feature", claim) for claim in claims), ("story", kind)]
+    else:
+        return []
+    return labels + [("tag", claim) for claim in claims] + ([("tag", kind)] if kind == "check" else [])
 
 
 def user_app_of(item: pytest.Item) -> Any:
@@ -86,13 +111,15 @@ class SummaryPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         claims = [c for m in item.iter_markers("claim") for c in m.args]
+        kind = "control" if item.get_closest_marker("control") else "check"
         if claims:
-            kind = "control" if item.get_closest_marker("control") else "check"
             item.user_properties += [(CLAIMS_KEY, claims), (KIND_KEY, kind)]
         app = user_app_of(item)
+        check = getattr(item, "originalname", item.name).removeprefix("test_")
         if app is not None:
-            item.user_properties += [(WORKLOAD_KEY, app.workload.name),
-                                     (CHECK_KEY, getattr(item, "originalname", item.name).removeprefix("test_"))]
+            item.user_properties += [(WORKLOAD_KEY, app.workload.name), (CHECK_KEY, check)]
+        for name, value in allure_labels(claims, kind, (app.workload.label, check) if app is not None else None):
+            allure.dynamic.label(name, value)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties: list[tuple[str, Any]] = report.user_properties  # pytest types the values as object
