@@ -178,6 +178,31 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if any(r.regression for r in rows) else 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Make the run's HTML report (Allure's page and the claims matrix) and add the run to the history."""
+    from podlife.report import catalog, history
+    from podlife.report.offline import describe
+    from podlife.report.site import build
+
+    results = Path(args.results)
+    out = Path(args.out) if args.out else results.parent
+    built = build(results, Path(args.summary) if args.summary else results.parent / "summary.json", out,
+                  Path(args.history) if args.history else history.default_path(),
+                  Path(args.claims) if args.claims else catalog.DEFAULT_PATH,
+                  lambda line: print(f"[podlife] {line}", file=sys.stderr, flush=True))
+    print(f"[podlife] {built.generator} made {built.index} in {built.seconds:.1f}s"
+          + (f" (instead of {'; '.join(built.refused)})" if built.refused else ""))
+    print(f"[podlife] claims matrix and trends: {built.claims}")
+    state = "added" if built.recorded else "already there, not added again"
+    skipped = f"; {built.unreadable} unreadable line(s) skipped" if built.unreadable else ""
+    print(f"[podlife] history: {built.runs} run(s) in {built.history} (this run {state}{skipped})")
+    print("[podlife] offline: the page may load data: and blob: URLs only (Content-Security-Policy), analytics removed; "
+          "URLs left in it:")
+    for line in describe(built.references):
+        print(f"[podlife]   {line}")
+    return 0
+
+
 def _upgrade_check(args: argparse.Namespace) -> int:
     """Run the profile on two versions of the local cluster and compare the runs."""
     from podlife.cluster.local.build import default_progress
@@ -225,6 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", help="write compare.txt, compare.json and an Allure result here "
                                     "(default: NEW, when it is a report directory)")
     comp.set_defaults(func=_compare)
+    report = commands.add_parser("report", help="the run's HTML report: Allure's page (reports/index.html), the claims "
+                                                "matrix with trends across runs (reports/claims.html); works offline")
+    report.add_argument("--results", default="reports/allure-results", help="the Allure results of the run")
+    report.add_argument("--summary", help="the run's summary.json (default: beside the results)")
+    report.add_argument("--out", help="where index.html and claims.html go (default: beside the results)")
+    report.add_argument("--history", help="the history file runs are added to "
+                                          "(default: $PODLIFE_CACHE/history/runs.jsonl, ~/.cache/podlife/...)")
+    report.add_argument("--claims", help="the claim catalog (default: ../shared/claims.md)")
+    report.set_defaults(func=_report)
     check = commands.add_parser("upgrade-check", help="run the suite on two versions of the local cluster and compare")
     check.add_argument("--from", dest="from_version", required=True, help="the version you run, e.g. 1.36")
     check.add_argument("--to", dest="to_version", required=True, help="the version you upgrade to, e.g. 1.37")
