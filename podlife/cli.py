@@ -98,7 +98,7 @@ def _cluster_status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
     else:
         print(f"local cluster: {'up' if status['up'] else 'down'}" + (f" (v{status['version']})" if status["version"] else ""))
-        for name, pid in status["components"].items():  # type: ignore[union-attr]
+        for name, pid in status["components"].items():
             print(f"  {name:<24} {'running, pid ' + str(pid) if pid else 'not running'}")
         if status["kubeconfig"]:
             print(f"kubeconfig: {status['kubeconfig']}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
+import urllib3
 from kubernetes import client
 from kubernetes.stream import stream
 
@@ -61,6 +62,14 @@ def _request(api: client.ApiClient, method: str, path: str, body: str | None = N
     if not 200 <= response.status <= 299:
         raise client.ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))
     return data
+
+
+def unread(response: object) -> urllib3.BaseHTTPResponse:
+    """What a client call made with ``_preload_content=False`` returns: urllib3's response, its body unread.
+
+    The client's signatures give every call the type of its decoded content (``str``), whatever that flag says.
+    """
+    return cast(urllib3.BaseHTTPResponse, response)
 
 
 def _name(manifest: dict[str, Any]) -> str:

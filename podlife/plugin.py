@@ -146,8 +146,9 @@ def _load_user_images(config: pytest.Config, provisioned: Provisioned, say: Call
     archives = list(dict.fromkeys(a for app in config.stash[USER_APPS] for a in app.workload.images))
     if archives and provisioned.load_image is None:
         say(f"not loading {len(archives)} image archive(s): this cluster pulls from your registry")
-    for archive in archives if provisioned.load_image else []:
-        say(f"loaded {', '.join(provisioned.load_image(archive))} from {archive}")
+    elif provisioned.load_image:
+        for archive in archives:
+            say(f"loaded {', '.join(provisioned.load_image(archive))} from {archive}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

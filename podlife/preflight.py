@@ -52,7 +52,7 @@ def run_preflight(handle: ClusterHandle, shared_namespace: str | None, say: Call
     if not shared_namespace:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels={RUN_LABEL: "preflight"})))
     try:
-        core.create_namespaced_pod(namespace, _pod(name, agnhost, busybox))
+        core.create_namespaced_pod(namespace, client.V1Pod.model_validate(_pod(name, agnhost, busybox)))
         wait_for(lambda: running_pod(api, namespace, name), PREFLIGHT_TIMEOUT, "the preflight pod to run the reference images")
     finally:
         if shared_namespace:

@@ -25,7 +25,7 @@ from typing import Any
 from kubernetes import client
 
 from podlife.access import PodNaming, Target
-from podlife.kube import apply, exec_in, running_pod
+from podlife.kube import apply, exec_in, running_pod, unread
 from podlife.observe.clock import now
 from podlife.observe.traffic import Ledger, Request
 from podlife.waiting import wait_for
@@ -157,7 +157,8 @@ class InClusterTraffic:
         return self.ledger
 
     def _read(self, pod: str) -> None:
-        stream = client.CoreV1Api(self.api).read_namespaced_pod_log(pod, self.namespace, follow=True, _preload_content=False)
+        stream = unread(client.CoreV1Api(self.api).read_namespaced_pod_log(pod, self.namespace, follow=True,
+                                                                           _preload_content=False))
         pending = ""
         try:
             for raw in stream.stream():

@@ -14,6 +14,8 @@ from typing import Any
 
 from kubernetes import client
 
+from podlife.kube import unread
+
 #: Upstream defaults (kubelet.go: initialCrashLoopBackOff, MaxContainerBackOff; syncFrequency).
 DEFAULT_INITIAL, DEFAULT_CAP, DEFAULT_SYNC = 10.0, 300.0, 60.0
 #: With the ReduceDefaultCrashLoopBackOffDecay feature gate (alpha since 1.33).
@@ -64,7 +66,7 @@ def backoff_policy(config: dict[str, Any], source: str) -> BackoffPolicy:
 
 
 def node_configz(api: client.ApiClient, node: str) -> dict[str, Any]:
-    response = client.CoreV1Api(api).connect_get_node_proxy_with_path(node, "configz", _preload_content=False)
+    response = unread(client.CoreV1Api(api).connect_get_node_proxy_with_path(node, "configz", _preload_content=False))
     return json.loads(response.data)["kubeletconfig"]
 
 

@@ -58,10 +58,10 @@ class ImageSpec:
     """
 
     name: str
-    files: Mapping[str, Path] = field(default_factory=dict)
-    data: Mapping[str, bytes | InlineFile] = field(default_factory=dict)
-    symlinks: Mapping[str, str] = field(default_factory=dict)
-    directories: Mapping[str, int] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    data: dict[str, bytes | InlineFile] = field(default_factory=dict)
+    symlinks: dict[str, str] = field(default_factory=dict)
+    directories: dict[str, int] = field(default_factory=dict)
     entrypoint: list[str] | None = None
     cmd: list[str] | None = None
     env: list[str] = field(default_factory=lambda: [DEFAULT_PATH])
@@ -123,7 +123,7 @@ def write_oci_archive(spec: ImageSpec, dest: Path) -> str:
         )
         layout = _canonical_json({"imageLayoutVersion": "1.0.0"})
         layer.seek(0)
-        members = [
+        members: list[tuple[str, int, BinaryIO]] = [
             ("oci-layout", len(layout), io.BytesIO(layout)),
             (_blob_name(layer_digest), layer_size, layer),
             (_blob_name(_sha256(config)), len(config), io.BytesIO(config)),
@@ -184,7 +184,7 @@ def _layer_entries(spec: ImageSpec) -> _Entries:
         if not stat.S_ISREG(st.st_mode):
             raise PodlifeError(f"{spec.name}: {source} (for {path}) is not a regular file")
         info = _tarinfo(_member_name(path), tarfile.REGTYPE, stat.S_IMODE(st.st_mode), st.st_size)
-        add(path, info, functools.partial(open, source, "rb"))
+        add(path, info, _reader(source))
     for path, content in spec.data.items():
         inline = content if isinstance(content, InlineFile) else InlineFile(content)
         info = _tarinfo(_member_name(path), tarfile.REGTYPE, inline.mode, len(inline.content))
@@ -202,13 +202,20 @@ def _layer_entries(spec: ImageSpec) -> _Entries:
     return entries
 
 
+def _reader(path: Path) -> Callable[[], BinaryIO]:
+    """Opens ``path`` when its member is written (a partial of ``open`` would be typed as opening text)."""
+    return lambda: open(path, "rb")
+
+
 def _write_layer(entries: _Entries, out: BinaryIO) -> tuple[str, str, int]:
     """Stream the layer into ``out``; return (diff_id of the tar, digest and size of the gzip)."""
     blob = _DigestingWriter(out)
     # mtime=0 and no file name keep the gzip header, and so the digest, independent of the build.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=blob, compresslevel=1, mtime=0) as gz:
+    # The writers are write-only: typeshed's file protocols also ask for flush, or for read and
+    # seek, which neither gzip's writer nor tarfile's stream mode ("w|") calls.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=blob, compresslevel=1, mtime=0) as gz:  # type: ignore[call-overload]
         plain = _DigestingWriter(gz)
-        with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             for name in sorted(entries):  # a parent's name sorts before its children's
                 info, opener = entries[name]
                 if opener is None:

@@ -136,7 +136,7 @@ def _leaves(node_name: str, node_ip: str, service_ip: str, hostnames: list[str])
         _Leaf("kubelet-serving", node_name, server=True,
               dns=_unique([node_name, "localhost"]), ips=_unique([node, loopback])),
         _Leaf("front-proxy-client", "front-proxy-client", issuer=FRONT_PROXY_CA),
-        _Leaf("etcd-server", "podlife-etcd", server=True, dns=["localhost"], ips=[loopback]),
+        _Leaf("etcd-server", "podlife-etcd", server=True, dns=("localhost",), ips=(loopback,)),
         _Leaf("apiserver-etcd-client", "kube-apiserver-etcd-client"),
     ]
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypedDict
 
 from podlife.cluster.local import host, kubelet_schema
 from podlife.cluster.local.build import Builder, Progress, Release, default_progress
@@ -35,6 +35,16 @@ class UpResult:
     already_running: bool
     seconds_to_ready: float
     cold_build_seconds: float
+
+
+class Status(TypedDict):
+    """What ``podlife cluster status`` reports, also as JSON; ``components`` maps each to its pid, None when not running."""
+
+    up: bool
+    version: str | None
+    kubeconfig: str | None
+    state_dir: str
+    components: dict[str, int | None]
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,7 @@ class LocalCluster:
         running = self.supervisor.running()
         return self.recorded() is not None and all(name in running for name in START_ORDER)
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> Status:
         record = self.recorded() or {}
         running = self.supervisor.running()
         return {
