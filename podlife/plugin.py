@@ -47,6 +47,7 @@ from podlife.report.summary import (
     cluster_property,
 )
 from podlife.scene import Scene
+from podlife.signals import sigterm_unwinds
 from podlife.waiting import waiting_on
 from podlife.workloads import images
 from podlife.workloads.images import ReferenceImages
@@ -73,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "elsewhere) or pods in the cluster (nothing needs to be reachable from this host)")
     group.addoption("--image-repo", default=None, metavar="REPO",
                     help="pull the reference images (agnhost, busybox) from this mirror instead")
+    group.addoption("--image-registry", default=None, metavar="[http://]HOST[:PORT][/PATH]",
+                    help="where the image scenarios (OP-01, OP-02) push the images they build, for the cluster to "
+                         "pull without credentials (default: the local cluster's registry; elsewhere they are skipped)")
     group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
                     help="end a test that runs longer (slow tests get four times as long), naming what it waited for")
     group.addoption("--workload", action="append", default=[], metavar="FILE", type=Path,
@@ -202,18 +206,6 @@ def _say(config: pytest.Config) -> Callable[[str], None]:
                 print(f"[podlife] {line}", flush=True)
 
     return say
-
-
-@contextlib.contextmanager
-def sigterm_unwinds() -> Iterator[None]:
-    """While podlife works, SIGTERM (CI cancelling a job) unwinds like Ctrl-C: builds stop their
-    compilers and namespace fixtures still clean up. Scoped, and the previous handler restored,
-    because the plugin is loaded into every pytest run of the environment, podlife's or not."""
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _provision(config: pytest.Config) -> Provisioned:
