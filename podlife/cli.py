@@ -192,7 +192,8 @@ def _report(args: argparse.Namespace) -> int:
                   lambda line: print(f"[podlife] {line}", file=sys.stderr, flush=True))
     print(f"[podlife] {built.generator} made {built.index} in {built.seconds:.1f}s"
           + (f" (instead of {'; '.join(built.refused)})" if built.refused else ""))
-    print(f"[podlife] claims matrix and trends: {built.claims}")
+    print(f"[podlife] claims matrix and trends: {built.claims}" + ("" if built.catalog else
+          f" (no claim catalog at {args.claims or catalog.DEFAULT_PATH}: only the claims the run tested, give it with --claims)"))
     state = "added" if built.recorded else "already there, not added again"
     skipped = f"; {built.unreadable} unreadable line(s) skipped" if built.unreadable else ""
     print(f"[podlife] history: {built.runs} run(s) in {built.history} (this run {state}{skipped})")

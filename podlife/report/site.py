@@ -189,6 +189,7 @@ class Built:
     runs: int
     recorded: bool  # False: this run was already in the history
     unreadable: int  # history lines skipped
+    catalog: Path | None  # the claim catalog read, None when there was none
 
 
 def build(results: Path, summary_path: Path, out: Path, history_path: Path, catalog_path: Path,
@@ -262,7 +263,8 @@ def _build(results: Path, summary_path: Path, out: Path, history_path: Path, cat
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Built(out / "index.html", out / "claims.html", f"{generator.name} {version}", seconds, refused,
-                 offline.references(page_html), history_path, len(runs), recorded, past.unreadable)
+                 offline.references(page_html), history_path, len(runs), recorded, past.unreadable,
+                 catalog_path if claims else None)
 
 
 def _replace(source: Path, target: Path) -> None:
