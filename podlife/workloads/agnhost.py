@@ -141,16 +141,21 @@ class Netexec:
         return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": self.name}, "spec": spec}
 
     def service(self, port: int = 80, headless: bool = False) -> dict[str, Any]:
-        """A Service for the app; NodePort unless headless, so clients off the cluster reach it too."""
-        spec: dict[str, Any] = {
-            "selector": self.selector,
-            "ports": [{"name": "http", "port": port, "targetPort": HTTP_PORT}],
-        }
-        if headless:
-            spec["clusterIP"] = "None"
-        else:
-            spec["type"] = "NodePort"
-        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": self.name}, "spec": spec}
+        """A Service for the app, of the same name."""
+        return service(self.name, self.selector, port, headless)
+
+
+def service(name: str, selector: dict[str, str], port: int = 80, headless: bool = False) -> dict[str, Any]:
+    """A Service sending to netexec's port of the pods ``selector`` picks; NodePort unless headless, so clients off the cluster reach it too."""
+    spec: dict[str, Any] = {
+        "selector": selector,
+        "ports": [{"name": "http", "port": port, "targetPort": HTTP_PORT}],
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+    else:
+        spec["type"] = "NodePort"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
 
 
 def client_pod(name: str) -> dict[str, Any]:
