@@ -70,9 +70,9 @@ def test_references_look_inside_base64_payloads_and_tell_namespaces_apart() -> N
     assert refs[("http://www.w3.org/2000/svg", "text/javascript")].namespace
     assert not refs[("https://allurereport.org", "text/javascript")].namespace
     assert describe(list(refs.values())) == [
-        "2 XML namespace name(s) (www.w3.org; identifiers, never fetched)",
-        "https://allurereport.org (in text/javascript)", "https://example.org/pod (in data/attachments/a.svg)",
-        "https://telemetry.example.com/x (in text/javascript)"]
+        "2 XML namespace or document type name(s) (www.w3.org, purl.org/dc, ...: identifiers, never fetched)",
+        "1 URL(s) written in the tests' own attachments and results, as text (e.g. https://example.org/pod)",
+        "https://allurereport.org (in text/javascript)", "https://telemetry.example.com/x (in text/javascript)"]
 
 
 def test_environment_properties_escape_what_the_format_needs() -> None:

@@ -36,8 +36,10 @@ URL = re.compile(r"https?://[^\s\"'<>`\\)]+")
 _DATA_URI = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)(?:\s*;\s*[\w-]+=[\w.-]+)*\s*;\s*base64,(?P<data>[A-Za-z0-9+/=]+)")
 #: A single-file report's results: ``d("widgets/tree.json", "<base64>")`` calls in its last script.
 _PAYLOAD = re.compile(r"""\bd\(\s*["'](?P<type>[^"']+)["']\s*,\s*["'](?P<data>[A-Za-z0-9+/=]+)["']\s*\)""")
-#: Identifiers of XML vocabularies (SVG, XHTML, MathML, XLink): names, never fetched.
-NAMESPACE = re.compile(r"^http://www\.w3\.org/(?:2000/svg|1999/xhtml|1999/xlink|1998/Math/MathML|XML/1998/namespace|2000/xmlns/?)$")
+#: Identifiers of XML vocabularies and document types (SVG, XHTML, XLink, RDF, Dublin Core, Creative
+#: Commons, Inkscape's): names in markup, never fetched (SVG images carry them in their metadata).
+NAMESPACE = re.compile(r"^https?://(?:www\.w3\.org/|purl\.org/dc/|creativecommons\.org/ns|www\.inkscape\.org/namespaces/"
+                       r"|sodipodi\.sourceforge\.net/DTD/)")
 
 
 def neutralise(html: str, banner: str = "") -> str:
@@ -88,12 +90,17 @@ def references(html: str) -> list[Reference]:
 
 
 def describe(refs: list[Reference]) -> list[str]:
-    """What remains, for the terminal: namespaces counted, every other URL named with where it sits."""
+    """What remains, for the terminal: namespaces and the run's own evidence counted, the generator's URLs named."""
     names = sum(r.count for r in refs if r.namespace)
-    lines = [f"{names} XML namespace name(s) (www.w3.org; identifiers, never fetched)"] if names else []
+    evidence = sorted({r.url for r in refs if not r.namespace and r.where.startswith("data/")})
+    lines = [f"{names} XML namespace or document type name(s) (www.w3.org, purl.org/dc, ...: identifiers, never fetched)"
+             ] if names else []
+    if evidence:
+        lines.append(f"{len(evidence)} URL(s) written in the tests' own attachments and results, as text "
+                     f"(e.g. {', '.join(evidence[:2])})")
     others: dict[str, list[str]] = {}
     for ref in refs:
-        if not ref.namespace:
+        if not ref.namespace and not ref.where.startswith("data/"):
             others.setdefault(ref.url, []).append(ref.where)
     lines += [f"{url} (in {', '.join(sorted(set(where)))})" for url, where in sorted(others.items())]
     return lines
