@@ -69,6 +69,8 @@ class ImageSpec:
     user: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     exposed_ports: Sequence[str] = ()
+    #: gzip level of the layer: 0 stores content that does not compress (random bytes) at copying speed.
+    compresslevel: int = 1
 
 
 class _DigestingWriter:
@@ -99,7 +101,7 @@ def write_oci_archive(spec: ImageSpec, dest: Path) -> str:
     entries = _layer_entries(spec)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=dest.parent) as layer:
-        diff_id, layer_digest, layer_size = _write_layer(entries, layer)
+        diff_id, layer_digest, layer_size = _write_layer(entries, layer, spec.compresslevel)
         config = _canonical_json({
             **PLATFORM,
             "config": _container_config(spec),
@@ -207,13 +209,13 @@ def _reader(path: Path) -> Callable[[], BinaryIO]:
     return lambda: open(path, "rb")
 
 
-def _write_layer(entries: _Entries, out: BinaryIO) -> tuple[str, str, int]:
+def _write_layer(entries: _Entries, out: BinaryIO, compresslevel: int) -> tuple[str, str, int]:
     """Stream the layer into ``out``; return (diff_id of the tar, digest and size of the gzip)."""
     blob = _DigestingWriter(out)
     # mtime=0 and no file name keep the gzip header, and so the digest, independent of the build.
     # The writers are write-only: typeshed's file protocols also ask for flush, or for read and
     # seek, which neither gzip's writer nor tarfile's stream mode ("w|") calls.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=blob, compresslevel=1, mtime=0) as gz:  # type: ignore[call-overload]
+    with gzip.GzipFile(filename="", mode="wb", fileobj=blob, compresslevel=compresslevel, mtime=0) as gz:  # type: ignore[call-overload]
         plain = _DigestingWriter(gz)
         with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             for name in sorted(entries):  # a parent's name sorts before its children's
