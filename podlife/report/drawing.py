@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import allure
 
 from podlife.errors import TestOverran
+from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.observe.timeline import Timeline
 from podlife.observe.traffic import Ledger
 from podlife.report.ledger_csv import OUTCOMES, ledger_csv
@@ -52,6 +53,8 @@ CROWDED, MARK_STEP, MARK_LEVELS = 0.012, 0.2, 4
 #: A shutdown mark's label ("SIGKILL 137 +8.00s") spans about this share of the time axis; closer
 #: labels in a row alternate above and below their marks, by these offsets (points).
 LABEL_WIDTH, LABEL_OFFSETS = 0.08, (11, -12, 21, -22)
+#: A scenario landmark's label spans about this share of the time axis; closer ones stack upwards.
+LANDMARK_WIDTH = 0.2
 
 
 def attach_drawn(evidence: Evidence, name: str, make: Callable[[], str], kind: allure.attachment_type) -> None:
@@ -101,9 +104,12 @@ def _svg(fig: "Figure") -> str:
 
 
 def _mark(ax: "Axes", x: float, y: float, kind: str, size: float = 6) -> None:
+    """A landmark's symbol; an exit's with a bar over the second that follows, since ``finishedAt`` has whole seconds."""
     colour, marker = MARK_STYLES[kind]
     ax.plot([x], [y], marker=marker, color=colour, markersize=size, linestyle="none", zorder=5,
             markerfacecolor="white" if kind == "sigterm-estimated" else colour)
+    if kind == "exit":
+        ax.plot([x, x + K8S_TIMESTAMP_RESOLUTION], [y, y], color=colour, linewidth=2.5, solid_capstyle="butt", zorder=5)
 
 
 def _ticks(xs: list[float], y: float, outcome: str) -> "PathPatch":
@@ -159,25 +165,31 @@ def traffic_svg(picture: TrafficPicture) -> str:
             xs = [x for x, o in lane.ticks if o == outcome]
             if xs:
                 ax.add_artist(_ticks(xs, y, outcome))  # not add_patch: the limits are set below, without a walk over every tick
-        for mark, level in zip(lane.marks, _levels([m.at for m in lane.marks], crowded)):
+        # Exits sit at the lane's foot with their second's bar and code; the other marks hang from its top.
+        exits = [m for m in lane.marks if m.kind == "exit"]
+        hanging = [m for m in lane.marks if m.kind != "exit"]
+        for mark, level in zip(hanging, _levels([m.at for m in hanging], crowded)):
             ax.vlines(mark.at, y - 0.46, y + 0.46, color=MARK_STYLES[mark.kind][0], linewidth=0.9, zorder=4)
             _mark(ax, mark.at, y + 0.46 - level * MARK_STEP, mark.kind)
-            if mark.kind == "exit":
-                ax.annotate(mark.note.split(": ", 1)[-1], (mark.at, y - 0.46), xytext=(3, 1), textcoords="offset points",
-                            fontsize=FONT - 1, va="bottom")
-    for start, end, what in picture.gaps:
-        ax.axvspan(start, end, color="#fff3b0", hatch="xx", alpha=0.6, zorder=1, label=what)
-    for mark in picture.landmarks:
+        for mark in exits:
+            ax.vlines(mark.at, y - 0.46, y + 0.46, color=MARK_STYLES[mark.kind][0], linewidth=0.9, zorder=4)
+            _mark(ax, mark.at, y - 0.36, mark.kind)
+            ax.annotate(mark.note.split(": ", 1)[-1], (mark.at, y - 0.36), xytext=(3, 2), textcoords="offset points",
+                        fontsize=FONT - 1, va="bottom")
+    for broken, resumed, what in picture.gaps:
+        ax.axvspan(broken, resumed, color="#fff3b0", hatch="xx", alpha=0.6, zorder=1, label=what)
+    levels = _levels([m.at for m in picture.landmarks], (picture.end - start) * LANDMARK_WIDTH)
+    for mark, level in zip(picture.landmarks, levels):
         ax.axvline(mark.at, color="#404040", linestyle="--", linewidth=1, zorder=4)
-        ax.annotate(mark.note, (mark.at, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 3),
-                    textcoords="offset points", rotation=20, fontsize=FONT, ha="left", va="bottom")
+        ax.annotate(mark.note, (mark.at, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 3 + 11 * level),
+                    textcoords="offset points", fontsize=FONT, ha="left", va="bottom")
     ax.set_xlim(start, picture.end + 0.3)
     ax.set_ylim(-0.6, top + 0.6)
     ax.set_yticks(range(top, -1, -1), [lane.label for lane in lanes], fontsize=FONT)
     ax.set_xlabel("seconds from the window start (harness clock; the zero of the timeline, landmarks and ledger)", fontsize=FONT + 1)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.tick_params(axis="x", labelsize=FONT)
-    ax.set_title(picture.title, fontsize=FONT + 3, loc="left", pad=38 if picture.landmarks else 6)
+    ax.set_title(picture.title, fontsize=FONT + 3, loc="left", pad=6 + 11 * (max(levels) + 1 if levels else 0))
     present = {o for lane in lanes for _, o in lane.ticks}
     requests = [Line2D([], [], color=OUTCOME_COLOURS[o], linewidth=2.5, label=OUTCOME_NAMES[o]) for o in OUTCOMES if o in present]
     kinds = [k for k in MARKS if any(m.kind == k for lane in lanes for m in lane.marks)]

@@ -48,7 +48,7 @@ MARKS = {
     "prestop-end": "preStop end (record)",
     "sigterm": "SIGTERM (record)",
     "sigterm-estimated": "SIGTERM (estimated: Killing event plus the spec's preStop sleep)",
-    "exit": "container exit (pod status, 1 s resolution)",
+    "exit": "container exit, within the bar's second (finishedAt)",
     "removed": "pod removed (seen)",
 }
 #: The records of a witness (``workloads.witness``) that are landmarks of a shutdown.
