@@ -267,7 +267,9 @@ def shutdown_picture(s: Shutdown, grace: float, pre_stop: DeclaredPreStop | None
     if "exit" in at:
         stopped = at["exit"]
         code = exit_state["exit_code"] if exit_state else None
-        ending = f"{'SIGKILLed (137)' if code == SIGKILL_EXIT else f'exited {code}'} {stopped:.1f}s after the delete"
+        # finishedAt is truncated to its second, and the container ran at the delete call.
+        within = f"{max(stopped, 0.0):.1f}-{stopped + K8S_TIMESTAMP_RESOLUTION:.1f}s"
+        ending = f"{'SIGKILLed (137)' if code == SIGKILL_EXIT else f'exited {code}'} {within} after the delete"
     else:
         stopped = at.get("removed", max([m.at for m in marks] + [grace]))
         ending = "no exit reported"
