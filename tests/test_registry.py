@@ -99,11 +99,12 @@ def test_clearing_deletes_the_manifests_and_the_stored_blobs_or_says_what_stays(
         place.mkdir(parents=True)
     other = storage / STORAGE_ROOT / "repositories/podlife/ns-2"
     other.mkdir(parents=True)
-    assert shelf.clear() == []
+    nodes = "what the nodes pulled, until their kubelets collect unused images (podlife cannot reach their runtimes)"
+    assert shelf.clear() == [nodes]  # no ctr: the nodes are not this host's
     assert not any(d.exists() for d in blob_dirs) and not (storage / STORAGE_ROOT / "repositories/podlife/ns-1").exists()
     assert other.exists()
     FakeRegistry.deletes_allowed = False
-    assert shelf.clear() == [f"{pushed.reference} in the registry, which refuses deletes"]
+    assert shelf.clear() == [f"{pushed.reference} in the registry, which refuses deletes", nodes]
 
 
 def test_an_unreachable_registry_is_a_harness_problem(tmp_path: Path) -> None:

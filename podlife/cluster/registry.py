@@ -191,7 +191,9 @@ class Shelf:
         """Remove what the test pushed, from the registry and (where reachable) the node; return what is left behind."""
         kept = [p.reference for p in self.pushed if not self.registry.delete(p)]
         left = [f"{name} in the registry, which refuses deletes" for name in dict.fromkeys(kept)]
-        if self.ctr is not None and (names := self.on_node()):
+        if self.ctr is None and self.pushed:
+            left.append("what the nodes pulled, until their kubelets collect unused images (podlife cannot reach their runtimes)")
+        elif self.ctr is not None and (names := self.on_node()):
             removal = subprocess.run([*self.ctr, "images", "rm", *names], capture_output=True, text=True)
             if removal.returncode != 0:
                 left.append(f"{', '.join(names)} on the node: {removal.stderr.strip()[:200]}")
