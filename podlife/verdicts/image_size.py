@@ -14,7 +14,9 @@ Tolerance: G must exceed 3 sigma. The difference between one start of the larges
 one of the smallest then has mean G and standard deviation sigma x sqrt(2), so G > 3 sigma puts
 it more than 2.1 of its standard deviations above zero: a single new pod of the largest image
 starts later than a single one of the smallest in about 98 of 100 pairs, if the noise is normal.
-Images all of one size give G = 0, which no noise can exceed: that is the negative control.
+The negative control starts images all of one size in the same schedule and judges them as if
+each had the size of the image it stands in for: there G has mean 0, and the verdict fails
+unless the schedule itself (order, caching, a drifting machine) makes starts grow.
 """
 
 from __future__ import annotations
