@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from podlife.errors import PodlifeError
+from podlife.signals import sigterm_unwinds
 
 
 def parse_dotted(assignments: list[str]) -> dict[str, Any]:
@@ -212,6 +212,30 @@ def _upgrade_check(args: argparse.Namespace) -> int:
     return upgrade_check(args.from_version, args.to_version, args.pytest_args, Path(args.out), default_progress)
 
 
+def _e2e(args: argparse.Namespace) -> int:
+    """Run the upstream e2e suite's lifecycle subset against the running local cluster; exit 1 on a failed spec."""
+    from podlife.cluster.local.build import default_progress
+    from podlife.cluster.local.e2e import run_suite
+    from podlife.cluster.local.provider import LocalCluster
+
+    cluster = LocalCluster()
+    record = cluster.recorded()
+    if record is None or not cluster.is_up():
+        raise PodlifeError("the local cluster is not up; run `podlife cluster up` first")
+    cluster.leases.hold()  # `podlife cluster down` refuses while the suite runs
+    try:
+        run = run_suite(record["version"], cluster.layout.kubeconfig, Path(args.report_dir), default_progress,
+                        args.focus, args.skip)
+    finally:
+        cluster.leases.release()
+    for spec in run.failed:
+        print(f"FAILED  {spec.name}\n        {spec.failure}")
+    built = "cached" if run.build_seconds is None else f"compiled in {run.build_seconds:.0f}s"
+    print(f"e2e lifecycle subset on v{record['version']}: {len(run.counted('passed'))} passed, {len(run.failed)} failed, "
+          f"{len(run.counted('skipped'))} skipped; run {run.run_seconds:.0f}s, suite {built}; report in {args.report_dir}")
+    return 1 if run.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podlife", description="Kubernetes pod lifecycle conformance harness.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -267,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("pytest_args", nargs=argparse.REMAINDER,
                        help="after --: the pytest profile for both runs (default: scenarios -m 'not slow')")
     check.set_defaults(func=_upgrade_check)
+    e2e = commands.add_parser("e2e", help="run the upstream e2e suite's node lifecycle subset on the local cluster "
+                                          "(compiled from the cluster's own Kubernetes module; opt-in, minutes)")
+    e2e.add_argument("--focus", help="a ginkgo focus expression instead of the lifecycle subset")
+    e2e.add_argument("--skip", help="skip these specs as well (a ginkgo expression)")
+    e2e.add_argument("--report-dir", default="reports/e2e", help="where the suite's log and reports go")
+    e2e.set_defaults(func=_e2e)
     clean = commands.add_parser("clean", help="delete what killed runs left (by the podlife labels only)")
     clean.add_argument("--kubeconfig", help="cluster to clean (default: the local cluster)")
     clean.add_argument("--context")
@@ -277,10 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # SIGTERM (a CI job cancelled, `timeout`) unwinds like Ctrl-C, so builds stop their compilers.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return args.func(args)
+        with sigterm_unwinds():  # a CI job cancelled, `timeout`: builds stop their compilers
+            return args.func(args)
     except PodlifeError as err:
         print(f"podlife: error: {err}", file=sys.stderr)
         return 1

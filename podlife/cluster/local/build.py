@@ -142,19 +142,51 @@ def kubernetes_source(version: str) -> Path:
     return Path(json.loads(out)["Dir"])
 
 
-class _Heartbeat:
-    """Prints how far a long ``go build -v`` got, so CI logs show it is alive."""
+def kubernetes_wrapper_gomod(kube_src: Path, version: str, module: str) -> str:
+    """A ``go.mod`` that requires ``k8s.io/kubernetes`` and pins each staging module to its published twin."""
+    staging = re.findall(r"^\s+(k8s\.io/[\w.-]+) => \./staging/", (kube_src / "go.mod").read_text(), re.M)
+    pin = f"v0.{version.split('.', 1)[1]}"
+    return "\n".join(
+        [f"module {module}", "", "go 1.22", "", f"require k8s.io/kubernetes v{version}", "", "replace ("]
+        + [f"\t{mod} => {mod} {pin}" for mod in staging]
+        + [")", ""]
+    )
 
-    def __init__(self, label: str, progress: Progress, every: float = 60.0) -> None:
+
+def go_compile(cmd: list[str], module: Path, label: str, progress: Progress) -> None:
+    """Run a long ``go`` compile in ``module``: heartbeats while it runs, one line with its tail if it fails.
+
+    With ``go build -v``, every line on stderr is a package compiled, which the heartbeat counts;
+    ``go test -c`` lists none, so there it tells only the time.
+    """
+    tail: list[str] = []
+    counting = cmd[:2] == ["go", "build"] and "-v" in cmd
+    with _process_group(cmd, cwd=module, env=_go_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc, \
+            _Heartbeat(label, progress, counting=counting) as beat:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if beat.packages is not None:
+                beat.packages += 1
+            tail = (tail + [line.rstrip()])[-5:]
+        proc.wait()
+    if proc.returncode != 0:
+        raise PodlifeError(f"go build of {label} failed: {' | '.join(tail)}")
+
+
+class _Heartbeat:
+    """Prints how far a long ``go build -v`` got (``packages`` is None where the compile lists none), so CI logs show it is alive."""
+
+    def __init__(self, label: str, progress: Progress, every: float = 60.0, counting: bool = True) -> None:
         self.label, self.progress, self.every = label, progress, every
-        self.packages = 0
+        self.packages: int | None = 0 if counting else None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self) -> None:
         start = time.monotonic()
         while not self._done.wait(self.every):
-            self.progress(f"  ... {self.label}: {self.packages} packages compiled, {time.monotonic() - start:.0f}s")
+            done = "" if self.packages is None else f"{self.packages} packages compiled, "
+            self.progress(f"  ... {self.label}: {done}{time.monotonic() - start:.0f}s")
 
     def __enter__(self) -> "_Heartbeat":
         self._thread.start()
@@ -250,13 +282,7 @@ class Builder:
         return f"v{value}" if name == "CoreDNSVersion" else value
 
     def _build_kubernetes(self, kube_src: Path) -> None:
-        staging = re.findall(r"^\s+(k8s\.io/[\w.-]+) => \./staging/", (kube_src / "go.mod").read_text(), re.M)
-        pin = f"v0.{self.version.split('.', 1)[1]}"
-        gomod = "\n".join(
-            ["module podlife.local/kubernetes", "", "go 1.22", "", f"require k8s.io/kubernetes v{self.version}", "", "replace ("]
-            + [f"\t{mod} => {mod} {pin}" for mod in staging]
-            + [")", ""]
-        )
+        gomod = kubernetes_wrapper_gomod(kube_src, self.version, "podlife.local/kubernetes")
         packages = [f"k8s.io/kubernetes/cmd/{cmd}" for cmd in KUBE_COMMANDS]
         packages.append("k8s.io/kubernetes/test/images/agnhost")
         self._go_build("kubernetes", gomod, {}, packages, self._version_ldflags())
@@ -335,17 +361,7 @@ class Builder:
         out_dir.mkdir()
         self.progress(f"building {name} (cold: many minutes on 2 cores; cached afterwards)")
         started = time.monotonic()
-        cmd = ["go", "build", "-v", "-ldflags", ldflags, "-o", str(out_dir) + "/", *packages]
-        tail: list[str] = []
-        with _process_group(cmd, cwd=module, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc, \
-                _Heartbeat(name, self.progress) as beat:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                beat.packages += 1
-                tail = (tail + [line.rstrip()])[-5:]
-            proc.wait()
-        if proc.returncode != 0:
-            raise PodlifeError(f"go build of {name} failed: {' | '.join(tail)}")
+        go_compile(["go", "build", "-v", "-ldflags", ldflags, "-o", str(out_dir) + "/", *packages], module, name, self.progress)
         for built in out_dir.iterdir():
             target = (rename or {}).get(built.name, built.name)
             built.replace(self.stage / "bin" / target)

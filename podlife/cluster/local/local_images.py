@@ -6,11 +6,19 @@ beside ``/agnhost``; scenarios exec into it, so the local image gets busybox's a
 Debian's curl (with its libraries) as well, and what the upstream e2e suite relies on: ``bash``,
 the ``porter`` TLS pair at ``/localhost.crt`` and ``/localhost.key`` (from the same Kubernetes
 module), ``/uploads``, the ``/agnhost-2`` link and the image-defined user and group.
+
+The other images that version's e2e suite names (``test/utils/image/manifest.go``) are there
+under its names too: its previous agnhost tag (specs that update a pod's image go from it to the
+current one) is the same agnhost, its busybox tag the same busybox, and its nginx tags are a
+stand-in that serves HTTP on port 80 from ``/usr/share/nginx/html`` (busybox's httpd), which is
+all the lifecycle specs ask of nginx: a long-running server to update, delete or hook into.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -43,9 +51,34 @@ def _with_busybox(spec: ImageSpec) -> ImageSpec:
     return spec
 
 
+def e2e_image_tags(kube_src: Path) -> list[tuple[str, str]]:
+    """(name, tag) of the agnhost, busybox and nginx images the version's e2e suite names from its own registry."""
+    text = (kube_src / "test/utils/image/manifest.go").read_text()
+    return re.findall(r'Config\{list\.PromoterE2eRegistry, "(agnhost|busybox|nginx)", "([^"]+)"\}', text)
+
+
+def _e2e_images(kube_src: Path, agnhost: ImageSpec, busybox: ImageSpec) -> list[ImageSpec]:
+    found = []
+    for name, tag in e2e_image_tags(kube_src):
+        image = f"registry.k8s.io/e2e-test-images/{name}:{tag}"
+        if image == agnhost.name:
+            continue
+        if name in ("agnhost", "busybox"):
+            found.append(replace(agnhost if name == "agnhost" else busybox, name=image))
+        else:
+            found.append(_with_busybox(ImageSpec(
+                name=image,
+                data={"/usr/share/nginx/html/index.html": b"<html><body>podlife nginx stand-in</body></html>\n"},
+                entrypoint=["/bin/httpd", "-f", "-p", "80", "-h", "/usr/share/nginx/html"],
+                exposed_ports=["80/tcp"],
+            )))
+    return found
+
+
 def image_specs(release: Release) -> list[ImageSpec]:
     """Every image the local cluster preloads for ``release``."""
-    porter = kubernetes_source(release.version) / "test/images/agnhost/porter"
+    kube_src = kubernetes_source(release.version)
+    porter = kube_src / "test/images/agnhost/porter"
     agnhost = _with_busybox(ImageSpec(
         name=f"registry.k8s.io/e2e-test-images/agnhost:{release.agnhost_tag}",
         files={
@@ -79,6 +112,7 @@ def image_specs(release: Release) -> list[ImageSpec]:
             files={"/coredns": release.binary("coredns")},
             entrypoint=["/coredns"],
         ),
+        *_e2e_images(kube_src, agnhost, busybox),
     ]
 
 
