@@ -18,6 +18,7 @@ remain and still cannot apply here are skipped by name, each with its reason in 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -162,9 +163,13 @@ def run_suite(version: str, kubeconfig: Path, report_dir: Path, progress: Progre
     log = report_dir / "e2e.log"
     progress(f"running the e2e lifecycle subset of v{version}; its output goes to {log}")
     started = time.monotonic()
+    # The suite leaves temporary files behind (a kuberc per process and run): in the report
+    # directory, which the next run replaces, rather than in the host's /tmp.
+    scratch = report_dir / "tmp"
+    scratch.mkdir()
     with log.open("w") as out:
         subprocess.run(suite_command(binaries, kubeconfig, report_dir, focus, skip),
-                       stdout=out, stderr=subprocess.STDOUT, cwd=report_dir)
+                       stdout=out, stderr=subprocess.STDOUT, cwd=report_dir, env={**os.environ, "TMPDIR": str(scratch)})
     run = SuiteRun(read_report(report_dir / "e2e.json"), build_seconds, time.monotonic() - started)
     if not run.specs:
         raise PodlifeError(f"the e2e suite ran no spec (focus {focus or 'default'}); see {log}")
