@@ -31,7 +31,7 @@ def summary(lag: float = 1.2, lost: int = 0, kill: float = 31.4, delays: tuple[f
             "RQ-03": {"covered": True, "tests": [
                 {"test": rq03, "kind": "check", "outcome": "passed",
                  "measurements": {"requests": 500, "failed_requests": lost,
-                                  "endpoint_removal_lag_s": {"web-7d9f-abcde": lag, "web-7d9f-fghij": lag / 2}}},
+                                  "endpoint_removal_lag_s": {"web-7d9fb-bcdfg": lag, "web-7d9fb-hjklm": lag / 2}}},
                 {"test": rq03.replace("with_pre_stop_loses_nothing", "without_pre_stop_loses_requests"),
                  "kind": "control", "outcome": "passed", "measurements": {"requests": 500, "failed_requests": 37}},
             ]},

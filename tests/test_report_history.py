@@ -37,7 +37,9 @@ def test_worst_outcome_ranks_failures_first_and_not_run_last() -> None:
 def test_flatten_names_nested_listed_and_per_pod_figures() -> None:
     measured = {
         "requests": 500, "failed_requests": 0, "healthy": True, "deletion": "graceful",
-        "endpoint_removal_lag_s": {"web-abc12": 0.8, "web-def34": 1.4},
+        "endpoint_removal_lag_s": {"web-65575744fb-hhcjs": 0.8, "web-65575744fb-f8dvl": 1.4},
+        "requests_served_after_deletion_started": {"web-7f7c896777-gmmf5": 18, "web-dff7784dc-t9ph9": 30},
+        "served_by_member": {"db-0": 40, "db-1": 35},
         "inferred_policy": {"initial_s": 10.2, "factor": 2.0, "cap_s": None},
         "restart_delays": [{"restart": 2, "delay_s": 20.5, "expected_s": 20.0, "allowed_s": [15.0, 31.0]}],
         "restart_delays_s": [10.1, 20.2],
@@ -47,6 +49,7 @@ def test_flatten_names_nested_listed_and_per_pod_figures() -> None:
     }
     assert flatten(measured) == {
         "requests": 500, "failed_requests": 0, "endpoint_removal_lag_s": 1.4,
+        "requests_served_after_deletion_started": 30, "served_by_member.db-0": 40, "served_by_member.db-1": 35,
         "inferred_policy.initial_s": 10.2, "inferred_policy.factor": 2.0,
         "restart_delays[2].delay_s": 20.5, "restart_delays_s[1]": 10.1, "restart_delays_s[2]": 20.2,
         "kill_delay_s": 29.6, "kill_at_grace_error_s": -0.4,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,9 +28,11 @@ OUTCOMES = ("failed", "error", "inconclusive", "passed", "skipped")
 NOT_RUN = "not run"
 #: Declared expectations and timers, not behaviour: constant from run to run, no trend to read.
 EXPECTATIONS = frozenset({TIMERS, "expected_policy", "expected_s", "allowed_s"})
-#: Measurements keyed by pod name. Pods get new names every run, so a per-pod series would never
-#: continue; the worst pod is the figure a trend can follow.
-PER_POD = frozenset({"endpoint_removal_lag_s", "container_restarts"})
+#: A name a ReplicaSet gives its pod: its pod-template hash, then five characters of its own, both
+#: from the alphabet Kubernetes draws random names from (no vowels; no 0, 1 or 3). Such names are
+#: new every run, so a figure per generated pod never continues a series; the highest pod's
+#: figure is the one a trend can follow. (A StatefulSet's ``db-0`` keeps its series.)
+GENERATED_POD = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$")
 #: A test's name for a user's workload check, the same ``podlife compare`` uses.
 WORKLOAD_TEST = "workload {name}: {check}"
 
@@ -49,7 +52,8 @@ def flatten(measurements: dict[str, Any]) -> dict[str, float]:
     """A test's measurements as one number per name, for tables and trends.
 
     Nested figures get dotted names (``inferred_policy.factor``); list items get their restart
-    number or their position (``restart_delays[2].delay_s``); per-pod figures their worst pod;
+    number or their position (``restart_delays[2].delay_s``); figures per generated pod name
+    their highest pod (``GENERATED_POD``);
     strings, booleans and declared expectations are left out. The error of a kill at the grace
     period is derived where a test measured the kill and declared the grace period it waited on.
     """
@@ -60,7 +64,7 @@ def flatten(measurements: dict[str, Any]) -> dict[str, float]:
             return
         if isinstance(value, (int, float)):
             flat[name] = value
-        elif isinstance(value, dict) and name in PER_POD:
+        elif isinstance(value, dict) and value and all(GENERATED_POD.search(str(key)) for key in value):
             numbers = [v for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
             if numbers:
                 flat[name] = max(numbers)
