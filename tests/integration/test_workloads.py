@@ -53,8 +53,10 @@ def test_the_scorecard_flags_exactly_the_misbehaving_workloads(local_cluster: Lo
     assert outcomes["slow"]["pod_shuts_down_on_sigterm_within_its_grace_period"] == "passed"
     shutdown = cards["web"]["checks"]["pod_shuts_down_on_sigterm_within_its_grace_period"]["measurements"]
     # web exits on SIGTERM: well before its 15 s grace period, 10 s after its 5 s preStop sleep, runs out
-    # (finishedAt has one-second resolution, and the kubelet's reaction to the delete is included).
-    assert shutdown["pre_stop"] == "sleep 5s" and 5 <= shutdown["shutdown_s"] < 15 and shutdown["after_sigterm_s"] < 10, shutdown
+    # (the kubelet's reaction to the delete is included). It cannot exit before the sleep ends, 5 s
+    # after the delete; but finishedAt is truncated to the second while the delete's time is exact,
+    # so that exit reads as 4 s or more after the delete, rounded (4.9 s was measured in CI).
+    assert shutdown["pre_stop"] == "sleep 5s" and 4 <= shutdown["shutdown_s"] < 15 and shutdown["after_sigterm_s"] < 10, shutdown
     assert "podlife workload scorecard" in output
     mine = [t for t in json.loads(summary.read_text())["claims"]["RQ-02"]["tests"] if "test_my_app" in t["test"]]
     assert [t["outcome"] for t in mine] == ["passed"], mine
