@@ -221,10 +221,7 @@ class Builder:
 
     def recorded_build_seconds(self) -> float | None:
         """How long the build that filled this cache took, if it finished."""
-        try:
-            return float((self.root / "build-seconds").read_text())
-        except (OSError, ValueError):
-            return None
+        return recorded_build_seconds(self.root)
 
     def cached(self) -> Release | None:
         try:
@@ -235,15 +232,13 @@ class Builder:
 
     def ensure(self) -> Release:
         """Return the release, building whatever is missing; a complete cache costs nothing."""
+        self.cold_build_seconds = staged_build(self.root, f"Kubernetes v{self.version} and companions", self.progress,
+                                               lambda: self.cached() is not None, self._build)
         release = self.cached()
-        if release:
-            return release
-        with exclusive(self.root.with_name(f"v{self.version}.lock"), f"building Kubernetes v{self.version}", self.progress):
-            return self.cached() or self._build()
+        assert release is not None, "a finished build writes release.json"
+        return release
 
-    def _build(self) -> Release:
-        start = time.monotonic()
-        (self.stage / "bin").mkdir(parents=True, exist_ok=True)
+    def _build(self) -> None:
         kube_src = self._kubernetes_source()
         release = Release(
             version=self.version,
@@ -257,14 +252,7 @@ class Builder:
         self._build_etcd()
         self._build_coredns(release.coredns_tag)
         self._build_pause(kube_src, release.pause_tag)
-        self.cold_build_seconds = time.monotonic() - start
-        self.progress(f"built Kubernetes v{self.version} and companions in {self.cold_build_seconds:.0f}s")
-        (self.stage / "build-seconds").write_text(f"{self.cold_build_seconds:.0f}\n")
         (self.stage / "release.json").write_text(json.dumps({**asdict(release), "bin_dir": str(self.bin_dir)}, indent=2))
-        if self.root.exists():  # an incomplete cache written before builds were staged
-            shutil.rmtree(self.root)
-        self.stage.rename(self.root)
-        return release
 
     # -- Kubernetes -------------------------------------------------------------------------
 
@@ -324,47 +312,85 @@ class Builder:
         _run(["gcc", "-Os", "-Wall", "-static", f"-DVERSION=v{tag}-podlife", "-o", str(target),
               str(kube_src / "build/pause/linux/pause.c")])
 
-    # -- shared Go machinery ----------------------------------------------------------------------
+    def _go_build(self, name: str, gomod: str, sources: dict[str, str], packages: list[str], ldflags: str,
+                  rename: dict[str, str] | None = None) -> None:
+        go_build_module(self.stage, name, gomod, sources, packages, ldflags, self.progress, rename)
 
-    def _go_build(
-        self,
-        name: str,
-        gomod: str,
-        sources: dict[str, str],
-        packages: list[str],
-        ldflags: str,
-        rename: dict[str, str] | None = None,
-    ) -> None:
-        """Write a wrapper module, resolve it, and build ``packages`` into the release's bin dir.
 
-        Imports of the wanted packages go into a ``tools.go`` so ``go mod tidy`` keeps them.
-        ``rename`` maps the name ``go build`` gives a binary to the name the cluster expects.
-        """
-        stamp = self.stage / f"{name}.built"
-        if stamp.exists():
-            return
-        module = self.stage / "src" / name
-        if module.exists():
-            shutil.rmtree(module)
-        module.mkdir(parents=True)
-        (module / "go.mod").write_text(gomod)
-        for filename, text in sources.items():
-            (module / filename).write_text(text)
-        imports = [p for p in packages if p != "."]
-        if imports:
-            lines = "\n".join(f'\t_ "{p}"' for p in imports)
-            (module / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{lines}\n)\n")
-        env = _go_env()
-        self.progress(f"resolving Go modules for {name}")
-        _run(["go", "mod", "tidy"], cwd=module, env=env)
-        out_dir = module / "out"
-        out_dir.mkdir()
-        self.progress(f"building {name} (cold: many minutes on 2 cores; cached afterwards)")
+def staged_build(root: Path, what: str, progress: Progress, complete: Callable[[], bool],
+                 fill: Callable[[], None]) -> float:
+    """Fill the cache directory ``root`` unless ``complete()``; return the seconds a build took (0 when cached).
+
+    The directory appears complete or not at all: ``fill`` writes into ``<root>.partial`` under
+    the lock ``<root>.lock``, which is renamed into place at the end. A second process asking for
+    the same cache waits for the lock and then finds it complete; an interrupted build leaves its
+    staging directory for the next one to continue from (each step stamps what it finished).
+    """
+    if complete():
+        return 0.0
+    with exclusive(root.with_name(f"{root.name}.lock"), f"building {what}", progress):
+        if complete():
+            return 0.0
+        stage = root.with_name(f"{root.name}.partial")
+        (stage / "bin").mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        go_compile(["go", "build", "-v", "-ldflags", ldflags, "-o", str(out_dir) + "/", *packages], module, name, self.progress)
-        for built in out_dir.iterdir():
-            target = (rename or {}).get(built.name, built.name)
-            built.replace(self.stage / "bin" / target)
-        shutil.rmtree(out_dir)
-        self.progress(f"built {name} in {time.monotonic() - started:.0f}s")
-        stamp.touch()
+        fill()
+        took = time.monotonic() - started
+        progress(f"built {what} in {took:.0f}s")
+        (stage / "build-seconds").write_text(f"{took:.0f}\n")
+        if root.exists():  # an incomplete cache written before builds were staged
+            shutil.rmtree(root)
+        stage.rename(root)
+        return took
+
+
+def recorded_build_seconds(root: Path) -> float | None:
+    """How long the build that filled the cache ``root`` took, if it finished."""
+    try:
+        return float((root / "build-seconds").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def go_build_module(
+    stage: Path,
+    name: str,
+    gomod: str,
+    sources: dict[str, str],
+    packages: list[str],
+    ldflags: str,
+    progress: Progress,
+    rename: dict[str, str] | None = None,
+) -> None:
+    """Write a wrapper module below ``stage``, resolve it, and build ``packages`` into ``stage/bin``.
+
+    Imports of the wanted packages go into a ``tools.go`` so ``go mod tidy`` keeps them.
+    ``rename`` maps the name ``go build`` gives a binary to the name the cluster expects.
+    """
+    stamp = stage / f"{name}.built"
+    if stamp.exists():
+        return
+    module = stage / "src" / name
+    if module.exists():
+        shutil.rmtree(module)
+    module.mkdir(parents=True)
+    (module / "go.mod").write_text(gomod)
+    for filename, text in sources.items():
+        (module / filename).write_text(text)
+    imports = [p for p in packages if p != "."]
+    if imports:
+        lines = "\n".join(f'\t_ "{p}"' for p in imports)
+        (module / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{lines}\n)\n")
+    progress(f"resolving Go modules for {name}")
+    _run(["go", "mod", "tidy"], cwd=module, env=_go_env())
+    out_dir = module / "out"
+    out_dir.mkdir()
+    progress(f"building {name} (cold: many minutes on 2 cores; cached afterwards)")
+    started = time.monotonic()
+    go_compile(["go", "build", "-v", "-ldflags", ldflags, "-o", str(out_dir) + "/", *packages], module, name, progress)
+    for built in out_dir.iterdir():
+        target = (rename or {}).get(built.name, built.name)
+        built.replace(stage / "bin" / target)
+    shutil.rmtree(out_dir)
+    progress(f"built {name} in {time.monotonic() - started:.0f}s")
+    stamp.touch()
