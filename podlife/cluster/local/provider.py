@@ -16,6 +16,7 @@ from typing import Callable, TypedDict
 
 from podlife.cluster.local import host, kubelet_schema
 from podlife.cluster.local.build import Builder, Progress, Release, default_progress
+from podlife.cluster.local.logging_build import LoggingBuild
 from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings, ctr_command
 from podlife.cluster.local.local_images import BUSYBOX, preload
 from podlife.cluster.local.locks import Leases, exclusive
@@ -34,6 +35,7 @@ class UpResult:
     version: str
     already_running: bool
     seconds_to_ready: float
+    #: What this ``up`` spent building: the Kubernetes version and companions, then the logging add-on.
     cold_build_seconds: float
 
 
@@ -143,6 +145,8 @@ class LocalCluster:
         host.ensure_packages(self.progress)
         builder = Builder(settings.version, self.progress)
         release = builder.ensure()
+        logging = LoggingBuild(self.progress)
+        logging.ensure()
         if not schema_checked:
             kubelet_schema.check(settings.kubelet_config, settings.version)
         started = time.monotonic()
@@ -155,7 +159,8 @@ class LocalCluster:
             raise
         took = time.monotonic() - started
         self.progress(f"cluster v{settings.version} ready in {took:.1f}s")
-        return UpResult(self.layout.kubeconfig, settings.version, False, took, builder.cold_build_seconds)
+        return UpResult(self.layout.kubeconfig, settings.version, False, took,
+                        builder.cold_build_seconds + logging.cold_build_seconds)
 
     def _refuse_if_used(self, action: str) -> None:
         users = self.leases.others()
