@@ -35,6 +35,7 @@ from podlife.cluster.providers import (
 from podlife.errors import HarnessError, PodlifeError, TestOverran
 from podlife.kube import object_paths, stamp_with
 from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
+from podlife.observe.logstore import parse_query_url
 from podlife.preflight import run_preflight
 from podlife.report.evidence import attach_namespace_evidence
 from podlife.report.summary import (
@@ -77,6 +78,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--image-registry", default=None, metavar="[http://]HOST[:PORT][/PATH]",
                     help="where the image scenarios (OP-01, OP-02) push the images they build, for the cluster to "
                          "pull without credentials (default: the local cluster's registry; elsewhere they are skipped)")
+    group.addoption("--log-query", default=None, metavar="victorialogs+http://HOST[:PORT]",
+                    help="the cluster's own log store, for the central-logging scenario (OP-06) on clusters where "
+                         "podlife does not install one (default: installed on the local cluster; elsewhere skipped)")
     group.addoption("--test-time-limit", type=float, default=900.0, metavar="SECONDS",
                     help="end a test that runs longer (slow tests get four times as long), naming what it waited for")
     group.addoption("--workload", action="append", default=[], metavar="FILE", type=Path,
@@ -109,11 +113,13 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", marker)
     config.stash[USER_APPS] = _user_apps(config)
-    if config.getoption("upgrade_watch"):
-        try:
+    try:
+        if config.getoption("upgrade_watch"):
             UpgradeWatch.parse(config.getoption("upgrade_watch"))
-        except PodlifeError as err:
-            raise pytest.UsageError(f"podlife: {err}") from None
+        if config.getoption("log_query"):
+            parse_query_url(config.getoption("log_query"))
+    except PodlifeError as err:
+        raise pytest.UsageError(f"podlife: {err}") from None
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "podlife-xdist-controller")

@@ -14,6 +14,7 @@ from typing import Any
 
 from kubernetes import client
 
+from podlife.errors import HarnessError
 from podlife.kube import unread
 
 #: Upstream defaults (kubelet.go: initialCrashLoopBackOff, MaxContainerBackOff; syncFrequency).
@@ -77,3 +78,20 @@ def expected_backoff(api: client.ApiClient, node: str) -> BackoffPolicy:
     except (client.ApiException, KeyError, ValueError) as err:
         reason = getattr(err, "reason", None) or type(err).__name__
         return BackoffPolicy(source=f"upstream defaults (configz of {node} unreadable: {reason})")
+
+
+#: The kubelet's default ``podLogsDir``.
+DEFAULT_POD_LOGS_DIR = "/var/log/pods"
+
+
+def pod_logs_dir(api: client.ApiClient, node: str) -> str:
+    """Where ``node``'s kubelet writes container logs, which a node-level log collector reads from the host.
+
+    The local cluster keeps them in its state directory; a kubelet whose configz cannot be read
+    leaves the question open, which is a harness problem, not an answer.
+    """
+    try:
+        return str(node_configz(api, node).get("podLogsDir") or DEFAULT_POD_LOGS_DIR)
+    except (client.ApiException, KeyError, ValueError) as err:
+        reason = getattr(err, "reason", None) or type(err).__name__
+        raise HarnessError(f"cannot tell where the kubelet of {node} writes pod logs: its configz is unreadable ({reason})") from None
