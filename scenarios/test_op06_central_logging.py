@@ -55,8 +55,9 @@ LINES = 40
 WRITER = "writer"
 #: How long the store is given to hold every line after the pod printed its last. The collector
 #: looks every 0.2 s and its exporter sends at once; VictoriaLogs makes what it ingested
-#: searchable within about a second; measured here: under 2 s. Fifteen seconds leave a margin of
-#: more than seven, so a line still missing then was not shipped, not merely late.
+#: searchable within about a second. Measured here from the last line seen in the pod's log, over
+#: the pod's deletion, to all stored: 1.7-1.9 s alone, 3.2 s beside another worker (-n 2). Fifteen
+#: seconds leave a margin of more than four, so a line still missing then was not shipped, not late.
 SHIP_DEADLINE_S = 15.0
 
 
@@ -70,11 +71,13 @@ class Logging:
 
 
 def installed(scene: Scene, shelf: Shelf) -> Logging:
-    """Build (once; cached) and install the store, ready to answer; the collector is started on demand."""
+    """Install the store, answering through its Service; the collector is started on demand.
+
+    The local cluster's ``up`` built both; a cluster started by an older podlife gets them built here, once.
+    """
     binaries = LoggingBuild().ensure()
-    store_image = shelf.reference("victoria-logs")
     shelf.publish(binaries.store_image(), "victoria-logs")
-    scene.apply(*log_store(store_image), source="the log store")
+    scene.apply(*log_store(shelf.reference("victoria-logs")), source="the log store")
     store_pod = scene.wait_ready({"app": STORE}, 1)[0]
     target = service_target(scene.api, scene.cluster, scene.namespace, ServiceAccess(STORE))
     logs_dir = pod_logs_dir(scene.api, scene.node_of(name_of(store_pod)))
