@@ -43,6 +43,7 @@ def test_flatten_names_nested_listed_and_per_pod_figures() -> None:
         "inferred_policy": {"initial_s": 10.2, "factor": 2.0, "cap_s": None},
         "restart_delays": [{"restart": 2, "delay_s": 20.5, "expected_s": 20.0, "allowed_s": [15.0, 31.0]}],
         "restart_delays_s": [10.1, 20.2],
+        "starts": [{"pod": "r0-5mb", "seconds": 0.8}, {"pod": "r0-50mb", "seconds": 1.4}],
         "expected_policy": {"initial_s": 10.0, "source": "kubelet configz of n"},
         "kubernetes_timers_s": {"grace": 30.0}, "kill_delay_s": 29.6,
         "advice": ["no readiness probe (RQ-01)"],

@@ -52,9 +52,11 @@ def flatten(measurements: dict[str, Any]) -> dict[str, float]:
     """A test's measurements as one number per name, for tables and trends.
 
     Nested figures get dotted names (``inferred_policy.factor``); list items get their restart
-    number or their position (``restart_delays[2].delay_s``); figures per generated pod name
-    their highest pod (``GENERATED_POD``);
-    strings, booleans and declared expectations are left out. The error of a kill at the grace
+    number or their position (``restart_delays[2].delay_s``, ``restart_delays_s[1]``); figures
+    per generated pod name their highest pod (``GENERATED_POD``). Records listed by position
+    alone (OP-01's ``starts``, one per pod started) are a check's raw samples: their positions
+    mean nothing from run to run, and the check's fitted figures stand for them. Strings,
+    booleans and declared expectations are left out. The error of a kill at the grace
     period is derived where a test measured the kill and declared the grace period it waited on.
     """
     flat: dict[str, float] = {}
@@ -73,8 +75,10 @@ def flatten(measurements: dict[str, Any]) -> dict[str, float]:
                 visit(f"{name}.{key}", item)
         elif isinstance(value, list):
             for position, item in enumerate(value, 1):
-                label = item.get("restart", position) if isinstance(item, dict) else position
-                visit(f"{name}[{label}]", {k: v for k, v in item.items() if k != "restart"} if isinstance(item, dict) else item)
+                if not isinstance(item, dict):
+                    visit(f"{name}[{position}]", item)
+                elif "restart" in item:
+                    visit(f"{name}[{item['restart']}]", {k: v for k, v in item.items() if k != "restart"})
 
     for key, value in measurements.items():
         visit(key, value)
