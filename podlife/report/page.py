@@ -27,7 +27,7 @@ from podlife.report.offline import CSP
 TREND_RUNS = 12
 #: Names a reader knows the figures by; others are read off their key (``_s`` meaning seconds).
 LABELS = {
-    "failed_requests": "requests lost",
+    "failed_requests": "requests failed",  # not "lost": some checks expect failures (LC-08, before the app is Ready)
     "requests": "requests sent",
     "endpoint_removal_lag_s": "endpoint-removal lag, worst pod (s)",
     "kill_delay_s": "kill after the delete (s)",
