@@ -11,10 +11,11 @@ Control: the same without the collector. The store works (a line ingested into i
 found) and is given the same time to receive the pod's lines, but holds none of them: the same
 verdict catches the loss.
 
-On the local cluster podlife builds and installs both (``cluster.local.logging_build``) and the
-namespace takes them away. Elsewhere the check runs against the cluster's own pipeline when
-``--log-query`` names its store, and is skipped otherwise; the control needs a collector podlife
-can leave out, so it runs only where podlife installs the logging.
+On the clusters podlife provides (local; kind, with ``--image-registry`` for the images) it builds
+and installs both (``cluster.local.logging_build``), and the namespace takes them away. On an
+existing cluster the check runs against the cluster's own pipeline when ``--log-query`` names
+its store, and is skipped otherwise; the control needs a collector podlife can leave out, so it
+runs only where podlife installs the logging.
 """
 
 from __future__ import annotations
@@ -103,9 +104,9 @@ def central(scene: Scene, request: pytest.FixtureRequest) -> Logging:
     named = request.config.getoption("log_query")
     if named:
         return Logging(VictoriaLogs(parse_query_url(named)), None)
-    if scene.cluster.provider != "local":
-        pytest.skip("the central-logging scenario needs a log store: name your cluster's with "
-                    "--log-query victorialogs+http://HOST[:PORT] (podlife installs its own on the local cluster only)")
+    if scene.cluster.provider == "existing":
+        pytest.skip("the central-logging scenario uses your cluster's own logging: name its store with "
+                    "--log-query victorialogs+http://HOST[:PORT]")
     return installed(scene, request.getfixturevalue("shelf"))
 
 
@@ -180,7 +181,7 @@ def test_a_deleted_pods_lines_are_kept_by_the_log_store(scene: Scene, central: L
 def test_control_without_a_collector_the_lines_are_gone(scene: Scene, central: Logging, evidence: Evidence) -> None:
     if central.start_collector is None:
         pytest.skip("the control leaves the collector out, and the cluster's own cannot be left out: it runs where "
-                    "podlife installs the logging (the local cluster)")
+                    "podlife installs the logging (without --log-query, on a local or kind cluster)")
     canary = f"podlife-canary-{secrets.token_hex(6)}"
     central.store.ingest(canary)
     wait_for(lambda: central.store.lines(canary), SHIP_DEADLINE_S, "the log store to return a line ingested into it")

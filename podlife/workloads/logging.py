@@ -51,9 +51,11 @@ def log_store(image: str) -> list[dict[str, Any]]:
             "spec": {"containers": [container], "volumes": [{"name": "storage", "emptyDir": {}}]},
         }},
     }
+    # NodePort, like the apps' Services: off the local cluster the harness queries it through a node.
     service = {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": STORE},
-        "spec": {"selector": labels, "ports": [{"name": "http", "port": STORE_PORT, "targetPort": STORE_PORT}]},
+        "spec": {"type": "NodePort", "selector": labels,
+                 "ports": [{"name": "http", "port": STORE_PORT, "targetPort": STORE_PORT}]},
     }
     return [deployment, service]
 
