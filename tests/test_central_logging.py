@@ -97,7 +97,7 @@ def test_stored_lines_carry_the_identity_under_whichever_name_the_pipeline_used(
     monkeypatch.setattr(requests, "request", answer)
     lines = VictoriaLogs("http://store:9428/").lines("podlife-abc")
     assert asked["url"] == "http://store:9428/select/logsql/query"
-    assert asked["params"] == {"query": '"podlife-abc" | sort by (_time)'}
+    assert asked["params"] == {"query": '_time:1h "podlife-abc" | sort by (_time)'}
     assert [(s.message, s.namespace, s.pod, s.container) for s in lines] == [
         ("a", NS, POD, CONTAINER), ("b", NS, POD, CONTAINER), ("c", None, None, None)]
 

@@ -81,8 +81,12 @@ class VictoriaLogs:
             return False
 
     def lines(self, phrase: str) -> list[StoredLine]:
-        """Every line holding ``phrase``, oldest first."""
-        query = f"{json.dumps(phrase)} | sort by (_time)"
+        """Every line of the last hour holding ``phrase``, oldest first.
+
+        The hour bounds the search in a cluster's own store, which may hold months; a test's lines
+        are minutes old.
+        """
+        query = f"_time:1h {json.dumps(phrase)} | sort by (_time)"
         response = self._call("GET", "/select/logsql/query", f"the query {query!r}", params={"query": query})
         found = []
         for raw in response.text.splitlines():
