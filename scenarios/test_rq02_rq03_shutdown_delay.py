@@ -36,9 +36,14 @@ RATE = 100.0
 #: exited can still be sent up to a second after the pod is gone; 2 s covers that with the
 #: generator's 2 s request timeout starting inside the window. Observation, not an assertion.
 TRAFFIC_AFTER_SETTLED = 2.0
+#: How many flaps the scale-down control may make to show a loss. Even after a scale-up,
+#: kube-proxy sometimes applies the removal before the pods exit: one flap lost no request in 1
+#: of 6 runs of the suite here (0 of 667 requests, CI 2026-12-01). Flaps are independent, so
+#: three all lose nothing with a chance of about (1/6)^3, under 0.5 %; the check makes one flap.
+CONTROL_FLAPS = 3
 
 
-def scale_down_after_a_scale_up(app: AppJig, window: Window) -> None:
+def scale_down_after_a_scale_up(app: AppJig, window: Window, mark: str = "scale-down") -> None:
     """Scale up by one and, as soon as the new pod is Ready, down to one (an autoscaler's flap).
 
     On a quiet single-node cluster kube-proxy applies a lone endpoint removal within
@@ -49,8 +54,23 @@ def scale_down_after_a_scale_up(app: AppJig, window: Window) -> None:
     """
     app.scale(REPLICAS + 1)
     wait_for(lambda: len(app.pods()) > REPLICAS, 120, "the extra pod to be Ready")
-    window.mark("scale-down")
+    window.mark(mark)
     app.scale(1)
+
+
+def flaps_until_one_loses(app: AppJig, window: Window) -> None:
+    """The control's disruption: the flap, repeated once each settled until a request was lost, at most CONTROL_FLAPS times.
+
+    The first flap is marked ``scale-down``, the control's landmark; the others are numbered.
+    """
+    for flap in range(1, CONTROL_FLAPS + 1):
+        if flap > 1:
+            wait_for(app.settled, 180, "the scale-down to finish, old pods gone")
+            tail = window.mark(f"settled {flap - 1}")
+            wait_for(lambda: now() - tail >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
+            if window.ledger.failures:
+                return
+        scale_down_after_a_scale_up(app, window, "scale-down" if flap == 1 else f"scale-down {flap}")
 
 
 def roll_out(app: AppJig, window: Window) -> None:
@@ -61,6 +81,7 @@ def roll_out(app: AppJig, window: Window) -> None:
 DISRUPTIONS: dict[str, Callable[[AppJig, Window], None]] = {
     "rolling-update": roll_out,
     "scale-down": scale_down_after_a_scale_up,
+    "scale-down, repeated until a loss": flaps_until_one_loses,
 }
 
 
@@ -127,5 +148,5 @@ def test_rolling_update_without_pre_stop_delay_loses_requests(jig: MakeJig) -> N
 @pytest.mark.control
 @pytest.mark.disruptive
 def test_scale_down_without_pre_stop_delay_loses_requests(jig: MakeJig) -> None:
-    window = disrupt_under_traffic(jig, "scale-down", pre_stop_sleep=None)
+    window = disrupt_under_traffic(jig, "scale-down, repeated until a loss", pre_stop_sleep=None)
     assert_lost_by_the_disruption(window, "scale-down")
