@@ -38,8 +38,8 @@ RATE = 100.0
 TRAFFIC_AFTER_SETTLED = 2.0
 #: How many flaps the scale-down control may make to show a loss. Even after a scale-up,
 #: kube-proxy sometimes applies the removal before the pods exit: one flap lost no request in 1
-#: of 6 runs of the suite here (0 of 667 requests, CI 2026-12-01). Flaps are independent, so
-#: three all lose nothing with a chance of about (1/6)^3, under 0.5 %; the check makes one flap.
+#: of 5 runs of the suite here (0 of 667 requests, CI 2026-12-01). Flaps are independent, so
+#: three all lose nothing with a chance of about (1/5)^3, under 1 %; the check makes one flap.
 CONTROL_FLAPS = 3
 
 
