@@ -48,7 +48,7 @@ def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], sou
         except client.ApiException as err:
             if err.status not in (400, 404, 409, 422):
                 raise
-            raise PodlifeError(f"{source}: {_name(manifest)} was refused by the cluster: {_status_message(err)}") from None
+            raise PodlifeError(f"{source}: {_name(manifest)} was refused by the cluster: {status_message(err)}") from None
 
 
 def _request(api: client.ApiClient, method: str, path: str, body: str | None = None,
@@ -76,7 +76,8 @@ def _name(manifest: dict[str, Any]) -> str:
     return f"{manifest.get('kind')}/{(manifest.get('metadata') or {}).get('name')}"
 
 
-def _status_message(err: client.ApiException) -> str:
+def status_message(err: client.ApiException) -> str:
+    """The API server's message for a refused call, on one line; its status and reason if the body has none."""
     try:
         return str(json.loads(err.body or "")["message"]).replace("\n", " ")
     except (TypeError, ValueError, KeyError):

@@ -20,7 +20,6 @@ runs only where podlife installs the logging.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from podlife.access import ServiceAccess, service_target
 from podlife.cluster.local.logging_build import LoggingBuild
 from podlife.cluster.registry import Shelf
 from podlife.errors import HarnessError
+from podlife.kube import status_message
 from podlife.observe.kubelet import pod_logs_dir
 from podlife.observe.logstore import StoredLine, VictoriaLogs, parse_query_url
 from podlife.report.summary import Evidence
@@ -134,15 +134,8 @@ def written_and_deleted(scene: Scene, marker: str) -> tuple[tuple[str, ...], str
     try:
         scene.log(WRITER)
     except client.ApiException as err:
-        return written, f"HTTP {err.status}: {err.reason}, {refusal_message(err)}", printed
+        return written, f"HTTP {err.status}: {err.reason}, {status_message(err)}", printed
     raise HarnessError(f"{WRITER} is deleted, yet the API still returns its log")
-
-
-def refusal_message(err: client.ApiException) -> str:
-    try:
-        return str(json.loads(err.body or "{}").get("message", ""))
-    except ValueError:
-        return str(err.body)[:200]
 
 
 def stored_lines(store: VictoriaLogs, marker: str, expected: int, since: float, evidence: Evidence) -> tuple[StoredLine, ...]:

@@ -65,9 +65,7 @@ def flaps_until_one_loses(app: AppJig, window: Window) -> None:
     """
     for flap in range(1, CONTROL_FLAPS + 1):
         if flap > 1:
-            wait_for(app.settled, 180, "the scale-down to finish, old pods gone")
-            tail = window.mark(f"settled {flap - 1}")
-            wait_for(lambda: now() - tail >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
+            settle(app, window, "scale-down", f"settled {flap - 1}")
             if window.ledger.failures:
                 return
         scale_down_after_a_scale_up(app, window, "scale-down" if flap == 1 else f"scale-down {flap}")
@@ -92,10 +90,15 @@ def disrupt_under_traffic(jig: MakeJig, disruption: str, pre_stop_sleep: int | N
     url = app.deploy()
     with app.scene.traffic(url, rate=RATE) as window:
         DISRUPTIONS[disruption](app, window)
-        wait_for(app.settled, 180, f"the {disruption} to finish, old pods gone")
-        settled = window.mark("settled")
-        wait_for(lambda: now() - settled >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
+        settle(app, window, disruption, "settled")
     return window
+
+
+def settle(app: AppJig, window: Window, disruption: str, mark: str) -> None:
+    """Wait for the disruption to finish (old pods gone), mark it, and let the traffic tail run on."""
+    wait_for(app.settled, 180, f"the {disruption} to finish, old pods gone")
+    settled = window.mark(mark)
+    wait_for(lambda: now() - settled >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
 
 
 def served_after_deletion(window: Window) -> dict[str, int]:

@@ -71,13 +71,17 @@ def node_configz(api: client.ApiClient, node: str) -> dict[str, Any]:
     return json.loads(response.data)["kubeletconfig"]
 
 
+def unreadable(err: Exception) -> str:
+    """Why configz could not be read: the API server's reason, else the kind of failure."""
+    return getattr(err, "reason", None) or type(err).__name__
+
+
 def expected_backoff(api: client.ApiClient, node: str) -> BackoffPolicy:
     """The back-off policy of ``node``'s kubelet, or the upstream defaults when configz cannot be read."""
     try:
         return backoff_policy(node_configz(api, node), f"kubelet configz of {node}")
     except (client.ApiException, KeyError, ValueError) as err:
-        reason = getattr(err, "reason", None) or type(err).__name__
-        return BackoffPolicy(source=f"upstream defaults (configz of {node} unreadable: {reason})")
+        return BackoffPolicy(source=f"upstream defaults (configz of {node} unreadable: {unreadable(err)})")
 
 
 #: The kubelet's default ``podLogsDir``.
@@ -93,5 +97,5 @@ def pod_logs_dir(api: client.ApiClient, node: str) -> str:
     try:
         return str(node_configz(api, node).get("podLogsDir") or DEFAULT_POD_LOGS_DIR)
     except (client.ApiException, KeyError, ValueError) as err:
-        reason = getattr(err, "reason", None) or type(err).__name__
-        raise HarnessError(f"cannot tell where the kubelet of {node} writes pod logs: its configz is unreadable ({reason})") from None
+        raise HarnessError(f"cannot tell where the kubelet of {node} writes pod logs: its configz is unreadable "
+                           f"({unreadable(err)})") from None

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
-from podlife.observe.kubelet import backoff_policy, node_configz
+from podlife.observe.kubelet import backoff_policy, node_configz, unreadable
 from podlife.served import name_of
 
 SUMMARY = Path("reports/summary.json")
@@ -61,7 +61,7 @@ def cluster_facts(handle: ClusterHandle, api: client.ApiClient) -> dict[str, Any
         node = name_of(client.CoreV1Api(api).list_node(limit=1).items[0])
         config = node_configz(api, node)
     except (client.ApiException, IndexError, KeyError, ValueError) as err:
-        return {**facts, "backoff": f"unknown (kubelet configz unreadable: {getattr(err, 'reason', None) or type(err).__name__})"}
+        return {**facts, "backoff": f"unknown (kubelet configz unreadable: {unreadable(err)})"}
     policy = backoff_policy(config, f"kubelet configz of {node}")
     # The source stands apart from the policy: ``podlife compare`` compares policies, and nodes' names differ.
     return {**facts, "feature_gates": config.get("featureGates") or {},

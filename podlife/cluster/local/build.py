@@ -216,7 +216,7 @@ class Builder:
         self.progress = progress
         self.root = cache_root() / "k8s" / f"v{version}"
         self.bin_dir = self.root / "bin"
-        self.stage = self.root.with_name(f"v{version}.partial")
+        self.stage = staging_dir(self.root)
         self.cold_build_seconds = 0.0
 
     def recorded_build_seconds(self) -> float | None:
@@ -317,6 +317,11 @@ class Builder:
         go_build_module(self.stage, name, gomod, sources, packages, ldflags, self.progress, rename)
 
 
+def staging_dir(root: Path) -> Path:
+    """Where the cache ``root`` is built before it is renamed into place."""
+    return root.with_name(f"{root.name}.partial")
+
+
 def staged_build(root: Path, what: str, progress: Progress, complete: Callable[[], bool],
                  fill: Callable[[], None]) -> float:
     """Fill the cache directory ``root`` unless ``complete()``; return the seconds a build took (0 when cached).
@@ -331,7 +336,7 @@ def staged_build(root: Path, what: str, progress: Progress, complete: Callable[[
     with exclusive(root.with_name(f"{root.name}.lock"), f"building {what}", progress):
         if complete():
             return 0.0
-        stage = root.with_name(f"{root.name}.partial")
+        stage = staging_dir(root)
         (stage / "bin").mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         fill()

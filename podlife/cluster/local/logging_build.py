@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from podlife.cluster.local.build import Progress, default_progress, go_build_module, recorded_build_seconds, staged_build
+from podlife.cluster.local.build import (
+    Progress,
+    default_progress,
+    go_build_module,
+    recorded_build_seconds,
+    staged_build,
+    staging_dir,
+)
 from podlife.cluster.local.images import ImageSpec
 from podlife.cluster.local.paths import cache_root
 
@@ -57,7 +64,7 @@ class LoggingBuild:
     def __init__(self, progress: Progress = default_progress) -> None:
         self.progress = progress
         self.root = cache_root() / "addons" / f"logging-otelcol-{OTELCOL_VERSION}-victorialogs-{VICTORIALOGS_VERSION}"
-        self.stage = self.root.with_name(f"{self.root.name}.partial")
+        self.stage = staging_dir(self.root)
         self.cold_build_seconds = 0.0
 
     def cached(self) -> LoggingBinaries | None:
