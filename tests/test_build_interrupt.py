@@ -18,11 +18,11 @@ wait
 
 BUILD = """
 import sys
-from podlife.cluster.local.build import _run
+from podlife.cluster.local.gobuild import run_build_step
 import signal
 signal.signal(signal.SIGTERM, signal.default_int_handler)
 try:
-    _run(["go", "build", "./..."])
+    run_build_step(["go", "build", "./..."])
 except KeyboardInterrupt:
     sys.exit(130)
 """

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from podlife.cluster.local.build import staged_build
+from podlife.cluster.local.cache import staged_build
 from podlife.errors import HarnessError, PodlifeError
 from podlife.observe.logstore import StoredLine, VictoriaLogs, parse_query_url
 from podlife.verdicts.central_logging import Shipped, assert_logs_outlive_the_pod

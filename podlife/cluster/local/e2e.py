@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podlife.cluster.local.build import Builder, Progress, go_compile, kubernetes_source, kubernetes_wrapper_gomod
+from podlife.cluster.local.build import Builder, kubernetes_source, kubernetes_wrapper_gomod
+from podlife.cluster.local.gobuild import go_compile
 from podlife.cluster.local.locks import exclusive
+from podlife.cluster.local.progress import Progress
 from podlife.errors import PodlifeError
 
 #: The node lifecycle areas the claims are about, by the upstream spec names that hold them.

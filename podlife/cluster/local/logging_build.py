@@ -9,7 +9,7 @@
   directly and answers LogsQL queries over HTTP. Loki, the other common choice, is under the
   AGPL and is not used here.
 
-Both are cached like the cluster's own components (``cluster.local.build``): one directory per
+Both are cached like the cluster's own components (``cluster.local.cache``): one directory per
 pair of versions, filled in a staging directory under a lock, so a Kubernetes upgrade does not
 build them again. The local cluster builds them with its first ``up``; a scenario packs them
 into images at run time.
@@ -21,16 +21,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from podlife.cluster.local.build import (
-    Progress,
-    default_progress,
-    go_build_module,
-    recorded_build_seconds,
-    staged_build,
-    staging_dir,
-)
+from podlife.cluster.local.cache import recorded_build_seconds, staged_build, staging_dir
+from podlife.cluster.local.gobuild import go_build_module
 from podlife.cluster.local.images import ImageSpec
 from podlife.cluster.local.paths import cache_root
+from podlife.cluster.local.progress import Progress, default_progress
 
 OTELCOL_VERSION = "v0.165.0"
 #: The contrib release that goes with the core one (the filelog receiver lives there).

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Callable, TypedDict
 
 from podlife.cluster.local import host, kubelet_schema
-from podlife.cluster.local.build import Builder, Progress, Release, default_progress
+from podlife.cluster.local.build import Builder, Release
 from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings, ctr_command
 from podlife.cluster.local.local_images import BUSYBOX, preload
 from podlife.cluster.local.locks import Leases, exclusive
 from podlife.cluster.local.logging_build import LoggingBuild
 from podlife.cluster.local.paths import StateLayout, cache_root, state_root
 from podlife.cluster.local.pki import ensure_pki
+from podlife.cluster.local.progress import Progress, default_progress
 from podlife.cluster.local.supervisor import Supervisor
 from podlife.errors import PodlifeError
 
