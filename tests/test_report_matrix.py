@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from podlife.report.catalog import load, parse
+from podlife.report.catalog import load, packaged, parse
 from podlife.report.matrix import counts, environment, rows, scorecard
 from podlife.report.summary import allure_labels
 from tests.report_samples import CLUSTER, summary
@@ -36,13 +36,23 @@ def test_catalog_reads_categories_claims_and_wrapped_text() -> None:
     assert catalog.claims["SD-03"].category == "SD"
 
 
-def test_the_shipped_catalog_parses_whole() -> None:
-    """The real catalog beside the repository, when it is there: every claim with its text."""
-    catalog = load(Path(__file__).resolve().parents[2] / "shared" / "claims.md")
-    if catalog is None:
-        return
-    assert len(catalog.claims) >= 30 and all(c.text for c in catalog.claims.values())
-    assert set(catalog.categories) >= {"LC", "SD", "RQ", "OP"}
+def test_the_packaged_catalog_parses_whole() -> None:
+    """The catalog podlife ships, the report's default: every claim of every category, with its text."""
+    with packaged() as path:
+        catalog = load(path)
+    assert catalog is not None
+    assert catalog.categories == {"LC": "Pod lifecycle", "SD": "Pod shutdown", "RQ": "Every client request handled",
+                                  "OP": "Easier to run and manage"}
+    assert list(catalog.claims) == ([f"LC-{n:02}" for n in range(1, 16)] + [f"SD-{n:02}" for n in range(1, 7)]
+                                    + [f"RQ-{n:02}" for n in range(1, 4)] + [f"OP-{n:02}" for n in range(1, 7)])
+    assert all(c.text for c in catalog.claims.values())
+
+
+def test_the_docs_catalog_is_the_packaged_one() -> None:
+    """``docs/claims.md`` is where people read the catalog; it must not drift from the one podlife reads."""
+    with packaged() as path:
+        shipped = path.read_text(encoding="utf-8")
+    assert (Path(__file__).resolve().parents[1] / "docs" / "claims.md").read_text(encoding="utf-8") == shipped
 
 
 def test_a_missing_catalog_is_none(tmp_path: Path) -> None:

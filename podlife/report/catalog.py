@@ -1,4 +1,8 @@
-"""The claim catalog (``../shared/claims.md``): every claim's ID, category and text, for the claims page.
+"""The claim catalog: every claim's ID, category and text, for the claims page.
+
+The catalog is the project's own ``claims.md`` beside this module (``docs/claims.md`` in the
+repository links to it). It is package data, so ``podlife report`` finds it wherever podlife is
+installed, not only in an editable checkout; ``--claims`` reads another file instead.
 
 The catalog is Markdown written for people: a ``## XX — Name`` heading per category and a
 bullet per claim, ``- **XX-NN** text``, its text wrapped onto indented lines. The page lists
@@ -9,11 +13,10 @@ at all.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-
-#: Where the catalog sits relative to the repository the report is made in (it ships beside it).
-DEFAULT_PATH = Path("../shared/claims.md")
 
 _CATEGORY = re.compile(r"^##\s+(?P<prefix>[A-Z]+)\s+[—–-]+\s+(?P<name>.+?)\s*$")
 _CLAIM = re.compile(r"^-\s+\*\*(?P<id>[A-Z]+-\d+)\*\*\s*(?P<text>.*)$")
@@ -75,3 +78,13 @@ def load(path: Path) -> Catalog | None:
         return parse(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+
+
+def packaged() -> AbstractContextManager[Path]:
+    """The catalog shipped with podlife, as a file for the length of the ``with`` block.
+
+    The report names the catalog's path on its page, so it takes a file rather than the text:
+    where the package sits on disk that is the file itself, where it is imported from an
+    archive a temporary copy.
+    """
+    return resources.as_file(resources.files("podlife.report").joinpath("claims.md"))
