@@ -122,7 +122,8 @@ def _clean(args: argparse.Namespace) -> int:
 
     from podlife.cluster.base import RUN_LABEL, describe
     from podlife.cluster.local.provider import LocalCluster
-    from podlife.namespaces import TEST_LABEL, SharedNamespace, delete_labelled
+    from podlife.kernel.defaults import TEST_LABEL
+    from podlife.namespaces import SharedNamespace, delete_labelled
 
     kubeconfig = Path(args.kubeconfig) if args.kubeconfig else LocalCluster().layout.kubeconfig
     if args.namespace:
@@ -181,32 +182,38 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     """Make the run's HTML report (Allure's page and the claims matrix) and add the run to the history."""
     from podlife.report import catalog, history
-    from podlife.report.offline import describe
+    from podlife.report.offline import describe, tally
     from podlife.report.site import build
 
     results = Path(args.results)
     out = Path(args.out) if args.out else results.parent
-    built = build(results, Path(args.summary) if args.summary else results.parent / "summary.json", out,
-                  Path(args.history) if args.history else history.default_path(),
-                  Path(args.claims) if args.claims else catalog.DEFAULT_PATH,
-                  lambda line: print(f"[podlife] {line}", file=sys.stderr, flush=True))
+    with catalog.packaged() as shipped:
+        claims = Path(args.claims) if args.claims else shipped
+        built = build(results, Path(args.summary) if args.summary else results.parent / "summary.json", out,
+                      Path(args.history) if args.history else history.default_path(), claims,
+                      lambda line: print(f"[podlife] {line}", file=sys.stderr, flush=True))
     print(f"[podlife] {built.generator} made {built.index} in {built.seconds:.1f}s"
           + (f" (instead of {'; '.join(built.refused)})" if built.refused else ""))
+    if built.left_out:
+        junit = results.parent / "junit.xml"  # where pytest's addopts write it, beside the Allure results
+        print(f"[podlife] left out of the page: {built.left_out} test(s) of no claim and no workload (podlife's own "
+              f"tests); their results are in {junit if junit.is_file() else results}")
     print(f"[podlife] claims matrix and trends: {built.claims}" + ("" if built.catalog else
-          f" (no claim catalog at {args.claims or catalog.DEFAULT_PATH}: only the claims the run tested, give it with --claims)"))
+          f" (no claim catalog at {claims}: only the claims the run tested, give it with --claims)"))
     state = "added" if built.recorded else "already there, not added again"
     skipped = f"; {built.unreadable} unreadable line(s) skipped" if built.unreadable else ""
     print(f"[podlife] history: {built.runs} run(s) in {built.history} (this run {state}{skipped})")
     print("[podlife] offline: the page may load data: and blob: URLs only (Content-Security-Policy), analytics removed; "
-          "URLs left in it:")
-    for line in describe(built.references):
-        print(f"[podlife]   {line}")
+          + tally(built.references) + ("" if args.list_urls else " (--list-urls lists them)"))
+    if args.list_urls:
+        for line in describe(built.references):
+            print(f"[podlife]   {line}")
     return 0
 
 
 def _upgrade_check(args: argparse.Namespace) -> int:
     """Run the profile on two versions of the local cluster and compare the runs."""
-    from podlife.cluster.local.build import default_progress
+    from podlife.cluster.local.progress import default_progress
     from podlife.report.upgrade_check import upgrade_check
 
     return upgrade_check(args.from_version, args.to_version, args.pytest_args, Path(args.out), default_progress)
@@ -214,7 +221,7 @@ def _upgrade_check(args: argparse.Namespace) -> int:
 
 def _e2e(args: argparse.Namespace) -> int:
     """Run the upstream e2e suite's lifecycle subset against the running local cluster; exit 1 on a failed spec."""
-    from podlife.cluster.local.build import default_progress
+    from podlife.cluster.local.progress import default_progress
     from podlife.cluster.local.e2e import run_suite
     from podlife.cluster.local.provider import LocalCluster
 
@@ -243,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = cluster.add_subparsers(dest="action", required=True)
 
     up = actions.add_parser("up", help="build what is missing and start the local cluster")
-    up.add_argument("--version", help="Kubernetes version, e.g. 1.36 or 1.36.3 (default: see README)")
+    up.add_argument("--version", help="Kubernetes version, e.g. 1.36 or 1.36.3 (default: see docs/local-cluster.md)")
     up.add_argument("--feature-gates", default="", help="feature gates for every component, e.g. A=true,B=false")
     up.add_argument("--extra-arg", action="append", default=[], metavar="COMPONENT=--FLAG",
                     help="extra flag for one component (kube-apiserver, kubelet, ...); repeatable")
@@ -282,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="where index.html and claims.html go (default: beside the results)")
     report.add_argument("--history", help="the history file runs are added to "
                                           "(default: $PODLIFE_CACHE/history/runs.jsonl, ~/.cache/podlife/...)")
-    report.add_argument("--claims", help="the claim catalog (default: ../shared/claims.md)")
+    report.add_argument("--claims", help="the claim catalog (default: the one podlife ships, docs/claims.md)")
+    report.add_argument("--list-urls", action="store_true",
+                        help="list the URLs left in the page (names and links, none loaded), not only count them")
     report.set_defaults(func=_report)
     check = commands.add_parser("upgrade-check", help="run the suite on two versions of the local cluster and compare")
     check.add_argument("--from", dest="from_version", required=True, help="the version you run, e.g. 1.36")

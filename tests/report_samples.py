@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from podlife.report.summary import allure_labels
+
 CLUSTER = {"provider": "local", "version": "v1.37.2", "nodes": 1,
            "feature_gates": {"ReduceDefaultCrashLoopBackOffDecay": False},
            "backoff": {"initial_s": 10.0, "cap_s": 300.0}, "backoff_source": "kubelet configz of podlife-node"}
@@ -61,29 +63,52 @@ def summary(lag: float = 1.2, lost: int = 0, kill: float = 31.4, delays: tuple[f
     }
 
 
+#: podlife's own tests as they land in a run's results (the README's ``pytest`` runs ``tests`` with
+#: the scenarios): one with a URL in its parameters, text and fixture; one filed under "XX-01" the
+#: way the labels of a pytest run inside it reached it before they were kept to their own session.
+OWN_TESTS = ["test_window_grows_with_jitter_bounded_by_sync", "test_summary_tells_inconclusive_from_failed"]
+OWN_URL = "http://127.0.0.1:39211/hostname"
+
+
+def _attach(results: Path, name: str, text: str, kind: str = "text/plain") -> dict[str, str]:
+    source = f"{uuid.uuid4().hex}-attachment.{'svg' if kind == 'image/svg+xml' else 'txt'}"
+    (results / source).write_text(text)
+    return {"name": name, "source": source, "type": kind}
+
+
+def _result(results: Path, name: str, status: str, labels: list[tuple[str, str]], **fields: Any) -> str:
+    """An allure-pytest result file; its uuid."""
+    key = uuid.uuid4().hex
+    result = {"uuid": key, "historyId": name, "testCaseId": name, "name": name, "fullName": f"scenarios#{name}",
+              "status": status, "stage": "finished", "start": 1_760_000_000_000, "stop": 1_760_000_012_000,
+              "labels": [{"name": n, "value": v} for n, v in labels], "attachments": [], **fields,
+              **({"statusDetails": {"message": "restart 3 came 2.0s early"}} if status == "failed" else {})}
+    (results / f"{key}-result.json").write_text(json.dumps(result))
+    return key
+
+
 def write_run(reports: Path, **figures: Any) -> Path:
-    """``reports/summary.json`` and ``reports/allure-results/`` of a run; the results directory."""
+    """``reports/summary.json`` and ``reports/allure-results/`` of a run; the results directory.
+
+    The results: RQ-03's check (with a request timeline and a fixture's container) and control,
+    LC-04's check, the workload's check (``summary``'s), and ``OWN_TESTS``, none of which the page shows.
+    """
     results = reports / "allure-results"
     results.mkdir(parents=True, exist_ok=True)
     (reports / "summary.json").write_text(json.dumps(summary(**figures), indent=2))
-    tests = [
-        ("test_rolling_update_with_pre_stop_loses_nothing", "passed", ["RQ-03"], "check", True),
-        ("test_rolling_update_without_pre_stop_loses_requests", "passed", ["RQ-03"], "control", False),
-        ("test_backoff_doubles", "failed", ["LC-04"], "check", False),
-    ]
-    for name, status, claims, kind, timeline in tests:
-        key = uuid.uuid4().hex
-        attachments = []
-        if timeline:
-            (results / f"{key}-attachment.svg").write_text(TIMELINE_SVG)
-            attachments.append({"name": "request timeline", "source": f"{key}-attachment.svg", "type": "image/svg+xml"})
-        categories = sorted({c.split("-")[0] for c in claims})
-        labels = ([{"name": "epic", "value": c} for c in categories] + [{"name": "parentSuite", "value": categories[0]}]
-                  + [{"name": "feature", "value": c} for c in claims] + [{"name": "story", "value": kind}]
-                  + [{"name": "tag", "value": v} for v in [*claims, kind]])
-        result = {"uuid": key, "historyId": name, "testCaseId": name, "name": name, "fullName": f"scenarios#{name}",
-                  "status": status, "stage": "finished", "start": 1_760_000_000_000, "stop": 1_760_000_012_000,
-                  "labels": labels, "attachments": attachments,
-                  **({"statusDetails": {"message": "restart 3 came 2.0s early"}} if status == "failed" else {})}
-        (results / f"{key}-result.json").write_text(json.dumps(result))
+    timeline = _attach(results, "request timeline", TIMELINE_SVG, "image/svg+xml")
+    rq03 = _result(results, "test_rolling_update_with_pre_stop_loses_nothing", "passed",
+                   allure_labels(["RQ-03"], "check", None), attachments=[timeline])
+    _result(results, "test_rolling_update_without_pre_stop_loses_requests", "passed",
+            [*allure_labels(["RQ-03"], "control", None), ("tag", "control")])
+    _result(results, "test_backoff_doubles", "failed", allure_labels(["LC-04"], "check", None))
+    _result(results, "test_rolling_update_loses_no_request[web]", "failed",
+            allure_labels(["RQ-02", "RQ-03"], "check", ("web (podlife-workload.yaml)", "rolling_update_loses_no_request")))
+    own = _result(results, OWN_TESTS[0], "passed", [("parentSuite", "tests"), ("suite", "test_observe_logic")],
+                  parameters=[{"name": "server", "value": OWN_URL}], attachments=[_attach(results, "log", f"GET {OWN_URL}")])
+    _result(results, OWN_TESTS[1], "passed", allure_labels(["XX-01"], "check", None))
+    for children, attachment in (([rq03], "namespace web-1: created"), ([own], f"serving {OWN_URL}")):
+        (results / f"{uuid.uuid4().hex}-container.json").write_text(json.dumps(
+            {"uuid": uuid.uuid4().hex, "children": children, "befores": [
+                {"name": "fixture", "status": "passed", "attachments": [_attach(results, "setup", attachment)]}]}))
     return results

@@ -15,9 +15,9 @@ import pytest
 
 from podlife.cli import main
 from podlife.report import history, site
-from podlife.report.offline import CSP, describe, neutralise, references
+from podlife.report.offline import CSP, describe, neutralise, references, tally
 from podlife.report.site import Built, GeneratorError, build, install, properties
-from tests.report_samples import write_run
+from tests.report_samples import OWN_TESTS, write_run
 
 GENERATED = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>report</title>
 <link rel="stylesheet" href="https://fonts.example.com/css?family=Inter">
@@ -73,6 +73,8 @@ def test_references_look_inside_base64_payloads_and_tell_namespaces_apart() -> N
         "2 XML namespace or document type name(s) (www.w3.org, purl.org/dc, ...: identifiers, never fetched)",
         "1 URL(s) written in the tests' own attachments and results, as text (e.g. https://example.org/pod)",
         "https://allurereport.org (in text/javascript)", "https://telemetry.example.com/x (in text/javascript)"]
+    assert tally(list(refs.values())) == ("URLs left in it: 2 XML namespace or document type name(s), "
+                                          "1 in the tests' own results, 2 of the generator's")
 
 
 def test_environment_properties_escape_what_the_format_needs() -> None:
@@ -120,7 +122,8 @@ def test_a_report_writes_both_pages_and_adds_the_run_to_both_histories(tmp_path:
     assert "provider: local" in claims and "back-off from: kubelet configz of podlife-node" in claims
     assert "Workload scorecard" in claims and "no readiness probe (RQ-01)" in claims
     assert len(history.load(built.history).runs) == 1
-    assert (tmp_path / "state" / "runs.allure.jsonl").read_text() == '{"results": 3}\n'
+    assert (tmp_path / "state" / "runs.allure.jsonl").read_text() == '{"results": 4}\n'  # OWN_TESTS left out
+    assert built.left_out == len(OWN_TESTS)
     assert sorted(p.name for p in built.index.parent.iterdir()) == [
         "allure-results", "claims.html", "index.html", "summary.json"]
 
@@ -157,6 +160,32 @@ def test_the_fallback_runs_when_the_first_generator_cannot_and_says_why(tmp_path
     assert said == ["Allure 3 could not make the report: npm ci failed: ECONNREFUSED"]
 
 
+def test_report_names_what_it_left_out_and_counts_the_urls_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Podlife's own tests in a line saying where their results are; the URLs left in the page
+    counted in one line, listed only with --list-urls."""
+    reports = tmp_path / "reports"
+    results = write_run(reports)
+    (reports / "junit.xml").write_text("<testsuites/>")
+    monkeypatch.setattr(site, "GENERATORS", (Stand(),))
+    args = ["report", "--results", str(results), "--history", str(tmp_path / "runs.jsonl")]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (f"[podlife] left out of the page: 2 test(s) of no claim and no workload (podlife's own tests); "
+                      f"their results are in {reports / 'junit.xml'}")
+    assert [line for line in out if "URL" in line] == [
+        "[podlife] offline: the page may load data: and blob: URLs only (Content-Security-Policy), analytics removed; "
+        + tally(references(neutralise(generated_page()))) + " (--list-urls lists them)"]
+    assert main([*args, "--list-urls"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    urls = describe(references(neutralise(generated_page())))
+    assert listed[-len(urls) - 1].endswith("2 of the generator's")
+    assert listed[-len(urls):] == [f"[podlife]   {line}" for line in urls]
+    (reports / "junit.xml").unlink()
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith(f"their results are in {results}")
+
+
 def bad_run(tmp_path: Path, case: str) -> tuple[Path, Path]:
     """A report directory broken the way ``case`` says; its results directory and summary."""
     reports = tmp_path / "reports"
@@ -167,6 +196,12 @@ def bad_run(tmp_path: Path, case: str) -> tuple[Path, Path]:
     elif case == "no result files":
         for file in results.iterdir():
             file.unlink()
+    elif case == "only podlife's own tests":
+        for file in results.glob("*-result.json"):
+            if json.loads(file.read_text())["name"] not in OWN_TESTS:
+                file.unlink()
+    elif case == "corrupt result":
+        next(results.glob("*-result.json")).write_text('{"uuid": "')
     elif case == "corrupt summary":
         summary.write_text('{"cluster": {}, "claims": {"RQ-0')
     elif case == "summary of something else":
@@ -178,8 +213,9 @@ def bad_run(tmp_path: Path, case: str) -> tuple[Path, Path]:
     return results, summary
 
 
-@pytest.mark.parametrize("case", ["no results", "no result files", "corrupt summary", "summary of something else",
-                                  "no summary", "no generator", "history unwritable"])
+@pytest.mark.parametrize("case", ["no results", "no result files", "only podlife's own tests", "corrupt result",
+                                  "corrupt summary", "summary of something else", "no summary", "no generator",
+                                  "history unwritable"])
 def test_bad_input_is_one_line_and_leaves_everything_as_it_was(tmp_path: Path, case: str,
                                                               capsys: pytest.CaptureFixture[str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:

@@ -89,18 +89,38 @@ def references(html: str) -> list[Reference]:
     return [Reference(url, where, n) for (url, where), n in found.most_common()]
 
 
+@dataclass(frozen=True)
+class Remaining:
+    """The URLs left in a page, as a reader weighs them."""
+
+    names: int  # XML namespace and document type names, once per place they are found
+    evidence: list[str]  # written in the tests' own attachments and results, as text
+    generators: dict[str, list[str]]  # the generator's own, each with the payloads it sits in
+
+    @classmethod
+    def of(cls, refs: list[Reference]) -> Remaining:
+        generators: dict[str, list[str]] = {}
+        for ref in refs:
+            if not ref.namespace and not ref.where.startswith("data/"):
+                generators.setdefault(ref.url, []).append(ref.where)
+        return cls(sum(r.count for r in refs if r.namespace),
+                   sorted({r.url for r in refs if not r.namespace and r.where.startswith("data/")}), generators)
+
+
+def tally(refs: list[Reference]) -> str:
+    """The URLs left in the page in one line, for every report: how many of each kind ``describe`` lists."""
+    left = Remaining.of(refs)
+    return (f"URLs left in it: {left.names} XML namespace or document type name(s), {len(left.evidence)} in the "
+            f"tests' own results, {len(left.generators)} of the generator's")
+
+
 def describe(refs: list[Reference]) -> list[str]:
     """What remains, for the terminal: namespaces and the run's own evidence counted, the generator's URLs named."""
-    names = sum(r.count for r in refs if r.namespace)
-    evidence = sorted({r.url for r in refs if not r.namespace and r.where.startswith("data/")})
-    lines = [f"{names} XML namespace or document type name(s) (www.w3.org, purl.org/dc, ...: identifiers, never fetched)"
-             ] if names else []
-    if evidence:
-        lines.append(f"{len(evidence)} URL(s) written in the tests' own attachments and results, as text "
-                     f"(e.g. {', '.join(evidence[:2])})")
-    others: dict[str, list[str]] = {}
-    for ref in refs:
-        if not ref.namespace and not ref.where.startswith("data/"):
-            others.setdefault(ref.url, []).append(ref.where)
-    lines += [f"{url} (in {', '.join(sorted(set(where)))})" for url, where in sorted(others.items())]
+    left = Remaining.of(refs)
+    lines = [f"{left.names} XML namespace or document type name(s) (www.w3.org, purl.org/dc, ...: identifiers, never "
+             "fetched)"] if left.names else []
+    if left.evidence:
+        lines.append(f"{len(left.evidence)} URL(s) written in the tests' own attachments and results, as text "
+                     f"(e.g. {', '.join(left.evidence[:2])})")
+    lines += [f"{url} (in {', '.join(sorted(set(where)))})" for url, where in sorted(left.generators.items())]
     return lines

@@ -5,7 +5,9 @@
   command line (npm ``allure-commandline``, which needs Java) does, with ``--single-file``.
   Each is pinned by a ``package-lock.json`` in this package and installed with ``npm ci`` into
   the podlife cache the first time, under a lock, so two reports starting at once install once.
-  The page is then made unable to reach the network (``offline.py``) and given a link to:
+  The generator reads the results of the claims and the users' workloads only, not those of
+  podlife's own tests (``selection.py``). The page is then made unable to reach the network
+  (``offline.py``) and given a link to:
 - ``claims.html``: the claims matrix, the workload scorecard and the trends (``page.py``).
 
 The run is added to the history (``history.py``), and Allure 3 keeps its own history beside it,
@@ -32,7 +34,7 @@ from typing import Callable, Protocol
 from podlife.cluster.local.locks import exclusive
 from podlife.cluster.local.paths import cache_root
 from podlife.errors import PodlifeError
-from podlife.report import catalog, history, matrix, offline, page
+from podlife.report import catalog, history, matrix, offline, page, selection
 from podlife.report.compare import load as load_summary
 
 Progress = Callable[[str], None]
@@ -190,6 +192,7 @@ class Built:
     recorded: bool  # False: this run was already in the history
     unreadable: int  # history lines skipped
     catalog: Path | None  # the claim catalog read, None when there was none
+    left_out: int  # results of tests of no claim and no workload (podlife's own), not in the page
 
 
 def build(results: Path, summary_path: Path, out: Path, history_path: Path, catalog_path: Path,
@@ -227,6 +230,10 @@ def _build(results: Path, summary_path: Path, out: Path, history_path: Path, cat
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".podlife-report-", dir=out))
     try:
+        selected = selection.select(results, set(summary["claims"]), staging / "allure-results")
+        if not selected.shown:
+            raise PodlifeError(f"{results} holds no results of the claims or workloads in {summary_path} "
+                               f"(only {selected.left_out} of tests of no claim and no workload, such as podlife's own)")
         extra = staging / "podlife-results"
         extra.mkdir()
         (extra / "environment.properties").write_text(properties(matrix.environment(summary.get("cluster"))))
@@ -238,7 +245,7 @@ def _build(results: Path, summary_path: Path, out: Path, history_path: Path, cat
         for generator in generators:
             started = time.monotonic()
             try:
-                generated, version = generator.generate([results, extra], staging, staged_history, progress)
+                generated, version = generator.generate([selected.directory, extra], staging, staged_history, progress)
                 if not generated.is_file():
                     raise GeneratorError(f"it wrote no {generated.relative_to(staging)}")
                 break
@@ -264,7 +271,7 @@ def _build(results: Path, summary_path: Path, out: Path, history_path: Path, cat
         shutil.rmtree(staging, ignore_errors=True)
     return Built(out / "index.html", out / "claims.html", f"{generator.name} {version}", seconds, refused,
                  offline.references(page_html), history_path, len(runs), recorded, past.unreadable,
-                 catalog_path if claims else None)
+                 catalog_path if claims else None, selected.left_out)
 
 
 def _replace(source: Path, target: Path) -> None:

@@ -16,7 +16,9 @@ import pytest
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
+from podlife.kernel.evidence import Attachment
 from podlife.observe.kubelet import backoff_policy, node_configz, unreadable
+from podlife.report.drawing import illustrate
 from podlife.served import name_of
 
 SUMMARY = Path("reports/summary.json")
@@ -30,8 +32,16 @@ INCONCLUSIVE_KEY = "podlife.inconclusive"
 WORKLOAD_KEY, CHECK_KEY, FINDING_KEY = "podlife.workload", "podlife.check", "podlife.finding"
 
 
+#: How each kind of attachment reaches Allure.
+ALLURE_KINDS: dict[Attachment, allure.attachment_type] = {
+    "text": allure.attachment_type.TEXT, "csv": allure.attachment_type.CSV, "svg": allure.attachment_type.SVG}
+
+
 class Evidence:
-    """What a test leaves for people: figures for the summary, text attached to Allure."""
+    """What a test leaves for people: figures for the summary, text and pictures attached to Allure.
+
+    The ``kernel.evidence.EvidenceSink`` every room below the report writes to.
+    """
 
     def __init__(self, item: pytest.Item) -> None:
         self._item = item
@@ -43,8 +53,11 @@ class Evidence:
         """Declare the Kubernetes timers (seconds) this test cannot finish before: back-off, grace periods, ..."""
         self.measure(TIMERS, {name: round(value, 1) for name, value in timers.items()})
 
-    def attach(self, name: str, text: str, kind: allure.attachment_type = allure.attachment_type.TEXT) -> None:
-        allure.attach(text, name=name, attachment_type=kind)
+    def attach(self, name: str, text: str, kind: Attachment = "text") -> None:
+        allure.attach(text, name=name, attachment_type=ALLURE_KINDS[kind])
+
+    def illustrate(self, observation: object) -> None:
+        illustrate(self, observation)
 
 
 def cluster_facts(handle: ClusterHandle, api: client.ApiClient) -> dict[str, Any]:
@@ -72,6 +85,10 @@ def cluster_property(facts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return CLUSTER_KEY, facts
 
 
+#: The category (epic) ``allure_labels`` files users' workload checks under, beside the claims' ``LC``, ``SD``, ...
+WORKLOAD = "workload"
+
+
 def allure_labels(claims: list[str], kind: str, workload: tuple[str, str] | None) -> list[tuple[str, str]]:
     """How the Allure report files a test: by claim, so its trees read as the claim catalog.
 
@@ -85,7 +102,7 @@ def allure_labels(claims: list[str], kind: str, workload: tuple[str, str] | None
     """
     if workload is not None:
         name, check = workload
-        labels = [("epic", "workload"), ("parentSuite", "workload"), ("feature", f"workload {name}"),
+        labels = [("epic", WORKLOAD), ("parentSuite", WORKLOAD), ("feature", f"workload {name}"),
                   ("story", check.replace("_", " "))]
     elif claims:
         categories = list(dict.fromkeys(claim.split("-", 1)[0] for claim in claims))
@@ -94,6 +111,19 @@ def allure_labels(claims: list[str], kind: str, workload: tuple[str, str] | None
     else:
         return []
     return labels + [("tag", claim) for claim in claims] + ([("tag", kind)] if kind == "check" else [])
+
+
+def shown_in_report(labels: list[tuple[str, str]], claims: set[str]) -> bool:
+    """Whether ``podlife report``'s page shows the Allure result with these labels: one ``allure_labels``
+    filed under a claim of the run's summary (``claims``) or under a user's workload.
+
+    Everything else (podlife's own tests, several hundred, which ``pytest`` runs beside the
+    scenarios) says nothing about the cluster. A claim label counts only if the summary counts
+    that claim, so the page shows the tests summary.json and the claims page count and no others:
+    a label that reached a result some other way (see ``SummaryPlugin.pytest_runtest_setup``)
+    files nothing.
+    """
+    return any((name, value) == ("epic", WORKLOAD) or (name == "feature" and value in claims) for name, value in labels)
 
 
 def user_app_of(item: pytest.Item) -> Any:
@@ -118,8 +148,13 @@ class SummaryPlugin:
         check = getattr(item, "originalname", item.name).removeprefix("test_")
         if app is not None:
             item.user_properties += [(WORKLOAD_KEY, app.workload.name), (CHECK_KEY, check)]
-        for name, value in allure_labels(claims, kind, (app.workload.label, check) if app is not None else None):
-            allure.dynamic.label(name, value)
+        # Only into this session's own Allure results. allure's calls reach every listener in the
+        # process: a session writing none (a pytest run inside a test, as podlife's own tests run
+        # scenarios with pytester) would file the test running it under these claims, the
+        # category "XX" that its "XX-01" once put on the report's page.
+        if item.config.getoption("allure_report_dir", None):
+            for name, value in allure_labels(claims, kind, (app.workload.label, check) if app is not None else None):
+                allure.dynamic.label(name, value)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties: list[tuple[str, Any]] = report.user_properties  # pytest types the values as object

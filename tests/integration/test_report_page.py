@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import pytest
 
 from podlife.report import history
-from tests.report_samples import CLUSTER, write_run
+from tests.report_samples import CLUSTER, OWN_TESTS, write_run
 
 pytestmark = pytest.mark.exclusive
 
@@ -170,13 +170,17 @@ def podlife_report(*args: str) -> str:
     return done.stdout
 
 
+def page_results(index: Path) -> dict[str, dict[str, Any]]:
+    """The test results the single-file page carries, by id."""
+    return {match[1]: json.loads(base64.b64decode(match[2]))
+            for match in re.finditer(r'd\("data/test-results/(\w+)\.json","([A-Za-z0-9+/=]+)"\)', index.read_text())}
+
+
 def timeline_result(index: Path) -> str:
     """The id of a test result in the single-file page that has a request timeline (SVG) attached."""
-    page = index.read_text()
-    for match in re.finditer(r'd\("data/test-results/(\w+)\.json","([A-Za-z0-9+/=]+)"\)', page):
-        found = json.dumps(json.loads(base64.b64decode(match[2])))
-        if re.search(r'"contentType": "image/svg\+xml"[^}]*"name": "request timeline"', found):
-            return match[1]
+    for key, result in page_results(index).items():
+        if re.search(r'"contentType": "image/svg\+xml"[^}]*"name": "request timeline"', json.dumps(result)):
+            return key
     raise AssertionError(f"{index}: no test result has a request timeline attached")
 
 
@@ -229,6 +233,8 @@ def test_report_pages_in_a_browser(browser: Chromium, tmp_path: Path) -> None:
     podlife_report("--results", str(reports / "allure-results"), "--history", str(past))
 
     check_allure_page(browser, reports / "index.html", CLUSTER, tmp_path)
+    shown = {result["name"] for result in page_results(reports / "index.html").values()}
+    assert shown and not shown & set(OWN_TESTS), shown  # the claims' and the workload's tests only
     summary = json.loads((reports / "summary.json").read_text())
     sparklines = check_claims_page(browser, reports / "claims.html", summary, tmp_path)
     measured = history.series(history.load(past).runs, 12)
