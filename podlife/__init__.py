@@ -3,29 +3,25 @@
 What a user's own pytest file needs, in one import (the fixtures ``scene``, ``jig``,
 ``evidence``, ``namespace``, ``k8s`` and ``podlife_cluster`` come with the plugin)::
 
-    from podlife import user_app, wait_for, assert_nothing_lost, check_hit_traffic
+    from podlife import user_app, chaos, assert_no_request_lost, check_hit_traffic
 
 See ``fixtures/workloads/test_my_app.py`` for a whole scenario written this way.
 """
 
+from podlife.chaos import apps as chaos
+from podlife.chaos.apps import Hit
 from podlife.errors import HarnessError, NotExercised, PodlifeError
-from podlife.observe.window import Window, observe
+from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
-from podlife.verdicts.workload import (
-    PreStop,
-    assert_keeps_serving,
-    assert_nothing_lost,
-    check_hit_traffic,
-    endpoint_removal_lags,
-    shutdown_times,
-)
+from podlife.verdicts.traffic import assert_no_request_lost, assert_success_ratio, check_hit_traffic, endpoint_removal_lags
+from podlife.verdicts.workload import PreStop, shutdown_times
 from podlife.waiting import wait_for
 from podlife.workloads.jig import App, AppJig, MakeJig
 from podlife.workloads.user import UserApp, user_app
 
 __all__ = [
-    "App", "AppJig", "Evidence", "HarnessError", "MakeJig", "NotExercised", "PodlifeError", "PreStop", "Scene",
-    "UserApp", "Window", "assert_keeps_serving", "assert_nothing_lost", "check_hit_traffic", "endpoint_removal_lags",
-    "observe", "shutdown_times", "user_app", "wait_for",
+    "App", "AppJig", "Evidence", "HarnessError", "Hit", "MakeJig", "NotExercised", "PodlifeError", "PreStop", "Scene",
+    "UserApp", "Window", "assert_no_request_lost", "assert_success_ratio", "chaos", "check_hit_traffic",
+    "endpoint_removal_lags", "shutdown_times", "user_app", "wait_for",
 ]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from typing import Any, Sequence, cast
+from typing import Any, Mapping, Sequence, cast
 
 import urllib3
 from kubernetes import client
@@ -13,7 +12,7 @@ from kubernetes.stream import stream
 from podlife.errors import ExecFailed, PodCannotRun, PodlifeError
 from podlife.served import meta, pod_spec, pod_status
 from podlife.waiting import wait_for
-from podlife.workloads.images import session_images
+from podlife.kernel.images import ReferenceImages
 
 #: Waiting reasons after which a container will not start without someone changing the pod or
 #: the registry: a wait for such a pod ends at once, naming the image and the reason, instead
@@ -28,20 +27,21 @@ CANNOT_RUN = frozenset({
 FIELD_MANAGER = "podlife"
 
 
-def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], source: str = "podlife") -> None:
+def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], images: ReferenceImages,
+          labels: Mapping[str, str], discovery: "Discovery | None" = None, source: str = "podlife") -> None:
     """Server-side apply the given objects in ``namespace``, as ``kubectl apply --server-side`` would.
 
     An apply creates what is missing and updates what is there, so a re-run, a rollout of a changed
     manifest and a user's own objects all behave as they do with ``kubectl``. Every kind is resolved
     against the cluster's discovery before anything is applied, so an unknown or cluster-scoped
-    kind is one line naming ``source`` and leaves nothing behind. Every object passes through the
-    session's reference images (the agnhost tag follows the cluster's version, ``--image-repo``
-    reaches every pod) and gets the test's stamp.
+    kind is one line naming ``source`` and leaves nothing behind. Every object passes through
+    ``images`` (the agnhost tag follows the cluster's version, ``--image-repo`` reaches every pod)
+    and gets ``labels`` (the test's stamp) on itself and its templates: all of it given by the
+    caller (the scene), none of it kept here.
     """
-    images = session_images()
-    paths = object_paths(api, namespace, manifests, source)
+    paths = (discovery or Discovery(api)).object_paths(namespace, manifests, source)
     for manifest, path in zip(manifests, paths):
-        body = json.dumps(stamped(images.adapt(manifest)))
+        body = json.dumps(stamped(images.adapt(manifest), labels))
         try:
             _request(api, "PATCH", path, body, [("fieldManager", FIELD_MANAGER), ("force", "true")],
                      "application/apply-patch+yaml")
@@ -84,33 +84,43 @@ def status_message(err: client.ApiException) -> str:
         return f"{err.status} {err.reason}"
 
 
-@functools.lru_cache(maxsize=None)
-def _resources(api: client.ApiClient, group_version: str) -> dict[str, tuple[str, bool]]:
-    """Kind -> (plural, namespaced) of one API group version, from the cluster's discovery."""
-    try:
-        listing = json.loads(_request(api, "GET", _api_prefix(group_version)))
-    except client.ApiException as err:
-        if err.status == 404:
-            return {}
-        raise
-    return {r["kind"]: (r["name"], r["namespaced"]) for r in listing.get("resources", []) if "/" not in r["name"]}
+class Discovery:
+    """The kinds a cluster serves, read from its discovery once per group version and kept for the session.
 
+    Held by the session (one per run and process), so a test's applies ask the API server about a
+    group version once, not per object, and nothing is cached beyond the object's owner.
+    """
 
-def object_paths(api: client.ApiClient, namespace: str, manifests: Sequence[dict[str, Any]], source: str) -> list[str]:
-    """Where an apply of each manifest goes; an unknown or cluster-scoped kind is a ``PodlifeError`` naming ``source``."""
-    return [_object_path(api, namespace, manifest, source) for manifest in manifests]
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self._served: dict[str, dict[str, tuple[str, bool]]] = {}
 
+    def resources(self, group_version: str) -> dict[str, tuple[str, bool]]:
+        """Kind -> (plural, namespaced) of one API group version."""
+        if group_version not in self._served:
+            try:
+                listing = json.loads(_request(self.api, "GET", _api_prefix(group_version)))
+            except client.ApiException as err:
+                if err.status != 404:
+                    raise
+                listing = {}
+            self._served[group_version] = {r["kind"]: (r["name"], r["namespaced"])
+                                           for r in listing.get("resources", []) if "/" not in r["name"]}
+        return self._served[group_version]
 
-def _object_path(api: client.ApiClient, namespace: str, manifest: dict[str, Any], source: str) -> str:
-    """The URL path an apply of ``manifest`` goes to; an unknown or cluster-scoped kind is a ``PodlifeError``."""
-    group_version, kind = manifest.get("apiVersion", ""), manifest.get("kind", "")
-    found = _resources(api, group_version).get(kind)
-    if found is None:
-        raise PodlifeError(f"{source}: {_name(manifest)}: this cluster serves no kind {kind!r} in {group_version!r}")
-    plural, namespaced = found
-    if not namespaced:
-        raise PodlifeError(f"{source}: {_name(manifest)} is cluster-scoped; podlife applies objects into a test namespace only")
-    return f"{_api_prefix(group_version)}/namespaces/{namespace}/{plural}/{manifest['metadata']['name']}"
+    def object_paths(self, namespace: str, manifests: Sequence[dict[str, Any]], source: str) -> list[str]:
+        """Where an apply of each manifest goes; an unknown or cluster-scoped kind is a ``PodlifeError`` naming ``source``."""
+        return [self._object_path(namespace, manifest, source) for manifest in manifests]
+
+    def _object_path(self, namespace: str, manifest: dict[str, Any], source: str) -> str:
+        group_version, kind = manifest.get("apiVersion", ""), manifest.get("kind", "")
+        found = self.resources(group_version).get(kind)
+        if found is None:
+            raise PodlifeError(f"{source}: {_name(manifest)}: this cluster serves no kind {kind!r} in {group_version!r}")
+        plural, namespaced = found
+        if not namespaced:
+            raise PodlifeError(f"{source}: {_name(manifest)} is cluster-scoped; podlife applies objects into a test namespace only")
+        return f"{_api_prefix(group_version)}/namespaces/{namespace}/{plural}/{manifest['metadata']['name']}"
 
 
 def _api_prefix(group_version: str) -> str:
@@ -118,23 +128,13 @@ def _api_prefix(group_version: str) -> str:
     return "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
 
 
-#: Labels ``apply`` puts on every object it creates (see ``namespaces.TEST_LABEL``); set per test.
-_stamp: dict[str, str] = {}
-
-
-def stamp_with(labels: dict[str, str]) -> None:
-    """Label everything ``apply`` creates from now on with ``labels`` (the plugin does it per test)."""
-    _stamp.clear()
-    _stamp.update(labels)
-
-
-def stamped(manifest: dict[str, Any]) -> dict[str, Any]:
-    """``manifest`` with the stamp on the object, its pod template and its claim templates (changed in place)."""
+def stamped(manifest: dict[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """``manifest`` with ``labels`` on the object, its pod template and its claim templates (changed in place)."""
     spec = manifest.get("spec") or {}
     templates = [manifest, spec.get("template") or {}, *(spec.get("volumeClaimTemplates") or [])]
     job_template = (spec.get("jobTemplate") or {}).get("spec", {}).get("template")
     for template in templates + ([job_template] if job_template else []):
-        template.setdefault("metadata", {}).setdefault("labels", {}).update(_stamp)
+        template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
     return manifest
 
 

@@ -9,6 +9,7 @@ from kubernetes import client
 
 from podlife.cluster.base import RUN_LABEL
 from podlife.errors import WaitTimeout
+from podlife.kernel.defaults import TEST_LABEL
 from podlife.served import meta, name_of
 
 #: How long the end of a session waits for its namespaces to be gone before reporting them.
@@ -59,11 +60,6 @@ def delete_labelled(core: client.CoreV1Api, selector: str, wait: bool) -> list[s
         if not remaining or time.monotonic() >= deadline:
             return remaining
         time.sleep(1)
-
-
-#: Set by ``kube.apply`` on every object a test creates, and on its pod and claim templates, so the
-#: objects (and the pods and claims controllers make from them) can be found and removed again.
-TEST_LABEL = "podlife.io/test"
 
 
 class SharedNamespace:

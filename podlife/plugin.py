@@ -33,8 +33,10 @@ from podlife.cluster.providers import (
     provision,
 )
 from podlife.errors import HarnessError, PodlifeError, TestOverran
-from podlife.kube import object_paths, stamp_with
-from podlife.namespaces import TEST_LABEL, NamespaceJanitor, SharedNamespace
+from podlife.kernel.defaults import TEST_LABEL
+from podlife.kernel.images import ReferenceImages, agnhost_tag
+from podlife.kube import Discovery
+from podlife.namespaces import NamespaceJanitor, SharedNamespace
 from podlife.observe.logstore import parse_query_url
 from podlife.preflight import run_preflight
 from podlife.report.evidence import attach_namespace_evidence
@@ -47,11 +49,9 @@ from podlife.report.summary import (
     cluster_facts,
     cluster_property,
 )
-from podlife.scene import Scene
+from podlife.scene import Scene, Session
 from podlife.signals import sigterm_unwinds
 from podlife.waiting import waiting_on
-from podlife.workloads import images
-from podlife.workloads.images import ReferenceImages
 from podlife.workloads.jig import App, AppJig, MakeJig
 from podlife.workloads.spec import load_workloads
 from podlife.workloads.user import UserApp
@@ -104,7 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in (
-        "claim(*ids): the claims of shared/claims.md this test verifies",
+        "claim(*ids): the claims of the catalog (docs/claims.md) this test verifies",
         "control: a negative control: shows the claim check fails on the bad variant",
         "slow: waits minutes on Kubernetes timers (excluded from the quick profile)",
         "disruptive: kills or deletes workload pods; refused on existing clusters unless allowed",
@@ -146,9 +146,9 @@ def _check_user_apps(config: pytest.Config, handle: ClusterHandle) -> None:
     """Every kind the users' manifests use is one this cluster serves, in a namespace: else one line, before any test."""
     apps = config.stash[USER_APPS]
     if apps:
-        api = handle.api_client()
+        discovery = Discovery(handle.api_client())
         for app in apps:
-            object_paths(api, "default", app.manifests(), app.source)
+            discovery.object_paths("default", app.manifests(), app.source)
 
 
 def _load_user_images(config: pytest.Config, provisioned: Provisioned, say: Callable[[str], None]) -> None:
@@ -229,10 +229,9 @@ def _provision(config: pytest.Config) -> Provisioned:
             traffic = config.getoption("traffic")
             provisioned.handle = replace(provisioned.handle, traffic=traffic)
             handle = provisioned.handle
-            _use_images(config, handle)
             nodes = "nodes not visible" if handle.node_count is None else f"{handle.node_count} node(s)"
             say(f"cluster: {handle.provider}, {handle.version}, {nodes}; traffic from {'a pod in the cluster' if traffic == 'in-cluster' else 'this host'}")
-            run_preflight(handle, request.namespaces[0] if request.namespaces else None, say)
+            run_preflight(handle, reference_images(config, handle), request.namespaces[0] if request.namespaces else None, say)
             _check_user_apps(config, handle)
             _load_user_images(config, provisioned, say)
         except (PodlifeError, HarnessError) as err:
@@ -241,10 +240,9 @@ def _provision(config: pytest.Config) -> Provisioned:
     return config.stash[PROVISIONED]
 
 
-def _use_images(config: pytest.Config, handle: ClusterHandle) -> None:
-    """This process's reference images: the agnhost of the cluster's version, and ``--image-repo``."""
-    tag = handle.agnhost_tag or images.agnhost_tag(handle.version)
-    images.use(ReferenceImages(tag, config.getoption("image_repo")))
+def reference_images(config: pytest.Config, handle: ClusterHandle) -> ReferenceImages:
+    """How the run's cluster names the reference images: the agnhost of its version, and ``--image-repo``."""
+    return ReferenceImages(handle.agnhost_tag or agnhost_tag(handle.version), config.getoption("image_repo"))
 
 
 class XdistController:
@@ -281,11 +279,7 @@ def podlife_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterHandle]:
     """
     with sigterm_unwinds():
         attached = _attached(request.config)
-        if attached is None:
-            yield _provision(request.config).handle
-            return
-        _use_images(request.config, attached)
-        yield attached
+        yield _provision(request.config).handle if attached is None else attached
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -301,6 +295,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def k8s(podlife_cluster: ClusterHandle) -> client.ApiClient:
     return podlife_cluster.api_client()
+
+
+@pytest.fixture(scope="session")
+def podlife_session(k8s: client.ApiClient, podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> Session:
+    """What every scene of this process shares: the client, the cluster, its reference images and discovery."""
+    return Session.of(k8s, podlife_cluster, reference_images(request.config, podlife_cluster))
 
 
 @pytest.fixture(scope="session")
@@ -328,14 +328,18 @@ def shared_namespace(k8s: client.ApiClient, request: pytest.FixtureRequest) -> S
 
 
 @pytest.fixture
-def namespace(shared_namespace: SharedNamespace | None, request: pytest.FixtureRequest, run_id: str) -> Iterator[str]:
+def test_id(run_id: str) -> str:
+    """The test's own id: the value of ``TEST_LABEL`` on everything it creates."""
+    return f"{run_id}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def namespace(shared_namespace: SharedNamespace | None, request: pytest.FixtureRequest, test_id: str) -> Iterator[str]:
     """Where the test creates its objects, all stamped with its id; whatever it created is gone afterwards.
 
     A fresh namespace labelled with the run id, deleted after the test however it ended; in
     namespace-scoped mode the worker's namespace, cleared of the test's objects.
     """
-    test_id = f"{run_id}-{uuid.uuid4().hex[:8]}"
-    stamp_with({TEST_LABEL: test_id})
     if shared_namespace is not None:
         yield shared_namespace.name
         shared_namespace.clear(test_id)
@@ -363,9 +367,9 @@ def evidence(podlife_cluster_facts: dict[str, Any], request: pytest.FixtureReque
 
 
 @pytest.fixture
-def scene(k8s: client.ApiClient, podlife_cluster: ClusterHandle, namespace: str, evidence: Evidence) -> Scene:
-    """The test's namespace on its cluster: every change a scenario makes goes through it."""
-    return Scene(k8s, podlife_cluster, namespace, evidence)
+def scene(podlife_session: Session, namespace: str, test_id: str, evidence: Evidence) -> Scene:
+    """The test's namespace on its cluster: every change a scenario makes goes through it, stamped with the test's id."""
+    return Scene(podlife_session, namespace, {TEST_LABEL: test_id}, evidence)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from kubernetes import client
 from podlife.cluster.base import RUN_LABEL, ClusterHandle
 from podlife.kube import running_pod
 from podlife.waiting import wait_for
-from podlife.workloads.images import session_images
+from podlife.kernel.images import ReferenceImages
 
 #: Long enough for a first pull from a remote registry on a slow link; pulls that fail end the wait at once.
 PREFLIGHT_TIMEOUT = 180.0
@@ -37,7 +37,8 @@ def _pod(name: str, agnhost: str, busybox: str) -> dict[str, object]:
     }
 
 
-def run_preflight(handle: ClusterHandle, shared_namespace: str | None, say: Callable[[str], None]) -> None:
+def run_preflight(handle: ClusterHandle, images: ReferenceImages, shared_namespace: str | None,
+                  say: Callable[[str], None]) -> None:
     """Start one pod with both reference images; raise if it cannot run.
 
     It runs in a throw-away labelled namespace, or in namespace-scoped mode in the first
@@ -47,7 +48,7 @@ def run_preflight(handle: ClusterHandle, shared_namespace: str | None, say: Call
     core = client.CoreV1Api(api)
     suffix = uuid.uuid4().hex[:8]
     namespace, name = shared_namespace or f"podlife-preflight-{suffix}", f"podlife-preflight-{suffix}"
-    agnhost, busybox = session_images().agnhost, session_images().busybox
+    agnhost, busybox = images.agnhost, images.busybox
     say(f"preflight: can the cluster run {agnhost} and {busybox}?")
     if not shared_namespace:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels={RUN_LABEL: "preflight"})))

@@ -1,12 +1,13 @@
-"""The test's namespace on its cluster: the one route scenarios take to it.
+"""The test's namespace on its cluster: the one route scenarios, and the traffic they send from pods, take to it.
 
 Every scenario, podlife's own and a user's, changes the cluster through a ``Scene``: it applies
 manifests, deletes pods (gracefully, with a grace override, or by force), scales and rolls out
-through a jig, execs into containers and watches the namespace. What must hold for every
-change lives here once: each applied object goes through ``kube.apply`` (the session's image
-mirror and the test's labels) and its YAML is attached to the report, so a failing test shows
-exactly what it ran. Reads are plain API calls (``core``, ``apps``, ``batch``), or the named
-waits below.
+through a jig, execs into containers and watches the namespace; the in-cluster traffic pods
+are applied through it too. What must hold for every change lives here once: each applied
+object goes through ``kube.apply`` with the run's reference images (``--image-repo``, the
+agnhost of the cluster's version) and the test's labels, both held here and nowhere else, and
+its YAML is attached to the report, so a failing test shows exactly what it ran. Reads are
+plain API calls (``core``, ``apps``, ``batch``), or the named waits below.
 """
 
 from __future__ import annotations
@@ -22,26 +23,64 @@ from kubernetes import client
 from podlife import kube
 from podlife.access import Target
 from podlife.cluster.base import ClusterHandle
+from podlife.kernel.evidence import EvidenceSink
+from podlife.kernel.images import ReferenceImages
 from podlife.observe.timeline import TimelineRecorder
 from podlife.observe.window import Window, observe
-from podlife.report.summary import Evidence
+
+#: Requests per second a scene's traffic sends unless the scenario says otherwise: a steady
+#: trickle for scenarios that watch where answers come from (OP-03, LC-08, the upgrade). The
+#: disruptions of ``chaos.apps`` send ``DISRUPTION_RATE``, and say why.
+TRAFFIC_RATE = 25.0
+
+
+@dataclass(frozen=True)
+class Session:
+    """What one test process knows of its cluster, the same for each of its tests.
+
+    Made once per process by the plugin: the API client, the cluster, how the cluster names the
+    reference images (its version's agnhost, ``--image-repo``), and its discovery of kinds.
+    """
+
+    api: client.ApiClient
+    cluster: ClusterHandle
+    images: ReferenceImages
+    discovery: kube.Discovery
+
+    @classmethod
+    def of(cls, api: client.ApiClient, cluster: ClusterHandle, images: ReferenceImages) -> "Session":
+        return cls(api, cluster, images, kube.Discovery(api))
 
 
 @dataclass
 class Scene:
-    """One test namespace on one cluster, with the test's evidence."""
+    """One test namespace on one cluster, with the labels the test stamps on what it creates, and its evidence."""
 
-    api: client.ApiClient
-    cluster: ClusterHandle
+    session: Session
     namespace: str
-    evidence: Evidence
+    #: Put on every object applied, its pod and claim templates: how the test's objects are found again.
+    labels: dict[str, str]
+    evidence: EvidenceSink
+
+    @property
+    def api(self) -> client.ApiClient:
+        return self.session.api
+
+    @property
+    def cluster(self) -> ClusterHandle:
+        return self.session.cluster
+
+    @property
+    def images(self) -> ReferenceImages:
+        return self.session.images
 
     # -- changes ---------------------------------------------------------------------------------
 
     def apply(self, *manifests: dict[str, Any], source: str = "scenario") -> None:
         """Server-side apply ``manifests`` into the namespace; their YAML goes to the report."""
         self.evidence.attach(f"applied: {source}", yaml.safe_dump_all(manifests, sort_keys=False))
-        kube.apply(self.api, self.namespace, *manifests, source=source)
+        kube.apply(self.api, self.namespace, *manifests, images=self.images, labels=self.labels,
+                   discovery=self.session.discovery, source=source)
 
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
         """``kubectl delete pod NAME [--grace-period=N]``; ``grace_period=0`` is ``--force``."""
@@ -74,9 +113,9 @@ class Scene:
         return TimelineRecorder(self.api, self.namespace)
 
     @contextlib.contextmanager
-    def traffic(self, target: Target, rate: float = 25.0) -> Iterator[Window]:
+    def traffic(self, target: Target, rate: float = TRAFFIC_RATE) -> Iterator[Window]:
         """Watch the namespace and send traffic to ``target`` for the block (see ``observe.window``)."""
-        with observe(self.api, self.namespace, target, self.evidence, rate=rate) as window:
+        with observe(self, target, self.evidence, rate) as window:
             yield window
 
     # -- reads -----------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.chaos import apps as chaos
 from podlife.observe.window import Window
 from podlife.report.summary import Evidence
-from podlife.verdicts.traffic import assert_success_ratio
-from podlife.waiting import wait_for
+from podlife.verdicts.traffic import assert_success_ratio, check_hit_traffic
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import MakeJig
 
@@ -29,30 +29,22 @@ SUCCESS_THRESHOLD = 0.99
 SLOW_START = 5
 
 
-def kill_a_pod_under_traffic(jig: MakeJig, evidence: Evidence, app: Netexec) -> tuple[Window, str]:
+def kill_a_pod_under_traffic(jig: MakeJig, evidence: Evidence, app: Netexec) -> tuple[Window, chaos.Hit]:
     app_jig = jig(app)
-    url = app_jig.deploy()
-    victim = app_jig.pods()[0].metadata.name
-    with app_jig.scene.traffic(url) as window:
-        window.mark(f"deleted {victim}")
-        app_jig.delete_pod(victim)
-        wait_for(lambda: app_jig.scene.gone(victim), 90, f"{victim} to be gone")
-        replacement = wait_for(
-            lambda: next((p.metadata.name for p in app_jig.pods() if p.metadata.name != victim
-                          and window.ledger.served_by().get(p.metadata.name)), None),
-            90, "a replacement pod to serve",
-        )
+    target = app_jig.deploy()
+    with app_jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+        hit = chaos.kill_pod(app_jig, window, chaos.serving(app_jig, window))
     evidence.measure("success_ratio", round(window.ledger.success_ratio, 4))
-    return window, replacement
+    return window, hit
 
 
 @pytest.mark.claim("LC-01")
 @pytest.mark.disruptive
 def test_replicated_app_keeps_serving_when_a_pod_is_killed(jig: MakeJig, evidence: Evidence) -> None:
     app = Netexec("web", replicas=3, readiness_probe=True, pre_stop_sleep=5)
-    window, replacement = kill_a_pod_under_traffic(jig, evidence, app)
+    window, hit = kill_a_pod_under_traffic(jig, evidence, app)
+    check_hit_traffic(window.ledger, hit)
     assert_success_ratio(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
-    assert replacement
 
 
 @pytest.mark.claim("LC-01")

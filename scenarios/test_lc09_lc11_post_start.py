@@ -17,9 +17,9 @@ from podlife.observe.clock import now
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
 from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until_post_start_done, first_seen_running
-from podlife.verdicts.shutdown import Shutdown
+from podlife.observe.shutdown import Shutdown
 from podlife.waiting import wait_for
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
 from podlife.workloads.witness import Hook, Witness
 
 HOOK_SECONDS = 4

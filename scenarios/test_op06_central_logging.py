@@ -40,7 +40,7 @@ from podlife.scene import Scene
 from podlife.served import name_of
 from podlife.verdicts.central_logging import Shipped, assert_logs_outlive_the_pod
 from podlife.waiting import wait_for
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
 from podlife.workloads.logging import (
     COLLECTOR,
     POLL_INTERVAL_S,

@@ -11,38 +11,34 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.chaos import apps as chaos
 from podlife.observe.window import Window
 from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost
-from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import MakeJig
 
-#: Seconds between container start and the server listening: long enough that, at 25 requests
-#: per second, an unready pod in the Service is hit by dozens of requests.
+#: Seconds between container start and the server listening: long enough that, at the
+#: disruption rate, an unready pod in the Service is hit by dozens of requests.
 SLOW_START = 6
 REPLICAS_AFTER = 3
 
 
-def scale_up_a_slow_starter_under_traffic(jig: MakeJig, readiness_probe: bool) -> Window:
+def scale_up_a_slow_starter_under_traffic(jig: MakeJig, readiness_probe: bool) -> tuple[Window, chaos.Hit]:
     app = jig(Netexec("slow-start", startup_delay=SLOW_START, readiness_probe=readiness_probe))
-    url = app.deploy()
-    with app.scene.traffic(url) as window:
-        window.mark("scaled up")
-        app.scale(REPLICAS_AFTER)
-        wait_for(lambda: len(window.ledger.served_by()) >= REPLICAS_AFTER, SLOW_START + 90, "every replica to serve")
-    return window
+    target = app.deploy()
+    with app.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+        hit = chaos.scale_up(app, window, to=REPLICAS_AFTER)
+    return window, hit
 
 
 @pytest.mark.claim("RQ-01")
 def test_new_pods_get_traffic_only_when_ready(jig: MakeJig) -> None:
-    window = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=True)
+    window, _ = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=True)
     assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
 
 
 @pytest.mark.claim("RQ-01")
 @pytest.mark.control
 def test_without_readiness_probe_requests_fail(jig: MakeJig) -> None:
-    window = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=False)
-    assert_requests_lost(window.ledger, window.timeline, window.landmarks)
-    first_failure = window.ledger.failures[0]
-    assert first_failure.sent >= window.landmarks["scaled up"], "requests failed before the scale-up: not the claim's effect"
+    window, _ = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=False)
+    assert_requests_lost(window.ledger, window.timeline, window.landmarks, since="scale-up")

@@ -15,7 +15,7 @@ from podlife.scene import Scene
 from podlife.verdicts.identity import assert_no_record_lost
 from podlife.waiting import wait_for
 from podlife.workloads.members import RECORDS, Members
-from podlife.workloads.witness import parse_records
+from podlife.observe.records import parse_records
 
 RECORDS_PER_MEMBER = 3
 STORE = Members("store", [

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from podlife.chaos.deletion import DEFAULT_GRACE, delete_and_watch
+from podlife.chaos.deletion import delete_and_watch
+from podlife.kernel.defaults import DEFAULT_GRACE
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
 from podlife.verdicts.shutdown import (

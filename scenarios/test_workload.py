@@ -14,40 +14,25 @@ from __future__ import annotations
 import pytest
 
 from podlife.access import Target
+from podlife.chaos import apps as chaos
 from podlife.chaos.crash import kill_container, running_container
 from podlife.chaos.deletion import watch_deletion
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.provider import LocalCluster
 from podlife.observe.kubelet import expected_backoff
-from podlife.observe.clock import now
 from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.verdicts.advice import workload_advice
 from podlife.verdicts.backoff import allowed, assert_follows, restarts
 from podlife.verdicts.replicas import assert_kept_as_replica
-from podlife.verdicts.workload import (
-    assert_keeps_serving,
-    assert_nothing_lost,
-    check_attributable,
-    check_hit_traffic,
-    endpoint_removal_lags,
-    PreStop,
-    shutdown_times,
-)
+from podlife.verdicts.traffic import assert_no_request_lost, assert_success_ratio, check_hit_traffic, endpoint_removal_lags
+from podlife.verdicts.workload import PreStop, shutdown_times
 from podlife.waiting import wait_for
 from podlife.workloads.jig import AppJig, MakeJig
 from podlife.workloads.user import UserApp
 
-#: Requests per second: as in RQ-02, enough that each pod expects several requests even in the
-#: 0.04-1 s a deleted pod stays routable.
-RATE = 100.0
-#: LC-01's threshold: a killed pod may cost a request or two in flight on some apps.
+#: LC-01's threshold, the reference scenario's: a killed pod may cost a request or two in flight on some apps.
 SUCCESS_THRESHOLD = 0.99
-#: How long traffic goes on after the disruption settled: kube-proxy applies an endpoint change
-#: within its 1 s minimum sync period, plus the generator's request timeout (see RQ-02).
-TRAFFIC_AFTER_SETTLED = 2.0
-#: How long a workload may take to roll out, start a pod or settle after a disruption.
-SETTLE_TIMEOUT = 300
 #: Crashes of one pod's app container: restart 1 comes at once, 2 and 3 after the back-off's
 #: first two delays (10 s and 20 s by default), enough to see it grow.
 CRASHES = 3
@@ -57,108 +42,57 @@ CRASHES = 3
 def app(user_app: UserApp, jig: MakeJig) -> tuple[AppJig, Target]:
     """The user's workload, applied into the test's namespace and answering through its Service."""
     deployed = jig(user_app)
-    return deployed, deployed.deploy(timeout=SETTLE_TIMEOUT)
+    return deployed, deployed.deploy(timeout=chaos.SETTLE_TIMEOUT)
 
 
-def serving_pods(jig: AppJig, window: Window) -> dict[str, int]:
-    """Once every replica has served a request: how many each pod of the app served so far.
-
-    Pods that serve nothing here are left to ``check_hit_traffic``, which makes the check inconclusive.
-    """
-    replicas = jig.app.replicas
-    wait_for(lambda: any(r.ok for r in window.ledger.requests), 30, "the app to answer a request")
-    check_attributable(window.attributed())
-
-    def served() -> dict[str, int] | None:
-        counts = window.attributed().served_by()
-        return counts if len(counts) >= replicas else None
-
-    return wait_for(served, 30, f"each of the {replicas} replicas to serve a request")
-
-
-def newcomer(window: Window, known: set[str]) -> str | None:
-    """A pod not in ``known`` that has served a request."""
-    return next((pod for pod in window.attributed().served_by() if pod not in known), None)
-
-
-def add_a_pod(jig: AppJig, window: Window) -> str:
-    """Scale up by one; return the new pod once it has served a request."""
-    known = {p.metadata.name for p in jig.pods()}
-    jig.scale(jig.app.replicas + 1)
-    return wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the new pod to serve")
-
-
-def settle(jig: AppJig, window: Window, disruption: str) -> None:
-    wait_for(jig.settled, SETTLE_TIMEOUT, f"the {disruption} to finish, old pods gone")
-    settled = window.mark("settled")
-    wait_for(lambda: now() - settled >= TRAFFIC_AFTER_SETTLED, TRAFFIC_AFTER_SETTLED + 5, "the traffic tail after settling")
-
-
-def judge_lossless(window: Window, evidence: Evidence, hit: list[str], started: float, disruption: str) -> None:
+def judge_lossless(window: Window, evidence: Evidence, hit: chaos.Hit) -> None:
     """A disruption that should cost nothing: it hit pods carrying traffic, and no request failed."""
     evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
-    check_hit_traffic(window.ledger, hit, started, disruption)
-    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+    check_hit_traffic(window.ledger, hit)
+    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
 
 
 @pytest.mark.claim("RQ-02", "RQ-03")
 @pytest.mark.disruptive
 def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=RATE) as window:
-        serving_pods(jig, window)
-        old = [p.metadata.name for p in jig.pods()]
-        started = window.mark("rolling-update")
-        jig.roll_out()
-        settle(jig, window, "rolling update")
-    judge_lossless(window, evidence, old, started, "rolling update")
+    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+        chaos.serving(jig, window)
+        hit = chaos.rolling_update(jig, window)
+    judge_lossless(window, evidence, hit)
 
 
 @pytest.mark.claim("RQ-03")
 @pytest.mark.disruptive
 def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=RATE) as window:
-        serving_pods(jig, window)
-        add_a_pod(jig, window)
-        started = window.mark("scale-down")
-        jig.scale(jig.app.replicas)
-        settle(jig, window, "scale-down")
-    removed = [pod for pod, at in window.timeline.deletion_started().items() if at >= started]
-    judge_lossless(window, evidence, removed, started, "scale-down")
+    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+        chaos.serving(jig, window)
+        hit = chaos.scale_down(jig, window, to=jig.app.replicas)
+    judge_lossless(window, evidence, hit)
 
 
 @pytest.mark.claim("LC-01")
 @pytest.mark.disruptive
 def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=RATE) as window:
-        served = serving_pods(jig, window)
-        victim = max(served, key=lambda pod: served[pod])
-        known = {p.metadata.name for p in jig.pods()}
-        killed = window.mark(f"deleted {victim}")
-        jig.delete_pod(victim)
-        replacement = wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "a replacement pod to serve")
-        evidence.measure("replacement_serving_after_s", round(now() - killed, 1))
-        settle(jig, window, "pod kill")
+    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+        hit = chaos.kill_pod(jig, window, chaos.serving(jig, window))
+    evidence.measure("replacement_serving_after_s", round(window.landmarks["replacement serving"] - hit.at, 1))
     evidence.measure("success_ratio", round(window.ledger.success_ratio, 4))
-    check_hit_traffic(window.ledger, [victim], killed, "pod kill")
-    assert_keeps_serving(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
-    assert replacement
+    check_hit_traffic(window.ledger, hit)
+    assert_success_ratio(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
 
 
 @pytest.mark.claim("RQ-01")
 @pytest.mark.disruptive
 def test_new_pod_gets_traffic_only_once_it_answers(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=RATE) as window:
-        serving_pods(jig, window)
-        started = window.mark("scale-up")
-        new_pod = add_a_pod(jig, window)
-        evidence.measure("first_served_after_scale_up_s", round(now() - started, 1))
-        settle(jig, window, "scale-up")
-    assert new_pod
-    assert_nothing_lost(window.ledger, window.timeline, window.landmarks)
+    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+        chaos.serving(jig, window)
+        hit = chaos.scale_up(jig, window, to=jig.app.replicas + 1)
+    evidence.measure("first_served_after_scale_up_s", round(window.landmarks["new pods serving"] - hit.at, 1))
+    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
 
 
 @pytest.mark.claim("SD-02", "SD-03", "LC-12")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,12 +20,13 @@ from podlife.errors import TestOverran
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.report import drawing
-from podlife.report.drawing import attach_drawn, attach_shutdown_evidence, attach_traffic_evidence, shutdown_svg, traffic_svg
+from podlife.report.drawing import attach_drawn, illustrate, shutdown_svg, traffic_svg
 from podlife.report.ledger_csv import COLUMNS, ledger_csv, outcome
 from podlife.report.pictures import (UNKNOWN_LANE, endpoint_marks, short_pod_name, shutdown_picture,
                                      traffic_picture)
 from podlife.report.summary import Evidence
-from podlife.verdicts.shutdown import Shutdown
+from podlife.observe.shutdown import Shutdown
+from podlife.observe.window import Window
 
 ZERO = 1000.0
 OLD_A, OLD_B, NEW = "web-5d8f7c9b6d-a1b2c", "web-5d8f7c9b6d-d3e4f", "web-7f9c6d8b44-g5h6i"
@@ -183,11 +185,21 @@ def _evidence() -> Evidence:
     return Evidence(SimpleNamespace(user_properties=[]))  # type: ignore[arg-type]
 
 
+def _window(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float]) -> Window:
+    """A closed window as the scene hands it over: its traffic stopped, its ledger complete."""
+    return Window(timeline, SimpleNamespace(ledger=ledger), landmarks)  # type: ignore[arg-type]
+
+
+def test_a_shutdown_watched_without_a_grace_period_draws_nothing(attached: list[tuple[str, str, Any]]) -> None:
+    illustrate(_evidence(), _shutdown([_pod(1.05, "witness", "DELETED", deleting=ZERO + 1.0)]))
+    assert attached == []
+
+
 def test_a_drawing_that_fails_leaves_a_note_and_never_raises(attached: list[tuple[str, str, Any]]) -> None:
     def broken() -> str:
         raise KeyError("exit_code")
 
-    attach_drawn(_evidence(), "request timeline", broken, allure.attachment_type.SVG)
+    attach_drawn(_evidence(), "request timeline", broken, "svg")
     assert attached == [("request timeline (not drawn)", "could not make the request timeline: KeyError: 'exit_code'",
                          allure.attachment_type.TEXT)]
 
@@ -197,18 +209,18 @@ def test_the_time_limit_still_stops_a_test_while_it_draws(attached: list[tuple[s
         raise TestOverran("the test ran past its 900s limit")
 
     with pytest.raises(TestOverran):
-        attach_drawn(_evidence(), "request timeline", overran, allure.attachment_type.SVG)
+        attach_drawn(_evidence(), "request timeline", overran, "svg")
     assert attached == []
 
 
 def test_a_closed_window_attaches_its_ledger_and_timeline(attached: list[tuple[str, str, Any]], tmp_path: Path) -> None:
     ledger, timeline, landmarks = rollout()
-    attach_traffic_evidence(_evidence(), ledger, timeline, landmarks)
+    illustrate(_evidence(), _window(ledger, timeline, landmarks))
     assert [(name, kind) for name, _, kind in attached] == [("request ledger", allure.attachment_type.CSV),
                                                             ("request timeline", allure.attachment_type.SVG)]
     svg = attached[1][1]
     assert svg.startswith("<?xml") and "web-7f9c6d8b44-g5h6i" in svg and "connection refused" in svg
-    # For a person to look at (see README: the request timeline).
+    # For a person to look at (see docs/reports.md: the request timeline).
     (tmp_path / "request-timeline.svg").write_text(svg)
 
 
@@ -216,14 +228,14 @@ def test_a_shutdown_picture_is_drawn(attached: list[tuple[str, str, Any]], tmp_p
     records = "prestop-start 1001.2\nprestop-end 1004.2\nsigterm 1004.25\n"
     s = _shutdown([_pod(1.02, "witness", deleting=ZERO + 9.0), _event(1.1, "Killing", "witness"),
                    _pod(9.4, "witness", "DELETED", ready=False, deleting=ZERO + 9.0, terminated=_exited(137, 9.0, records))])
-    attach_shutdown_evidence(_evidence(), s, 8.0, None)
+    illustrate(_evidence(), replace(s, grace=8.0))
     (name, svg, kind), = attached
     assert (name, kind) == ("shutdown sequence", allure.attachment_type.SVG) and "SIGTERM (record)" in svg
     (tmp_path / "shutdown-sequence.svg").write_text(svg)
 
 
 def test_a_window_whose_traffic_never_ran_is_drawn_empty(attached: list[tuple[str, str, Any]]) -> None:
-    attach_traffic_evidence(_evidence(), Ledger("http://x", 25.0), Timeline(origin=ZERO), {})
+    illustrate(_evidence(), _window(Ledger("http://x", 25.0), Timeline(origin=ZERO), {}))
     assert [name for name, _, _ in attached] == ["request ledger", "request timeline"]
     assert attached[0][1] == ",".join(COLUMNS) + "\n"
 

@@ -15,9 +15,10 @@ from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
 from podlife.observe.timeline import Entry, Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Request
-from podlife.verdicts.shutdown import Shutdown, assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
+from podlife.observe.shutdown import Shutdown
+from podlife.verdicts.shutdown import assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
 from podlife.verdicts.traffic import assert_no_request_lost, explain_failures
-from podlife.workloads.witness import parse_records
+from podlife.observe.records import parse_records
 
 
 def _req(seq: int, sent: float, status: int | None = 200, pod: str | None = "a", error: str | None = None) -> Request:

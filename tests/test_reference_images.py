@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from podlife.workloads.agnhost import Netexec
-from podlife.workloads.images import AGNHOST, BUSYBOX, ReferenceImages, agnhost_tag
+from podlife.kernel.images import AGNHOST, BUSYBOX, ReferenceImages, agnhost_tag
 from podlife.workloads.members import Members
 
 

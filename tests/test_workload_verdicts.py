@@ -7,8 +7,9 @@ import pytest
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import pre_stop_advice, workload_advice
-from podlife.verdicts.shutdown import Shutdown
-from podlife.verdicts.workload import PreStop, diagnose, shutdown_times
+from podlife.observe.shutdown import Shutdown
+from podlife.verdicts.traffic import diagnose
+from podlife.verdicts.workload import PreStop, shutdown_times
 
 
 def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:

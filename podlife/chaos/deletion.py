@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from podlife.kernel.defaults import DEFAULT_GRACE
 from podlife.observe.clock import now
-from podlife.report.drawing import attach_shutdown_evidence
-from podlife.report.pictures import DeclaredPreStop
+from podlife.observe.shutdown import DeclaredPreStop, Shutdown
 from podlife.scene import Scene
-from podlife.verdicts.shutdown import Shutdown
 from podlife.waiting import wait_for
 
-#: The API's default terminationGracePeriodSeconds.
-DEFAULT_GRACE = 30
 
 
 def delete_and_watch(scene: Scene, pod: dict[str, Any], grace_override: int | None = None) -> Shutdown:
@@ -42,6 +39,6 @@ def watch_deletion(scene: Scene, name: str, container: str, grace: float, grace_
         scene.delete_pod(name, grace_override)
         wait_for(lambda: timeline.removed(name), grace + 60, f"the watch to see {name} removed")
     scene.evidence.attach("timeline", timeline.render())
-    shutdown = Shutdown(name, container, deleted_at, timeline)
-    attach_shutdown_evidence(scene.evidence, shutdown, grace if grace_override is None else grace_override, pre_stop)
+    shutdown = Shutdown(name, container, deleted_at, timeline, grace if grace_override is None else grace_override, pre_stop)
+    scene.evidence.illustrate(shutdown)
     return shutdown

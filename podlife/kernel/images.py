@@ -1,9 +1,11 @@
 """The reference images, by their upstream names, and the one place that adapts them to a cluster.
 
-Builders write the upstream names; ``kube.apply`` passes every object through the session's
-``ReferenceImages``, which swaps in the agnhost tag of the cluster's Kubernetes version and,
-with ``--image-repo``, a mirror. Images that are not reference images (a user's own) are
-left as they are.
+Builders write the upstream names; ``kube.apply`` passes every object through the
+``ReferenceImages`` its scene was given (one value per run, made by the plugin from the
+cluster's version and ``--image-repo``), which swaps in the agnhost tag of the cluster's
+Kubernetes version and, with ``--image-repo``, a mirror. Images that are not reference images
+(a user's own) are left as they are. A value, not process state: the trail from the option to
+the pod spec runs through the scene.
 """
 
 from __future__ import annotations
@@ -78,15 +80,3 @@ class ReferenceImages:
                 stack.extend(node)
         return adapted
 
-
-_session = ReferenceImages()
-
-
-def use(images: ReferenceImages) -> None:
-    """Set the reference images of this process's cluster (done once per session by the plugin)."""
-    global _session
-    _session = images
-
-
-def session_images() -> ReferenceImages:
-    return _session

@@ -22,17 +22,18 @@ import threading
 import uuid
 from typing import Any
 
+from typing import Protocol
+
 from kubernetes import client
 
 from podlife.access import PodNaming, Target
-from podlife.kube import apply, exec_in, running_pod, unread
+from podlife.kernel.defaults import TRAFFIC_POD_PREFIX
+from podlife.kernel.images import AGNHOST
+from podlife.kube import running_pod, unread
 from podlife.observe.clock import now
 from podlife.observe.traffic import Ledger, Request
 from podlife.waiting import wait_for
-from podlife.workloads.images import AGNHOST
 
-#: How the traffic pods' names begin: they share the scenario's namespace, and its timeline.
-TRAFFIC_POD_PREFIX = "podlife-traffic-"
 #: Each traffic pod's CPU request. Without one the pods are BestEffort, whose cgroup weighs 2
 #: against roughly 1024 per requested core: whenever a pod with a request is busy, the schedule
 #: stalls (a request sent 0.9 s late in a CI run with two workers).
@@ -101,12 +102,33 @@ def naming_argument(naming: PodNaming) -> str:
     return f"header:{naming.header}" if naming.header else "body" if naming.body else "none"
 
 
-class InClusterTraffic:
-    """The same interface as ``traffic.Traffic``, with the requests sent from ``LANES`` pods in ``namespace``."""
+class Route(Protocol):
+    """How the traffic pods reach the cluster: through the test's scene, like every object a test creates.
 
-    def __init__(self, api: client.ApiClient, namespace: str, target: Target, rate: float = 20.0, timeout: float = 2.0,
+    So the pods get the run's reference images (``--image-repo``) and the test's labels, and the
+    report shows what was applied.
+    """
+
+    @property
+    def api(self) -> client.ApiClient: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    def apply(self, *manifests: dict[str, Any], source: str = ...) -> None: ...
+
+    def exec(self, pod: str, command: list[str], container: str | None = None) -> str: ...
+
+    def delete_pod(self, name: str, grace_period: int | None = None) -> None: ...
+
+
+class InClusterTraffic:
+    """The same interface as ``traffic.Traffic``, with the requests sent from ``LANES`` pods in the route's namespace."""
+
+    def __init__(self, route: Route, target: Target, rate: float = 20.0, timeout: float = 2.0,
                  limit: int = 100_000) -> None:
-        self.api, self.namespace, self.url, self.rate = api, namespace, target.url, rate
+        self.route, self.api, self.namespace = route, route.api, route.namespace
+        self.url, self.rate = target.url, rate
         self.timeout, self.limit, self.expect, self.naming = timeout, limit, target.expect, target.naming
         self.ledger = Ledger(target.url, rate)
         run = uuid.uuid4().hex[:6]
@@ -127,14 +149,14 @@ class InClusterTraffic:
         }
 
     def __enter__(self) -> "InClusterTraffic":
-        apply(self.api, self.namespace, *(self.manifest(lane) for lane in range(LANES)))
+        self.route.apply(*(self.manifest(lane) for lane in range(LANES)), source="in-cluster traffic")
         for pod in self.pods:
             wait_for(lambda: running_pod(self.api, self.namespace, pod), 120, f"the traffic pod {pod} to run")
         for reader in self._readers:
             reader.start()
         start = int((now() + START_LEAD) * 1e6)
         for pod in self.pods:
-            exec_in(self.api, self.namespace, pod, ["sh", "-c", f"echo {start} > {START_FILE}"])
+            self.route.exec(pod, ["sh", "-c", f"echo {start} > {START_FILE}"])
         # The block's disruption must not begin before the traffic does.
         wait_for(lambda: self.ledger.requests, START_LEAD + self.timeout + 30, "the traffic pods' first request")
         return self
@@ -146,13 +168,12 @@ class InClusterTraffic:
         """Stop scheduling, let requests in flight finish, and return the complete ledger."""
         for pod in self.pods:
             if not self._ended[pod].is_set():
-                exec_in(self.api, self.namespace, pod, ["touch", STOP_FILE])
+                self.route.exec(pod, ["touch", STOP_FILE])
         for pod, reader in zip(self.pods, self._readers):
             self._ended[pod].wait(self.timeout + 30)
             reader.join(timeout=5)
-        core = client.CoreV1Api(self.api)
         for pod in self.pods:
-            core.delete_namespaced_pod(pod, self.namespace, grace_period_seconds=0)
+            self.route.delete_pod(pod, grace_period=0)
         self.ledger.requests.sort(key=lambda r: r.seq)
         return self.ledger
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from podlife.access import PodNaming, Target
-from podlife.errors import GeneratorLag
+from podlife.errors import GeneratorLag, NotExercised
 from podlife.observe.clock import now
 
 #: The latest a request may leave after its scheduled instant for the ledger to count. kube-proxy
@@ -100,6 +100,15 @@ class Ledger:
             raise GeneratorLag(
                 f"the traffic generator fell behind its schedule by {lag:.3f}s (request #{worst.seq}; "
                 f"bound {MAX_SEND_LAG}s): the ledger may miss short windows, so no verdict is drawn from it"
+            )
+
+    def check_attributable(self) -> None:
+        """Raise ``NotExercised`` when healthy answers came but none names its pod: no check could show what a disruption hit."""
+        if any(r.ok for r in self.requests) and not any(r.pod for r in self.requests if r.ok):
+            raise NotExercised(
+                "no request could be attributed to a pod, so nothing could show a disruption hit pods carrying traffic: "
+                "name the pod in a response header (servedBy.header in the workload file), or run on the local cluster, "
+                "where connection tracking tells"
             )
 
     def summary(self) -> dict[str, object]:

@@ -7,16 +7,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
-from kubernetes import client
-
 from podlife.access import Target
+from podlife.kernel.evidence import EvidenceSink
 from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
-from podlife.observe.incluster import InClusterTraffic
+from podlife.observe.incluster import InClusterTraffic, Route
 from podlife.observe.timeline import Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Traffic
-from podlife.report.drawing import attach_traffic_evidence
-from podlife.report.summary import Evidence
 
 
 class TrafficSource(Protocol):
@@ -61,16 +58,16 @@ class Window:
 
 
 @contextlib.contextmanager
-def observe(api: client.ApiClient, namespace: str, target: Target, evidence: Evidence, rate: float = 25.0) -> Iterator[Window]:
-    """Record the namespace's timeline and send traffic to ``target`` for the duration of the block.
+def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float) -> Iterator[Window]:
+    """Record the route's namespace's timeline and send traffic to ``target`` for the duration of the block.
 
     The timeline, the ledger summary and the landmarks are attached to the report whatever the
     outcome, so a failing verdict comes with what led to it; so are the full ledger (CSV) and the
-    request timeline picture, drawn once the traffic has stopped and never able to fail the test
-    (``report.drawing``).
+    request timeline picture, which the evidence sink draws once the traffic has stopped and which
+    can never fail the test.
     """
-    with TimelineRecorder(api, namespace) as timeline, contextlib.ExitStack() as tracking:
-        traffic: TrafficSource = (InClusterTraffic(api, namespace, target, rate=rate) if target.in_cluster
+    with TimelineRecorder(route.api, route.namespace) as timeline, contextlib.ExitStack() as tracking:
+        traffic: TrafficSource = (InClusterTraffic(route, target, rate=rate) if target.in_cluster
                                   else Traffic(target, rate=rate))
         window = Window(timeline, traffic)
         if target.service_address and not (target.naming.body or target.naming.header) and ConntrackSampler.available():
@@ -85,6 +82,6 @@ def observe(api: client.ApiClient, namespace: str, target: Target, evidence: Evi
             evidence.attach("timeline", timeline.render())
             evidence.attach("ledger summary", json.dumps(window.ledger.summary(), indent=2))
             evidence.attach("landmarks", "\n".join(f"{t - origin:+.3f}s {n}" for n, t in window.landmarks.items()))
-            attach_traffic_evidence(evidence, window.ledger, timeline, window.landmarks)
+            evidence.illustrate(window)
             evidence.measure("requests", len(window.ledger.requests))
             evidence.measure("failed_requests", len(window.ledger.failures))

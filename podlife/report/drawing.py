@@ -15,17 +15,13 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Callable
 
-import allure
-
 from podlife.errors import TestOverran
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
-from podlife.observe.timeline import Timeline
-from podlife.observe.traffic import Ledger
+from podlife.kernel.evidence import Attachment, EvidenceSink
+from podlife.observe.shutdown import Shutdown
+from podlife.observe.window import Window
 from podlife.report.ledger_csv import OUTCOMES, ledger_csv
-from podlife.report.pictures import (MARKS, ROWS, DeclaredPreStop, ShutdownPicture, TrafficPicture, shutdown_picture,
-                                     traffic_picture)
-from podlife.report.summary import Evidence
-from podlife.verdicts.shutdown import Shutdown
+from podlife.report.pictures import MARKS, ROWS, ShutdownPicture, TrafficPicture, shutdown_picture, traffic_picture
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,7 +53,7 @@ LABEL_WIDTH, LABEL_OFFSETS = 0.08, (11, -12, 21, -22)
 LANDMARK_WIDTH = 0.2
 
 
-def attach_drawn(evidence: Evidence, name: str, make: Callable[[], str], kind: allure.attachment_type) -> None:
+def attach_drawn(evidence: EvidenceSink, name: str, make: Callable[[], str], kind: Attachment) -> None:
     """Attach what ``make`` returns as ``name``; if making it fails, a text note saying why, and nothing else.
 
     Any ``Exception`` is caught: the picture or table is evidence, and its failure must not become
@@ -74,17 +70,20 @@ def attach_drawn(evidence: Evidence, name: str, make: Callable[[], str], kind: a
     evidence.attach(name, content, kind)
 
 
-def attach_traffic_evidence(evidence: Evidence, ledger: Ledger, timeline: Timeline, landmarks: dict[str, float]) -> None:
-    """A closed traffic window's full ledger (CSV) and its request timeline (SVG), both on the timeline's clock."""
-    attach_drawn(evidence, "request ledger", lambda: ledger_csv(ledger, timeline.origin), allure.attachment_type.CSV)
-    attach_drawn(evidence, "request timeline", lambda: traffic_svg(traffic_picture(ledger, timeline, landmarks)),
-                 allure.attachment_type.SVG)
-
-
-def attach_shutdown_evidence(evidence: Evidence, shutdown: Shutdown, grace: float, pre_stop: DeclaredPreStop | None) -> None:
-    """A watched deletion's shutdown sequence (SVG): preStop, SIGTERM, exit or SIGKILL against ``grace``."""
-    attach_drawn(evidence, "shutdown sequence", lambda: shutdown_svg(shutdown_picture(shutdown, grace, pre_stop)),
-                 allure.attachment_type.SVG)
+def illustrate(evidence: EvidenceSink, observation: object) -> None:
+    """What the report draws of an observation: a closed traffic window's full ledger (CSV) and
+    request timeline (SVG), both on the timeline's clock; a watched deletion's shutdown sequence
+    (SVG: preStop, SIGTERM, exit or SIGKILL against the grace period in force). Anything else,
+    and a shutdown watched without a grace period, draws nothing.
+    """
+    if isinstance(observation, Window):
+        ledger, timeline, landmarks = observation.ledger, observation.timeline, observation.landmarks
+        attach_drawn(evidence, "request ledger", lambda: ledger_csv(ledger, timeline.origin), "csv")
+        attach_drawn(evidence, "request timeline", lambda: traffic_svg(traffic_picture(ledger, timeline, landmarks)), "svg")
+    elif isinstance(observation, Shutdown) and observation.grace is not None:
+        grace = observation.grace
+        attach_drawn(evidence, "shutdown sequence",
+                     lambda: shutdown_svg(shutdown_picture(observation, grace, observation.pre_stop)), "svg")
 
 
 def _figure(width: float, height: float) -> "Figure":

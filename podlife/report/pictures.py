@@ -20,14 +20,15 @@ Where a moment comes from matters to whoever reads the picture, so each mark say
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+
 
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger
 from podlife.report.ledger_csv import outcome
-from podlife.verdicts.shutdown import SIGKILL_EXIT, Shutdown, kill_window
-from podlife.workloads.witness import parse_records
+from podlife.observe.shutdown import DeclaredPreStop, Shutdown
+from podlife.verdicts.shutdown import SIGKILL_EXIT, kill_window
+from podlife.observe.records import parse_records
 
 #: The lane of requests no pod could be named for: mostly failures, since only connection
 #: tracking names the pod of a failed request, and an app naming itself only does so in an answer.
@@ -193,16 +194,6 @@ def traffic_picture(ledger: Ledger, timeline: Timeline, landmarks: dict[str, flo
     failed = len(ledger.failures)
     title = f"{len(ledger.requests)} requests to {ledger.target} at {ledger.rate:g}/s: {failed or 'none'} failed"
     return TrafficPicture(title, ordered, scenario, gaps, end)
-
-
-class DeclaredPreStop(Protocol):
-    """A container's preStop hook as its spec declares it (``verdicts.workload.PreStop``): action, and length if a sleep."""
-
-    @property
-    def action(self) -> str | None: ...
-
-    @property
-    def seconds(self) -> float | None: ...
 
 
 #: A shutdown picture's rows, top to bottom, and the marks each holds.

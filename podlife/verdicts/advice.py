@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from podlife.chaos.deletion import DEFAULT_GRACE
+from podlife.kernel.defaults import DEFAULT_GRACE
 
 #: A preStop delay taking more than this share of the grace period leaves the app too little
 #: time to shut down after SIGTERM.

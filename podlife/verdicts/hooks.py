@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from podlife.observe.timeline import Entry, Timeline
-from podlife.verdicts.shutdown import Shutdown
+from podlife.observe.shutdown import Shutdown
 from podlife.workloads.witness import recorded_message
 
 

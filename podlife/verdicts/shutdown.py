@@ -9,40 +9,12 @@ finishedAt of a SIGKILLed container lies within [delete + grace - 1 s, delete + 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
-from podlife.observe.timeline import Timeline
-from podlife.workloads.witness import parse_records
+from podlife.observe.shutdown import Shutdown
 
 KILL_EARLY_TOLERANCE = K8S_TIMESTAMP_RESOLUTION
 KILL_LATE_TOLERANCE = K8S_TIMESTAMP_RESOLUTION + 1.0
 SIGKILL_EXIT = 137
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    """What the harness observed of one pod's deletion."""
-
-    pod: str
-    container: str
-    deleted_at: float
-    timeline: Timeline
-
-    def final_state(self) -> dict:
-        """The container's terminated state as last reported before the pod vanished."""
-        for entry in reversed(list(self.timeline.of("Pod", self.pod))):
-            state = entry.facts["terminated"].get(self.container)
-            if state:
-                return state
-        raise AssertionError(f"pod {self.pod} vanished without ever reporting {self.container} terminated")
-
-    def of(self, container: str) -> "Shutdown":
-        """The same deletion, seen from another container of the pod."""
-        return replace(self, container=container)
-
-    def records(self) -> list[tuple[str, float]]:
-        return parse_records(self.final_state()["message"])
 
 
 def assert_marked_before_removed(s: Shutdown) -> None:

@@ -7,15 +7,17 @@ the same structure be dumped to YAML under ``fixtures/``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from podlife.access import PodNaming, ServiceAccess
-from podlife.workloads.images import AGNHOST
+from podlife.kernel.images import AGNHOST
 
 HTTP_PORT = 8080
 #: netexec answers this path with the name of the pod that served it.
 HOSTNAME_PATH = "/hostname"
 WAIT_FOR_DEPENDENCY = "wait-for-dependency"
+#: How a preStop hook can sleep: an exec of ``sleep``, or the kubelet's own sleep action.
+PreStopAction = Literal["exec", "sleep"]
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Netexec:
     #: Seconds the preStop hook sleeps, delaying SIGTERM; None for no hook.
     pre_stop_sleep: float | None = None
     #: How the preStop hook sleeps: an ``exec`` of ``sleep``, or the kubelet's native ``sleep`` action.
-    pre_stop_action: str = "exec"
+    pre_stop_action: PreStopAction = "exec"
     #: netexec's ``--delay-shutdown``: seconds it keeps serving after SIGTERM.
     delay_shutdown: int | None = None
     grace_period: int | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
 
 EXIT_CODE = 3
 

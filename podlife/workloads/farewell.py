@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
 
 FAREWELL_FILE = "/dev/termination-log"
 

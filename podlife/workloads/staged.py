@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
 from podlife.workloads.witness import recording
 
 SHARED = "/records"

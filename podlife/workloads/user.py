@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from podlife.access import PodNaming, ServiceAccess
-from podlife.chaos.deletion import DEFAULT_GRACE
-from podlife.workloads.spec import Workload, WorkloadError, load_workloads, render, service_port, target_object
+from podlife.kernel.defaults import DEFAULT_GRACE
+from podlife.workloads.render import render, service_port, target_object
+from podlife.workloads.spec import Workload, WorkloadError, load_workloads
 
 
 @dataclass(frozen=True)

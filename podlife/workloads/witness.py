@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podlife.workloads.agnhost import HTTP_PORT
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
 
 RECORD_FILE = "/dev/termination-log"
 _STAMP = "adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf \"%d.%06d\", s, u}'"
@@ -109,15 +109,3 @@ class Witness:
         if self.grace_period is not None:
             spec["terminationGracePeriodSeconds"] = self.grace_period
         return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name, "labels": {"app": pod_name}}, "spec": spec}
-
-
-def parse_records(message: str | None) -> list[tuple[str, float]]:
-    """``<event> <epoch>`` lines, in file order; malformed lines (a truncated tail) are skipped."""
-    records = []
-    for line in (message or "").splitlines():
-        event, _, stamp = line.partition(" ")
-        try:
-            records.append((event, float(stamp)))
-        except ValueError:
-            continue
-    return records

@@ -24,9 +24,10 @@ from podlife.cluster.local.components import APISERVER_PORT, KUBE_PROXY_HEALTH_P
 from podlife.cluster.local.host import LOOPBACK_PORTS, Network
 from podlife.cluster.local.provider import LocalCluster
 from podlife.access import served_by
-from podlife.kube import apply, wait_ready
+from podlife.kube import wait_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec
+from podlife.scene import Scene
 
 HOST_ADDRESS, NEIGHBOUR_ADDRESS = "198.18.0.1", "198.18.0.2"
 HOST_PORT = 18080
@@ -90,13 +91,13 @@ def test_components_listen_only_on_the_node_address_or_loopback(local_cluster: L
     assert not wide, f"cluster processes listen beyond the node address and loopback: {sorted(wide)}"
 
 
-def test_nothing_of_the_cluster_answers_a_neighbour(local_cluster: LocalCluster, k8s: client.ApiClient,
+def test_nothing_of_the_cluster_answers_a_neighbour(scene: Scene, local_cluster: LocalCluster, k8s: client.ApiClient,
                                                     namespace: str, neighbour: str) -> None:
     net = Network()
     app = Netexec("web")
     host_ported = Netexec("hostported").deployment()
     host_ported["spec"]["template"]["spec"]["containers"][0]["ports"][0]["hostPort"] = HOST_PORT
-    apply(k8s, namespace, app.deployment(), app.service(), host_ported)
+    scene.apply(app.deployment(), app.service(), host_ported)
     pod = wait_ready(k8s, namespace, app.selector, 1)[0]
     wait_ready(k8s, namespace, {"app": "hostported"}, 1)
     service = client.CoreV1Api(k8s).read_namespaced_service(app.name, namespace)

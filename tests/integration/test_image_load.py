@@ -17,8 +17,9 @@ from podlife.cluster.local.build import Builder
 from podlife.cluster.local.components import REGISTRY_ADDRESS
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
-from podlife.kube import apply
+
 from podlife.waiting import wait_for
+from podlife.scene import Scene
 
 #: One test here runs a pytest session of its own, the others the CLI: run alone, as in CI.
 pytestmark = pytest.mark.exclusive
@@ -64,14 +65,14 @@ def test_podlife_image_load_imports_an_archive(local_cluster: LocalCluster, arch
     assert loaded(local_cluster)
 
 
-def test_a_pod_that_always_pulls_gets_the_pushed_image(local_cluster: LocalCluster, archive: Path,
+def test_a_pod_that_always_pulls_gets_the_pushed_image(scene: Scene, local_cluster: LocalCluster, archive: Path,
                                                        k8s: client.ApiClient, namespace: str) -> None:
     """``imagePullPolicy: Always`` skips containerd's copy: the pull must come from the loopback registry."""
     subprocess.run(["podlife", "image", "load", str(archive)], capture_output=True, text=True, timeout=120, check=True)
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pulled"},
            "spec": {"restartPolicy": "Never", "containers": [
                {"name": "c", "image": PUSHED, "imagePullPolicy": "Always", "command": ["/agnhost", "--help"]}]}}
-    apply(k8s, namespace, pod)
+    scene.apply(pod)
     wait_for(lambda: terminated_with(k8s, namespace, "pulled") is not None, 120, "the pod of the pushed image to finish")
     assert terminated_with(k8s, namespace, "pulled") == 0
     reasons = [e.reason for e in client.CoreV1Api(k8s).list_namespaced_event(

@@ -12,10 +12,11 @@ from podlife.access import served_by
 from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
-from podlife.kube import apply, running_pod, wait_ready
+from podlife.kube import running_pod, wait_ready
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
-from podlife.workloads.images import BUSYBOX
+from podlife.kernel.images import BUSYBOX
+from podlife.scene import Scene
 
 from tests.integration.conftest import Kubectl
 
@@ -34,9 +35,9 @@ def test_node_is_ready(k8s: client.ApiClient, local_cluster: LocalCluster) -> No
     assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
 
 
-def test_service_reachable_from_host_and_from_a_pod(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+def test_service_reachable_from_host_and_from_a_pod(scene: Scene, k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
     app = Netexec("web", replicas=2)
-    apply(k8s, namespace, app.deployment(), app.service(), client_pod("client"))
+    scene.apply(app.deployment(), app.service(), client_pod("client"))
     pods = wait_ready(k8s, namespace, app.selector, 2)
     wait_ready(k8s, namespace, {"app": "client"}, 1)
     names = {p.metadata.name for p in pods}
@@ -46,9 +47,9 @@ def test_service_reachable_from_host_and_from_a_pod(k8s: client.ApiClient, names
     assert from_pod.stdout in names
 
 
-def test_service_and_statefulset_names_resolve_and_claim_binds(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+def test_service_and_statefulset_names_resolve_and_claim_binds(scene: Scene, k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
     db = Netexec("db")
-    apply(k8s, namespace, db.service(headless=True), db.statefulset(claim_size="1Mi"), client_pod("client"))
+    scene.apply(db.service(headless=True), db.statefulset(claim_size="1Mi"), client_pod("client"))
     wait_ready(k8s, namespace, db.selector, 1)
     wait_ready(k8s, namespace, {"app": "client"}, 1)
     claim = client.CoreV1Api(k8s).read_namespaced_persistent_volume_claim("data-db-0", namespace)
@@ -60,9 +61,9 @@ def test_service_and_statefulset_names_resolve_and_claim_binds(k8s: client.ApiCl
     assert pod_ip in service.stdout
 
 
-def test_logs_exec_and_port_forward(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+def test_logs_exec_and_port_forward(scene: Scene, k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
     app = Netexec("web")
-    apply(k8s, namespace, app.deployment())
+    scene.apply(app.deployment())
     pod = wait_ready(k8s, namespace, app.selector, 1)[0].metadata.name
     assert kubectl("exec", pod, "--", "cat", "/etc/hostname").stdout.strip() == pod
     with socket.socket() as sock:
@@ -77,7 +78,7 @@ def test_logs_exec_and_port_forward(k8s: client.ApiClient, namespace: str, kubec
     assert "GET /hostname" in kubectl("logs", pod).stdout
 
 
-def test_preloaded_image_starts_without_a_pull(k8s: client.ApiClient, namespace: str) -> None:
+def test_preloaded_image_starts_without_a_pull(scene: Scene, k8s: client.ApiClient, namespace: str) -> None:
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -86,13 +87,13 @@ def test_preloaded_image_starts_without_a_pull(k8s: client.ApiClient, namespace:
             {"name": "c", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent", "command": ["true"]}
         ]},
     }
-    apply(k8s, namespace, pod)
+    scene.apply(pod)
     wait_for(lambda: _completed(k8s, namespace, "preloaded"), 60, "the preloaded-image pod to complete")
     reasons = _events(k8s, namespace, "preloaded")
     assert "Pulled" in reasons and "Pulling" not in reasons, reasons
 
 
-def test_image_pushed_to_local_registry_is_pulled(k8s: client.ApiClient, namespace: str, local_cluster: LocalCluster,
+def test_image_pushed_to_local_registry_is_pulled(scene: Scene, k8s: client.ApiClient, namespace: str, local_cluster: LocalCluster,
                                                   tmp_path: Path) -> None:
     """Assemble a fresh image, push it to the loopback registry, drop the local copy: a pod must pull it.
 
@@ -112,14 +113,14 @@ def test_image_pushed_to_local_registry_is_pulled(k8s: client.ApiClient, namespa
         "metadata": {"name": "pulled"},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": pushed}]},
     }
-    apply(k8s, namespace, pod)
+    scene.apply(pod)
     wait_for(lambda: _completed(k8s, namespace, "pulled"), 60, "the pod of the pushed image to complete")
     assert "Pulling" in _events(k8s, namespace, "pulled")
 
 
-def test_agnhost_carries_what_the_upstream_image_does(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+def test_agnhost_carries_what_the_upstream_image_does(scene: Scene, k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
     """What the upstream e2e suite relies on: bash, porter's TLS pair, /uploads, agnhost-2, the image's own user."""
-    apply(k8s, namespace, client_pod("client"))
+    scene.apply(client_pod("client"))
     wait_ready(k8s, namespace, {"app": "client"}, 1)
     script = ("bash -c 'echo $BASH_VERSION' && test -s /localhost.crt && test -s /localhost.key && test -d /uploads "
               "&& /agnhost-2 --help >/dev/null && id user-defined-in-image && grep -q '^group-defined-in-image:x:50000:' /etc/group")
@@ -127,12 +128,12 @@ def test_agnhost_carries_what_the_upstream_image_does(k8s: client.ApiClient, nam
     assert "uid=1000(user-defined-in-image)" in out, out
 
 
-def test_busybox_wget_resolves_service_names(k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+def test_busybox_wget_resolves_service_names(scene: Scene, k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
     """Name resolution in the busybox image works (Debian's busybox 1.35 ``wget -T`` crashes; plain wget does not)."""
     app = Netexec("web")
     fetcher = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fetcher"},
                "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}]}}
-    apply(k8s, namespace, app.deployment(), app.service(), fetcher)
+    scene.apply(app.deployment(), app.service(), fetcher)
     pods = wait_ready(k8s, namespace, app.selector, 1)
     wait_for(lambda: running_pod(k8s, namespace, "fetcher"), 60, "the fetcher pod to run")
     url = f"http://web.{namespace}.svc.cluster.local/hostname"

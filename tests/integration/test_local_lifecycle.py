@@ -17,8 +17,9 @@ from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.build import resolve_version
 from podlife.cluster.local.components import Settings
 from podlife.cluster.local.provider import LocalCluster
-from podlife.kube import apply, wait_ready
+from podlife.kube import wait_ready
 from podlife.workloads.agnhost import Netexec
+from podlife.scene import Scene
 from tests.integration import hostsnap
 
 BACKOFF_OVERRIDE = "crashLoopBackOff.maxContainerRestartPeriod=60s"
@@ -29,12 +30,12 @@ def podlife(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.lifecycle
-def test_down_restores_the_host_and_concurrent_ups_start_one_cluster(podlife_cluster: ClusterHandle, k8s: client.ApiClient,
+def test_down_restores_the_host_and_concurrent_ups_start_one_cluster(scene: Scene, podlife_cluster: ClusterHandle, k8s: client.ApiClient,
                                                                      namespace: str) -> None:
     if podlife_cluster.provider != "local":
         pytest.skip("tests the local provider")
     db = Netexec("db", replicas=2)
-    apply(k8s, namespace, db.service(), db.statefulset(claim_size="1Mi"))
+    scene.apply(db.service(), db.statefulset(claim_size="1Mi"))
     wait_ready(k8s, namespace, db.selector, 2)
     cluster = LocalCluster()
     version = resolve_version(podlife_cluster.version)

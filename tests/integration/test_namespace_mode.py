@@ -20,7 +20,7 @@ from kubernetes import client
 
 from podlife.cluster.base import RUN_LABEL, connect
 from podlife.cluster.local.provider import LocalCluster
-from podlife.namespaces import TEST_LABEL
+from podlife.kernel.defaults import TEST_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["scenarios/test_sd04_grace_override.py", "scenarios/test_lc07_init_containers.py",
