@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
 import requests
 from kubernetes import client
 
 from podlife.cluster.base import ClusterHandle
-from podlife.errors import HarnessError
+from podlife.errors import HarnessError, NotApplicable
 from podlife.served import name_of, present
 
 
@@ -65,17 +64,17 @@ def service_target(api: client.ApiClient, cluster: ClusterHandle, namespace: str
         raise HarnessError(f"Service {access.service} in {namespace} has no ports to send traffic to")
     port_spec = next((p for p in spec.ports if access.port is None or p.port == access.port), spec.ports[0])
     address = (present(spec.cluster_ip, f"clusterIP of Service {access.service}"), port_spec.port)
-    tracked = address if cluster.provider == "local" else None
+    tracked = address if cluster.on_this_host else None
     path, expect, naming = access.path, access.expect, access.naming
-    if cluster.traffic == "in-cluster" or cluster.provider == "local":
-        return Target(f"http://{address[0]}:{address[1]}{path}", cluster.traffic == "in-cluster", expect, naming, tracked)
+    if cluster.traffic_in_cluster or cluster.on_this_host:
+        return Target(f"http://{address[0]}:{address[1]}{path}", cluster.traffic_in_cluster, expect, naming, tracked)
     try:
         node = core.list_node().items[0]
     except client.ApiException as err:
         if err.status != 403:
             raise
-        pytest.skip("sending traffic from here needs a node address for the Service's NodePort, "
-                    "and this cluster's credentials may not list nodes (namespace-scoped mode; use --traffic in-cluster)")
+        raise NotApplicable("sending traffic from here needs a node address for the Service's NodePort, and this "
+                            "cluster's credentials may not list nodes (namespace-scoped mode; use --traffic in-cluster)") from None
     addresses = present(node.status, f"status of node {name_of(node)}").addresses or []
     node_address = next((a.address for a in addresses if a.type in ("InternalIP", "ExternalIP")), None)
     if node_address is None:

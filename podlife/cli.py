@@ -127,11 +127,11 @@ def _clean(args: argparse.Namespace) -> int:
 
     kubeconfig = Path(args.kubeconfig) if args.kubeconfig else LocalCluster().layout.kubeconfig
     if args.namespace:
-        handle = describe("target", kubeconfig, args.context, (args.namespace,))
+        handle = describe("existing", kubeconfig, args.context, (args.namespace,))
         SharedNamespace(handle.api_client(), args.namespace).clear(None)
         print(f"[podlife] no object labelled {TEST_LABEL} left in {args.namespace}", file=sys.stderr)
         return 0
-    handle = describe("target", kubeconfig, args.context)
+    handle = describe("existing", kubeconfig, args.context)
     left = delete_labelled(client.CoreV1Api(handle.api_client()), RUN_LABEL, wait=True)
     if left:
         raise PodlifeError(f"namespaces still terminating: {', '.join(left)}")
@@ -221,8 +221,8 @@ def _upgrade_check(args: argparse.Namespace) -> int:
 
 def _e2e(args: argparse.Namespace) -> int:
     """Run the upstream e2e suite's lifecycle subset against the running local cluster; exit 1 on a failed spec."""
-    from podlife.cluster.local.progress import default_progress
     from podlife.cluster.local.e2e import run_suite
+    from podlife.cluster.local.progress import default_progress
     from podlife.cluster.local.provider import LocalCluster
 
     cluster = LocalCluster()

@@ -13,6 +13,14 @@ class PodlifeError(Exception):
     """A failure the user can act on; the CLI prints ``str(err)`` on one line and exits non-zero."""
 
 
+class NotApplicable(Exception):
+    """What the scenario needs is not there on this cluster (a node address, a right the credentials lack).
+
+    Raised below the plugin, which knows nothing of pytest there; the plugin reports the test
+    as skipped with this reason, as it would a ``pytest.skip``.
+    """
+
+
 class HarnessError(Exception):
     """The harness could not observe what the claim needs; the test's verdict is inconclusive."""
 

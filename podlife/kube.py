@@ -10,9 +10,9 @@ from kubernetes import client
 from kubernetes.stream import stream
 
 from podlife.errors import ExecFailed, PodCannotRun, PodlifeError
+from podlife.kernel.images import ReferenceImages
 from podlife.served import meta, pod_spec, pod_status
 from podlife.waiting import wait_for
-from podlife.kernel.images import ReferenceImages
 
 #: Waiting reasons after which a container will not start without someone changing the pod or
 #: the registry: a wait for such a pod ends at once, naming the image and the reason, instead

@@ -7,42 +7,33 @@ namespace per test, deleted whatever happens to the test.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
 import uuid
-from collections import Counter
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterator
+from typing import Any, Iterator
 
 import pytest
 from kubernetes import client
 
+from podlife import guards
 from podlife.chaos.upgrade import UpgradeWatch
 from podlife.cluster.base import ClusterHandle
-from podlife.cluster.local.build import local_kubectl
-from podlife.cluster.local.paths import StateLayout, state_root
-from podlife.cluster.local.supervisor import Supervisor
-from podlife.cluster.providers import (
-    PROVIDERS,
-    ClusterRequest,
-    Provisioned,
-    active_context,
-    provision,
-)
-from podlife.errors import HarnessError, PodlifeError, TestOverran
+from podlife.cluster.providers import PROVIDERS
+from podlife.errors import PodlifeError
 from podlife.kernel.defaults import TEST_LABEL
-from podlife.kernel.images import ReferenceImages, agnhost_tag
-from podlife.kube import Discovery
 from podlife.namespaces import NamespaceJanitor, SharedNamespace
 from podlife.observe.logstore import parse_query_url
-from podlife.preflight import run_preflight
-from podlife.report.evidence import attach_namespace_evidence
+from podlife.provisioning import (
+    USER_APPS,
+    XdistController,
+    attached_cluster,
+    load_user_apps,
+    namespaces_of,
+    provision_once,
+    reference_images,
+    release,
+)
 from podlife.report.summary import (
-    FINDING_KEY,
-    INCONCLUSIVE_KEY,
     SUMMARY,
     Evidence,
     SummaryPlugin,
@@ -51,10 +42,7 @@ from podlife.report.summary import (
 )
 from podlife.scene import Scene, Session
 from podlife.signals import sigterm_unwinds
-from podlife.waiting import waiting_on
 from podlife.workloads.jig import App, AppJig, MakeJig
-from podlife.workloads.spec import load_workloads
-from podlife.workloads.user import UserApp
 
 ALLOW_DISRUPTIVE_ENV = "PODLIFE_ALLOW_DISRUPTIVE"
 
@@ -112,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "exclusive: runs whole pytest sessions of its own at full load; run alone (--run-exclusive)",
     ):
         config.addinivalue_line("markers", marker)
-    config.stash[USER_APPS] = _user_apps(config)
+    config.stash[USER_APPS] = load_user_apps(config)
     try:
         if config.getoption("upgrade_watch"):
             UpgradeWatch.parse(config.getoption("upgrade_watch"))
@@ -121,44 +109,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except PodlifeError as err:
         raise pytest.UsageError(f"podlife: {err}") from None
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
+    config.pluginmanager.register(guards, "podlife-guards")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "podlife-xdist-controller")
-
-
-#: The users' workloads of this run (``--workload``), rendered once when the run starts.
-USER_APPS = pytest.StashKey[list[UserApp]]()
-
-
-def _user_apps(config: pytest.Config) -> list[UserApp]:
-    """Every workload the ``--workload`` files name; a mistake in them ends the run in one line, before any cluster work."""
-    try:
-        kubectl = shutil.which("kubectl") or local_kubectl()
-        apps = [UserApp.load(w, kubectl) for path in config.getoption("workload") for w in load_workloads(path)]
-    except PodlifeError as err:
-        raise pytest.UsageError(f"podlife: {err}") from None
-    names = Counter(app.workload.name for app in apps)
-    if doubled := [name for name, n in names.items() if n > 1]:
-        raise pytest.UsageError(f"podlife: workload name(s) {', '.join(doubled)} appear in more than one --workload file")
-    return apps
-
-
-def _check_user_apps(config: pytest.Config, handle: ClusterHandle) -> None:
-    """Every kind the users' manifests use is one this cluster serves, in a namespace: else one line, before any test."""
-    apps = config.stash[USER_APPS]
-    if apps:
-        discovery = Discovery(handle.api_client())
-        for app in apps:
-            discovery.object_paths("default", app.manifests(), app.source)
-
-
-def _load_user_images(config: pytest.Config, provisioned: Provisioned, say: Callable[[str], None]) -> None:
-    """Load the image archives the users' workloads name, once per run, where the cluster can take them."""
-    archives = list(dict.fromkeys(a for app in config.stash[USER_APPS] for a in app.workload.images))
-    if archives and provisioned.load_image is None:
-        say(f"not loading {len(archives)} image archive(s): this cluster pulls from your registry")
-    elif provisioned.load_image:
-        for archive in archives:
-            say(f"loaded {', '.join(provisioned.load_image(archive))} from {archive}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -171,106 +124,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("user_app", params)
 
 
-def _request(config: pytest.Config) -> ClusterRequest:
-    opt = config.getoption
-    kubeconfig = opt("kubeconfig")
-    kind_bin = opt("kind_bin")
-    kubectl_bin = opt("kind_kubectl_bin")
-    return ClusterRequest(
-        provider=opt("cluster"),
-        k8s_version=opt("k8s_version"),
-        kubeconfig=Path(kubeconfig) if kubeconfig else None,
-        context=opt("context"),
-        kind_name=opt("cluster_name"),
-        kind_image=opt("kind_image"),
-        kind_bin=Path(kind_bin) if kind_bin else None,
-        kind_kubectl_bin=Path(kubectl_bin) if kubectl_bin else None,
-        keep_cluster=opt("keep_cluster"),
-        namespaces=_namespaces(config),
-    )
-
-
-def _namespaces(config: pytest.Config) -> tuple[str, ...]:
-    return tuple(n.strip() for n in (config.getoption("namespace") or "").split(",") if n.strip())
-
-
-#: Where the provisioned cluster is kept for the session, and the key that hands it to xdist workers.
-PROVISIONED = pytest.StashKey[Provisioned]()
-WORKER_INPUT_KEY = "podlife_cluster"
-
-
-def _say(config: pytest.Config) -> Callable[[str], None]:
-    """Progress lines on the terminal as they happen, also from inside a fixture (a cold build takes minutes)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-
-    def say(line: str) -> None:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            if reporter:
-                reporter.write_line(f"[podlife] {line}")
-            else:
-                print(f"[podlife] {line}", flush=True)
-
-    return say
-
-
-def _provision(config: pytest.Config) -> Provisioned:
-    """Get the cluster once for this process and remember it; any failure ends the run in one line."""
-    if PROVISIONED not in config.stash:
-        say = _say(config)
-        try:
-            request = _request(config)
-            workers = config.getoption("numprocesses", None) or 0
-            if request.namespaces and isinstance(workers, int) and workers > len(request.namespaces):
-                raise PodlifeError(f"namespace-scoped mode needs a namespace per xdist worker: -n {workers} "
-                                   f"but --namespace names {len(request.namespaces)}")
-            with sigterm_unwinds():
-                provisioned = provision(request, say)
-            traffic = config.getoption("traffic")
-            provisioned.handle = replace(provisioned.handle, traffic=traffic)
-            handle = provisioned.handle
-            nodes = "nodes not visible" if handle.node_count is None else f"{handle.node_count} node(s)"
-            say(f"cluster: {handle.provider}, {handle.version}, {nodes}; traffic from {'a pod in the cluster' if traffic == 'in-cluster' else 'this host'}")
-            run_preflight(handle, reference_images(config, handle), request.namespaces[0] if request.namespaces else None, say)
-            _check_user_apps(config, handle)
-            _load_user_images(config, provisioned, say)
-        except (PodlifeError, HarnessError) as err:
-            pytest.exit(f"podlife: {err}", returncode=2)
-        config.stash[PROVISIONED] = provisioned
-    return config.stash[PROVISIONED]
-
-
-def reference_images(config: pytest.Config, handle: ClusterHandle) -> ReferenceImages:
-    """How the run's cluster names the reference images: the agnhost of its version, and ``--image-repo``."""
-    return ReferenceImages(handle.agnhost_tag or agnhost_tag(handle.version), config.getoption("image_repo"))
-
-
-class XdistController:
-    """Under ``-n``, the controller provisions the cluster before any worker starts and hands it over.
-
-    Workers only attach: a provisioning error is printed once, by the controller, instead of
-    each worker failing on its own and xdist reporting nothing but "node down"; and only the
-    controller, which outlives every worker, releases the cluster.
-    """
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if session.config.pluginmanager.hasplugin("dsession"):  # distributing: -n or --dist
-            _provision(session.config)
-
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKER_INPUT_KEY] = _provision(node.config).handle.to_dict()
-
-
-def _attached(config: pytest.Config) -> ClusterHandle | None:
-    """The cluster this process works on, if it has one yet (never provisions)."""
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:
-        return ClusterHandle.from_dict(workerinput[WORKER_INPUT_KEY])
-    provisioned = config.stash.get(PROVISIONED, None)
-    return provisioned.handle if provisioned else None
-
-
 @pytest.fixture(scope="session")
 def podlife_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterHandle]:
     """The cluster every scenario of the session runs on: attached to under xdist, provisioned otherwise.
@@ -278,18 +131,12 @@ def podlife_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterHandle]:
     From the first test that needs it until the session's namespaces are gone, SIGTERM unwinds.
     """
     with sigterm_unwinds():
-        attached = _attached(request.config)
-        yield _provision(request.config).handle if attached is None else attached
+        handle = attached_cluster(request.config)
+        yield provision_once(request.config).handle if handle is None else handle
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """The provisioner releases the cluster (kind delete unless --keep-cluster; the local cluster's lease)."""
-    provisioned = config.stash.get(PROVISIONED, None)
-    if provisioned is not None:
-        try:
-            provisioned.release()
-        except PodlifeError as err:
-            _say(config)(f"releasing the cluster failed: {err}")
+    release(config)
 
 
 @pytest.fixture(scope="session")
@@ -319,7 +166,7 @@ def namespace_janitor(k8s: client.ApiClient, run_id: str) -> Iterator[NamespaceJ
 @pytest.fixture(scope="session")
 def shared_namespace(k8s: client.ApiClient, request: pytest.FixtureRequest) -> SharedNamespace | None:
     """In namespace-scoped mode, this worker's namespace (gw0 takes the first, gw1 the second, ...)."""
-    names = _namespaces(request.config)
+    names = namespaces_of(request.config)
     if not names:
         return None
     # From xdist's own record, not PYTEST_XDIST_WORKER: a pytest started by a test inherits that variable.
@@ -380,59 +227,4 @@ def jig(scene: Scene) -> MakeJig:
 
     return make
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test gets its namespace's pod logs and events attached, while they still exist."""
-    report = yield
-    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(HarnessError):
-        report.user_properties.append((INCONCLUSIVE_KEY, str(call.excinfo.value).splitlines()[0]))
-    elif report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
-        report.user_properties.append((FINDING_KEY, str(call.excinfo.value)[:2000]))
-    funcargs = getattr(item, "funcargs", {})
-    if report.when == "call" and report.failed and "namespace" in funcargs and "k8s" in funcargs:
-        attach_namespace_evidence(funcargs["k8s"], funcargs["namespace"])
-    return report
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """Bound the test's own run: a hung test ends as inconclusive, naming the wait it was stuck in.
-
-    Uses SIGALRM, so only where the test runs in the main thread (always, under pytest and xdist),
-    and only for tests on a podlife cluster: other projects' tests in the same environment keep
-    their own alarm.
-    """
-    if "podlife_cluster" not in getattr(item, "fixturenames", ()):
-        return (yield)
-    limit = item.config.getoption("test_time_limit") * (4 if item.get_closest_marker("slow") else 1)
-
-    def overrun(signum: int, frame: object) -> None:
-        raise TestOverran(f"the test ran past its {limit:.0f}s limit while waiting for {waiting_on() or 'nothing the harness tracks'}")
-
-    previous = signal.signal(signal.SIGALRM, overrun)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    try:
-        return (yield)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Refuse disruptive scenarios on an existing cluster unless allowed; stop at a dead local component."""
-    if item.get_closest_marker("lifecycle") and not item.config.getoption("run_lifecycle"):
-        pytest.skip("stops the local cluster: run with --run-lifecycle")
-    if item.get_closest_marker("exclusive") and not item.config.getoption("run_exclusive"):
-        pytest.skip("loads the machine as a whole test run does (it would starve the traffic of tests beside it): "
-                    "run alone with --run-exclusive")
-    handle = _attached(item.config)
-    if handle is not None and handle.provider == "local" and "podlife_cluster" in getattr(item, "fixturenames", ()):
-        Supervisor(StateLayout(state_root())).check_alive()
-    if item.get_closest_marker("disruptive") is None or item.config.getoption("cluster") != "existing":
-        return
-    allowed = item.config.getoption("allow_disruptive")
-    context = active_context(_request(item.config))
-    if allowed != context:
-        pytest.skip(f"disruptive scenario refused on existing context {context!r}: pass --allow-disruptive={context}")
 

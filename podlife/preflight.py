@@ -13,9 +13,9 @@ from typing import Callable
 from kubernetes import client
 
 from podlife.cluster.base import RUN_LABEL, ClusterHandle
+from podlife.kernel.images import ReferenceImages
 from podlife.kube import running_pod
 from podlife.waiting import wait_for
-from podlife.kernel.images import ReferenceImages
 
 #: Long enough for a first pull from a remote registry on a slow link; pulls that fail end the wait at once.
 PREFLIGHT_TIMEOUT = 180.0

@@ -1,4 +1,7 @@
-"""Fixtures scenarios share: a hook recorder, a shelf for built images (the scene and jig fixtures come with the plugin, for users' tests too)."""
+"""Fixtures scenarios share: a hook recorder, a shelf for built images.
+
+(The scene and jig fixtures come with the plugin, for users' tests too.)
+"""
 
 from __future__ import annotations
 

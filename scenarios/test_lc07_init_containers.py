@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 
 from podlife.observe.kubelet import BackoffPolicy
+from podlife.observe.records import parse_records
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
 from podlife.verdicts.ordering import assert_one_at_a_time
 from podlife.waiting import wait_for
 from podlife.workloads.staged import APP, RECORDS, Staged, step_name
-from podlife.observe.records import parse_records
 
 STEPS = 3
 STEP_SECONDS = 1

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.kernel.images import BUSYBOX
 from podlife.observe.clock import now
+from podlife.observe.shutdown import Shutdown
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
 from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until_post_start_done, first_seen_running
-from podlife.observe.shutdown import Shutdown
 from podlife.waiting import wait_for
-from podlife.kernel.images import BUSYBOX
 from podlife.workloads.witness import Hook, Witness
 
 HOOK_SECONDS = 4

@@ -32,6 +32,7 @@ from podlife.access import ServiceAccess, service_target
 from podlife.cluster.local.logging_build import LoggingBuild
 from podlife.cluster.registry import Shelf
 from podlife.errors import HarnessError
+from podlife.kernel.images import BUSYBOX
 from podlife.kube import status_message
 from podlife.observe.kubelet import pod_logs_dir
 from podlife.observe.logstore import StoredLine, VictoriaLogs, parse_query_url
@@ -40,7 +41,6 @@ from podlife.scene import Scene
 from podlife.served import name_of
 from podlife.verdicts.central_logging import Shipped, assert_logs_outlive_the_pod
 from podlife.waiting import wait_for
-from podlife.kernel.images import BUSYBOX
 from podlife.workloads.logging import (
     COLLECTOR,
     POLL_INTERVAL_S,
@@ -104,7 +104,7 @@ def central(scene: Scene, request: pytest.FixtureRequest) -> Logging:
     named = request.config.getoption("log_query")
     if named:
         return Logging(VictoriaLogs(parse_query_url(named)), None)
-    if scene.cluster.provider == "existing":
+    if not scene.cluster.made_by_podlife:
         pytest.skip("the central-logging scenario uses your cluster's own logging: name its store with "
                     "--log-query victorialogs+http://HOST[:PORT]")
     return installed(scene, request.getfixturevalue("shelf"))

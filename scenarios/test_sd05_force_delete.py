@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.observe.records import parse_records
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
 from podlife.verdicts.identity import assert_never_overlapped, assert_overlapped
 from podlife.waiting import wait_for
 from podlife.workloads.members import RECORDS, Members
-from podlife.observe.records import parse_records
 
 BEAT = 0.1
 #: The old process has stopped once its beats lag the new one's by this much: ten missed beats.

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.observe.records import parse_records
 from podlife.scene import Scene
 from podlife.verdicts.identity import assert_no_record_lost
 from podlife.waiting import wait_for
 from podlife.workloads.members import RECORDS, Members
-from podlife.observe.records import parse_records
 
 RECORDS_PER_MEMBER = 3
 STORE = Members("store", [

@@ -114,7 +114,7 @@ def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, ap
 @pytest.mark.disruptive
 def test_crashed_container_restarts_with_the_kubelets_back_off(user_app: UserApp, app: tuple[AppJig, Target],
                                                               podlife_cluster: ClusterHandle, evidence: Evidence) -> None:
-    if podlife_cluster.provider != "local":
+    if not podlife_cluster.on_this_host:
         pytest.skip("crashing your app's container takes the node's container runtime: the local cluster only")
     jig, _ = app
     scene, container = jig.scene, user_app.container

@@ -17,16 +17,15 @@ import allure
 import pytest
 
 from podlife.errors import TestOverran
+from podlife.observe.shutdown import Shutdown
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
+from podlife.observe.window import Window
 from podlife.report import drawing
 from podlife.report.drawing import attach_drawn, illustrate, shutdown_svg, traffic_svg
 from podlife.report.ledger_csv import COLUMNS, ledger_csv, outcome
-from podlife.report.pictures import (UNKNOWN_LANE, endpoint_marks, short_pod_name, shutdown_picture,
-                                     traffic_picture)
+from podlife.report.pictures import UNKNOWN_LANE, endpoint_marks, short_pod_name, shutdown_picture, traffic_picture
 from podlife.report.summary import Evidence
-from podlife.observe.shutdown import Shutdown
-from podlife.observe.window import Window
 
 ZERO = 1000.0
 OLD_A, OLD_B, NEW = "web-5d8f7c9b6d-a1b2c", "web-5d8f7c9b6d-d3e4f", "web-7f9c6d8b44-g5h6i"

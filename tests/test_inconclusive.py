@@ -35,11 +35,36 @@ def test_summary_tells_inconclusive_from_failed(pytester: pytest.Pytester) -> No
     pytester.makepyfile(test_scenarios=SCENARIOS)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=3)
-    tests = {t["test"].split("::")[1]: t for t in json.loads((pytester.path / "reports/summary.json").read_text())["claims"]["XX-01"]["tests"]}
+    summary = json.loads((pytester.path / "reports/summary.json").read_text())
+    tests = {t["test"].split("::")[1]: t for t in summary["claims"]["XX-01"]["tests"]}
     assert tests["test_check_that_timed_out"]["outcome"] == "inconclusive"
     assert tests["test_check_that_timed_out"]["reason"] == "timed out after 5s waiting for the pod to run"
     assert tests["test_check_that_failed"]["outcome"] == "failed"
     assert tests["test_control_whose_wait_timed_out"]["outcome"] == "inconclusive"
+
+
+NOT_APPLICABLE = '''
+import pytest
+from podlife.errors import NotApplicable
+
+@pytest.fixture
+def target():
+    raise NotApplicable("this cluster's credentials may not list nodes")
+
+def test_in_setup(target):
+    pass
+
+def test_in_call():
+    raise NotApplicable("no node address")
+'''
+
+
+def test_what_the_cluster_lacks_is_a_skip_with_its_reason(pytester: pytest.Pytester) -> None:
+    """``NotApplicable``, raised where pytest is not imported, reaches the user as a skip, in setup or in the test."""
+    pytester.makepyfile(test_scenarios=NOT_APPLICABLE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*credentials may not list nodes*", "*no node address*"])
 
 
 @pytest.mark.parametrize("error", [WaitTimeout, ExecFailed, GeneratorLag])

@@ -13,12 +13,12 @@ from kubernetes import client
 from podlife.errors import HarnessError
 from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
+from podlife.observe.records import parse_records
+from podlife.observe.shutdown import Shutdown
 from podlife.observe.timeline import Entry, Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Request
-from podlife.observe.shutdown import Shutdown
 from podlife.verdicts.shutdown import assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
 from podlife.verdicts.traffic import assert_no_request_lost, explain_failures
-from podlife.observe.records import parse_records
 
 
 def _req(seq: int, sent: float, status: int | None = 200, pod: str | None = "a", error: str | None = None) -> Request:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from podlife.workloads.agnhost import Netexec
 from podlife.kernel.images import AGNHOST, BUSYBOX, ReferenceImages, agnhost_tag
+from podlife.workloads.agnhost import Netexec
 from podlife.workloads.members import Members
 
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from podlife.cluster.local.images import ImageSpec, write_oci_archive
+from podlife.cluster.local.images import ImageSpec
 from podlife.cluster.registry import STORAGE_ROOT, Registry, Shelf
 from podlife.errors import HarnessError, PodlifeError
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.observe.shutdown import Shutdown
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import pre_stop_advice, workload_advice
-from podlife.observe.shutdown import Shutdown
 from podlife.verdicts.traffic import diagnose
 from podlife.verdicts.workload import PreStop, shutdown_times
 

@@ -11,7 +11,6 @@ from podlife.scene import Scene
 from podlife.waiting import wait_for
 
 
-
 def delete_and_watch(scene: Scene, pod: dict[str, Any], grace_override: int | None = None) -> Shutdown:
     """Create ``pod``, wait until all its containers run, delete it and watch it go.
 

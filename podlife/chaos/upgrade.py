@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import urllib3
 from kubernetes import client
@@ -22,16 +23,16 @@ from podlife.errors import PodlifeError
 class UpgradeWatch:
     """``version:1.37`` or ``file:PATH``, the two ways ``--upgrade-watch`` says the upgrade is done."""
 
-    kind: str
+    kind: Literal["version", "file"]
     value: str
 
     @classmethod
     def parse(cls, text: str) -> "UpgradeWatch":
         kind, _, value = text.partition(":")
         if kind == "version" and re.fullmatch(r"v?1\.\d+(\.\d+)?", value):
-            return cls(kind, value.lstrip("v"))
+            return cls("version", value.lstrip("v"))
         if kind == "file" and value:
-            return cls(kind, value)
+            return cls("file", value)
         raise PodlifeError(f"--upgrade-watch: expected version:1.37 or file:PATH, got {text!r}")
 
     def describe(self) -> str:

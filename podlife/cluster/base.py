@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import urllib3
 import yaml
-from urllib3.util.retry import Retry
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
+from urllib3.util.retry import Retry
 
 from podlife.errors import PodlifeError
 from podlife.served import present
@@ -18,12 +18,17 @@ from podlife.served import present
 #: Label on every object the harness creates; its value is the run id.
 RUN_LABEL = "podlife.io/run"
 
+#: Where a cluster came from: the embedded local cluster, kind, or one the user has.
+Provider = Literal["local", "kind", "existing"]
+#: Where scenario traffic leaves from: this host, or pods in the cluster.
+TrafficMode = Literal["host", "in-cluster"]
+
 
 @dataclass(frozen=True)
 class ClusterHandle:
     """A reachable cluster: how to talk to it and what it is, for reports."""
 
-    provider: str
+    provider: Provider
     kubeconfig: Path
     context: str | None
     version: str
@@ -32,8 +37,25 @@ class ClusterHandle:
     #: The agnhost tag this cluster is known to hold (the local cluster's preloaded image);
     #: None where the version's usual tag is pulled from a registry.
     agnhost_tag: str | None = None
-    #: Where scenario traffic leaves from: this host ("host") or a pod in the cluster ("in-cluster").
-    traffic: str = "host"
+    traffic: TrafficMode = "host"
+
+    # What rooms outside ``cluster/`` ask of a cluster, rather than comparing provider names.
+
+    @property
+    def on_this_host(self) -> bool:
+        """The cluster runs as this host's processes: its node's runtime (``ctr``), its connection
+        tracking, its ClusterIPs and its components are reachable from the harness."""
+        return self.provider == "local"
+
+    @property
+    def made_by_podlife(self) -> bool:
+        """podlife made the cluster (local or kind), so it may install and leave out add-ons of its own."""
+        return self.provider != "existing"
+
+    @property
+    def traffic_in_cluster(self) -> bool:
+        """Scenario traffic leaves from pods in the cluster (``--traffic in-cluster``)."""
+        return self.traffic == "in-cluster"
 
     def api_client(self) -> client.ApiClient:
         return connect(self.kubeconfig, self.context)
@@ -72,7 +94,7 @@ def connect(kubeconfig: Path, context: str | None, retries: Retry | int = TRANSI
     return client.ApiClient(configuration)
 
 
-def describe(provider: str, kubeconfig: Path, context: str | None, namespaces: tuple[str, ...] = ()) -> ClusterHandle:
+def describe(provider: Provider, kubeconfig: Path, context: str | None, namespaces: tuple[str, ...] = ()) -> ClusterHandle:
     """Reach the API server and check the harness may do what its mode needs there.
 
     By default every test gets a namespace of its own, so the harness must create namespaces;

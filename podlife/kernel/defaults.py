@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+#: The container hooks podlife's witnesses declare, as their records name them (``prestop-start``),
+#: and the handlers they use for them.
+HookPhase = Literal["poststart", "prestop"]
+HookAction = Literal["exec", "httpGet"]
+
 #: The API's default ``terminationGracePeriodSeconds``.
 DEFAULT_GRACE = 30
 

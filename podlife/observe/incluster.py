@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any
-
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubernetes import client
 

@@ -14,7 +14,6 @@ from typing import Any, Callable, Iterator
 
 import urllib3
 from kubernetes import client, watch
-
 from tenacity import retry, stop_after_delay, wait_exponential
 
 from podlife.errors import HarnessError

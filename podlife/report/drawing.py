@@ -16,8 +16,8 @@ import io
 from typing import TYPE_CHECKING, Callable
 
 from podlife.errors import TestOverran
-from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.kernel.evidence import Attachment, EvidenceSink
+from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.observe.shutdown import Shutdown
 from podlife.observe.window import Window
 from podlife.report.ledger_csv import OUTCOMES, ledger_csv
@@ -117,8 +117,8 @@ def _ticks(xs: list[float], y: float, outcome: str) -> "PathPatch":
     Failed requests are taller, thicker and drawn over the answered ones, so one lost request
     among thousands still shows.
     """
-    from matplotlib.path import Path
     from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
 
     answered = outcome == "ok"
     half = 0.22 if answered else 0.4

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
+from podlife.observe.records import parse_records
+from podlife.observe.shutdown import DeclaredPreStop, Shutdown
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger
 from podlife.report.ledger_csv import outcome
-from podlife.observe.shutdown import DeclaredPreStop, Shutdown
 from podlife.verdicts.shutdown import SIGKILL_EXIT, kill_window
-from podlife.observe.records import parse_records
 
 #: The lane of requests no pod could be named for: mostly failures, since only connection
 #: tracking names the pod of a failed request, and an app naming itself only does so in an answer.

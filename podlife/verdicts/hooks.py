@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podlife.observe.timeline import Entry, Timeline
+from podlife.kernel.defaults import HookAction, HookPhase
 from podlife.observe.shutdown import Shutdown
+from podlife.observe.timeline import Entry, Timeline
 from podlife.workloads.witness import recorded_message
 
 
@@ -41,13 +42,13 @@ class HookTrail:
     records: dict[str, list[tuple[str, float]]]
     recorder_log: str = ""
 
-    def ran(self, container: str, phase: str, action: str) -> bool:
+    def ran(self, container: str, phase: HookPhase, action: HookAction) -> bool:
         if action == "exec":
             return f"{phase}-end" in [event for event, _ in self.records.get(container, [])]
         return f"msg={recorded_message(container, phase)}&" in self.recorder_log
 
 
-def assert_hook_ran(trail: HookTrail, container: str, phase: str, action: str) -> None:
+def assert_hook_ran(trail: HookTrail, container: str, phase: HookPhase, action: HookAction) -> None:
     """LC-14, LC-15: ``container``'s own ``phase`` hook ran to completion (exec) or reached its URL (httpGet)."""
     where = "its record file" if action == "exec" else "the recorder's log"
     assert trail.ran(container, phase, action), (

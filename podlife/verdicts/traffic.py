@@ -127,7 +127,8 @@ def diagnose(ledger: Ledger, timeline: Timeline) -> list[str]:
     if "start-up" in by_cause:
         lines.append(
             f"{sum(by_cause['start-up'].values())} request(s) went to pods before they had ever answered "
-            f"({_pods(by_cause['start-up'])}; {_pods(errors['start-up'])}): they were in the Service before they could serve. Fix: a readiness "
+            f"({_pods(by_cause['start-up'])}; {_pods(errors['start-up'])}): they were in the Service before they could serve. "
+            "Fix: a readiness "
             "probe that succeeds only once the app answers (on the path traffic uses)"
         )
     if "unknown" in by_cause:

@@ -148,7 +148,10 @@ class Netexec:
 
 
 def service(name: str, selector: dict[str, str], port: int = 80, headless: bool = False) -> dict[str, Any]:
-    """A Service sending to netexec's port of the pods ``selector`` picks; NodePort unless headless, so clients off the cluster reach it too."""
+    """A Service sending to netexec's port of the pods ``selector`` picks.
+
+    NodePort unless headless, so clients off the cluster reach it too.
+    """
     spec: dict[str, Any] = {
         "selector": selector,
         "ports": [{"name": "http", "port": port, "targetPort": HTTP_PORT}],

@@ -18,7 +18,6 @@ import yaml
 
 from podlife.workloads.spec import TARGET_KINDS, Workload, WorkloadError, kind_of, yaml_problem
 
-
 #: Well-known cluster-scoped kinds. A workload is applied into a test namespace that podlife
 #: deletes afterwards, so these would either fail to apply or outlive the test; the cluster's
 #: discovery catches the kinds not listed here when the objects are applied.

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from podlife.workloads.agnhost import HTTP_PORT
+from podlife.kernel.defaults import HookAction, HookPhase
 from podlife.kernel.images import BUSYBOX
+from podlife.workloads.agnhost import HTTP_PORT
 
 RECORD_FILE = "/dev/termination-log"
 _STAMP = "adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf \"%d.%06d\", s, u}'"
@@ -43,14 +44,14 @@ class Hook:
     itself: the kubelet counts only a failed connection as a failed HTTP hook, not a status code.
     """
 
-    action: str = "exec"
+    action: HookAction = "exec"
     sleep: float = 0
     fails: bool = False
     #: Printed to the hook's standard output (which LC-11 says nobody sees).
     output: str | None = None
     recorder: str | None = None
 
-    def steps(self, phase: str) -> list[str]:
+    def steps(self, phase: HookPhase) -> list[str]:
         """The exec hook's shell steps (also what a main process runs to do the same work itself)."""
         return [
             f"record {phase}-start",
@@ -60,7 +61,7 @@ class Hook:
             f"record {phase}-end",
         ]
 
-    def handler(self, container: str, phase: str) -> dict[str, Any]:
+    def handler(self, container: str, phase: HookPhase) -> dict[str, Any]:
         if self.action == "exec":
             return {"exec": {"command": recording(*self.steps(phase))}}
         if self.fails:
@@ -68,7 +69,7 @@ class Hook:
         return {"httpGet": {"host": self.recorder, "port": HTTP_PORT, "path": f"/echo?msg={recorded_message(container, phase)}"}}
 
 
-def recorded_message(container: str, phase: str) -> str:
+def recorded_message(container: str, phase: HookPhase) -> str:
     """What an httpGet hook of ``container`` leaves in the recorder's log for ``phase``."""
     return f"{container}-{phase}"
 

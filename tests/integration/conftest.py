@@ -30,7 +30,7 @@ class Kubectl:
 
 @pytest.fixture(scope="session")
 def local_cluster(podlife_cluster: ClusterHandle) -> LocalCluster:
-    if podlife_cluster.provider != "local":
+    if not podlife_cluster.on_this_host:
         pytest.skip("tests the local provider")
     return LocalCluster()
 

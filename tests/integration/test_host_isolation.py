@@ -20,14 +20,14 @@ from typing import Iterator
 import pytest
 from kubernetes import client
 
+from podlife.access import served_by
 from podlife.cluster.local.components import APISERVER_PORT, KUBE_PROXY_HEALTH_PORT
 from podlife.cluster.local.host import LOOPBACK_PORTS, Network
 from podlife.cluster.local.provider import LocalCluster
-from podlife.access import served_by
 from podlife.kube import wait_ready
+from podlife.scene import Scene
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec
-from podlife.scene import Scene
 
 HOST_ADDRESS, NEIGHBOUR_ADDRESS = "198.18.0.1", "198.18.0.2"
 HOST_PORT = 18080

@@ -17,9 +17,8 @@ from podlife.cluster.local.build import Builder
 from podlife.cluster.local.components import REGISTRY_ADDRESS
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
-
-from podlife.waiting import wait_for
 from podlife.scene import Scene
+from podlife.waiting import wait_for
 
 #: One test here runs a pytest session of its own, the others the CLI: run alone, as in CI.
 pytestmark = pytest.mark.exclusive

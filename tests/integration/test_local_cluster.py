@@ -12,12 +12,11 @@ from podlife.access import served_by
 from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
+from podlife.kernel.images import BUSYBOX
 from podlife.kube import running_pod, wait_ready
+from podlife.scene import Scene
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
-from podlife.kernel.images import BUSYBOX
-from podlife.scene import Scene
-
 from tests.integration.conftest import Kubectl
 
 
@@ -47,7 +46,8 @@ def test_service_reachable_from_host_and_from_a_pod(scene: Scene, k8s: client.Ap
     assert from_pod.stdout in names
 
 
-def test_service_and_statefulset_names_resolve_and_claim_binds(scene: Scene, k8s: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
+def test_service_and_statefulset_names_resolve_and_claim_binds(scene: Scene, k8s: client.ApiClient, namespace: str,
+                                                                kubectl: Kubectl) -> None:
     db = Netexec("db")
     scene.apply(db.service(headless=True), db.statefulset(claim_size="1Mi"), client_pod("client"))
     wait_ready(k8s, namespace, db.selector, 1)

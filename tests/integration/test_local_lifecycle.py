@@ -18,8 +18,8 @@ from podlife.cluster.local.build import resolve_version
 from podlife.cluster.local.components import Settings
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kube import wait_ready
-from podlife.workloads.agnhost import Netexec
 from podlife.scene import Scene
+from podlife.workloads.agnhost import Netexec
 from tests.integration import hostsnap
 
 BACKOFF_OVERRIDE = "crashLoopBackOff.maxContainerRestartPeriod=60s"
@@ -32,7 +32,7 @@ def podlife(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.lifecycle
 def test_down_restores_the_host_and_concurrent_ups_start_one_cluster(scene: Scene, podlife_cluster: ClusterHandle, k8s: client.ApiClient,
                                                                      namespace: str) -> None:
-    if podlife_cluster.provider != "local":
+    if not podlife_cluster.on_this_host:
         pytest.skip("tests the local provider")
     db = Netexec("db", replicas=2)
     scene.apply(db.service(), db.statefulset(claim_size="1Mi"))

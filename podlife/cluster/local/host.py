@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
