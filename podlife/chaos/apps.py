@@ -86,6 +86,14 @@ def rolling_update(jig: AppJig, window: Window) -> Hit:
     return Hit("rolling-update", started, old)
 
 
+def known_pods(jig: AppJig, window: Window) -> set[str]:
+    """The app's pods now, and every pod that served before: none of them is a newcomer.
+
+    Pods that served and are gone count too: a pod an earlier flap removed is no new pod.
+    """
+    return {name_of(p) for p in jig.scene.pods(jig.app.selector)} | set(window.attributed().served_by())
+
+
 def newcomer(window: Window, known: set[str]) -> str | None:
     """A pod not in ``known`` that has served a request."""
     return next((pod for pod in window.attributed().served_by() if pod not in known), None)
@@ -96,15 +104,15 @@ def scale_up(jig: AppJig, window: Window, to: int) -> Hit:
 
     Marks ``scale-up`` and ``new pods serving``; the hit is the new pods.
     """
-    known = {name_of(p) for p in jig.scene.pods(jig.app.selector)}
+    known, adding = known_pods(jig, window), to - len(jig.scene.pods(jig.app.selector))
     started = window.mark("scale-up")
     jig.scale(to)
 
     def new_pods_serving() -> tuple[str, ...] | None:
         served = [pod for pod in window.attributed().served_by() if pod not in known]
-        return tuple(sorted(served)) if len(served) >= to - len(known) else None
+        return tuple(sorted(served)) if len(served) >= adding else None
 
-    new = wait_for(new_pods_serving, SETTLE_TIMEOUT, f"the {to - len(known)} new pod(s) to serve")
+    new = wait_for(new_pods_serving, SETTLE_TIMEOUT, f"the {adding} new pod(s) to serve")
     window.mark("new pods serving")
     settle(jig, window, "scale-up")
     return Hit("scale-up", started, new)
@@ -128,7 +136,7 @@ def scale_down(jig: AppJig, window: Window, to: int, attempts: int = 1) -> Hit:
     for attempt in range(1, attempts + 1):
         if attempt > 1 and window.ledger.failures:
             break
-        known = {name_of(p) for p in jig.scene.pods(jig.app.selector)}
+        known = known_pods(jig, window)
         jig.scale(jig.app.replicas + 1)
         wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "the extra pod to serve")
         at = window.mark("scale-down" if attempt == 1 else f"scale-down {attempt}")
@@ -145,7 +153,7 @@ def kill_pod(jig: AppJig, window: Window, served: dict[str, int]) -> Hit:
     Marks ``deleted POD`` and ``replacement serving``; the hit is the victim, its replacement named.
     """
     victim = max(served, key=lambda pod: served[pod])
-    known = {name_of(p) for p in jig.scene.pods(jig.app.selector)}
+    known = known_pods(jig, window)
     started = window.mark(f"deleted {victim}")
     jig.delete_pod(victim)
     replacement = wait_for(lambda: newcomer(window, known), SETTLE_TIMEOUT, "a replacement pod to serve")
