@@ -12,7 +12,8 @@ T = TypeVar("T")
 __all__ = ["WaitTimeout", "wait_for", "waiting_on"]
 
 #: What the current ``wait_for`` calls of this process wait for, innermost last; a test that
-#: overruns its time limit names it (see the plugin's ``test_time_limit``).
+#: overruns its time limit names it (see ``guards``' time limit). The one piece of process state
+#: in podlife: the limit's SIGALRM handler runs in no test's frame and can reach nothing else.
 _waits: list[str] = []
 
 
