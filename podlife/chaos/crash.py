@@ -3,7 +3,7 @@
 Nothing inside the pod can do this to an arbitrary app: a SIGKILL sent to PID 1 from its own
 PID namespace (``kubectl exec``, an ephemeral container) is ignored, and many images have no
 shell. The node's container runtime can, so this needs the harness on the node: the local
-cluster, whose containerd ``ctr`` reaches.
+cluster, whose containerd ``ctr`` reaches. Elsewhere the recipe is ``NotApplicable``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import subprocess
 
 from kubernetes import client
 
-from podlife.errors import ExecFailed
+from podlife.cluster.local.provider import LocalCluster
+from podlife.errors import ExecFailed, NotApplicable
+from podlife.scene import Scene
 from podlife.served import pod_status
+from podlife.waiting import wait_for
 
 
 def running_container(api: client.ApiClient, namespace: str, pod: str, container: str) -> str | None:
@@ -30,3 +33,39 @@ def kill_container(ctr: list[str], container_id: str) -> None:
     proc = subprocess.run([*ctr, "tasks", "kill", "--signal", "SIGKILL", container_id], capture_output=True, text=True)
     if proc.returncode != 0:
         raise ExecFailed(f"could not kill container {container_id[:12]}: {proc.stderr.strip()[:300]}")
+
+
+def node_runtime(scene: Scene) -> list[str]:
+    """The ``ctr`` command of the scene's node; ``NotApplicable`` where the harness is not on the node."""
+    if not scene.cluster.on_this_host:
+        raise NotApplicable("crashing a container takes the node's container runtime: the local cluster only")
+    return LocalCluster().ctr_command()
+
+
+def crash(scene: Scene, pod: str, container: str, killed: set[str], timeout: float) -> str:
+    """Wait until ``container`` of ``pod`` runs as a process not yet in ``killed``, kill it, and return its id.
+
+    The id joins ``killed``, so repeated crashes each hit the next run of the container, never
+    the same one twice.
+    """
+    ctr = node_runtime(scene)
+
+    def next_run() -> str | None:
+        found = running_container(scene.api, scene.namespace, pod, container)
+        return found if found not in killed else None
+
+    running = wait_for(next_run, timeout, f"{container} of {pod} to run again")
+    kill_container(ctr, running)
+    killed.add(running)
+    return running
+
+
+def crash_all(scene: Scene, pods: list[str], container: str) -> list[str]:
+    """Kill ``container`` in each of ``pods`` where it runs now; the ids of those killed."""
+    ctr, hit = node_runtime(scene), []
+    for pod in pods:
+        running = running_container(scene.api, scene.namespace, pod, container)
+        if running:
+            kill_container(ctr, running)
+            hit.append(running)
+    return hit
