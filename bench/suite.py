@@ -1,12 +1,16 @@
 """Benchmark of the quick scenario profile: each scenario's wall time beside the Kubernetes
 timers it has to wait out, so the harness's own overhead is visible.
 
-Run: ``python bench/suite.py [-n 2] [pytest args...]``. It runs ``pytest scenarios -m "not
-slow"`` (against the cluster ``--cluster`` picks, the local one by default), then reads the
-per-test durations from ``reports/junit.xml`` and the declared timers (back-off delays, grace
-periods: ``Evidence.waits_on``) from ``reports/summary.json``. Overhead is wall time minus
+Run: ``python bench/suite.py [--smoke] [-n 2] [pytest args...]``. It runs ``pytest scenarios -m
+"not slow"`` (against the cluster ``--cluster`` picks, the local one by default) into a scratch
+directory, so the reports of the run before it stay in ``reports/``, then reads the per-test
+durations from its ``junit.xml`` and the declared timers (back-off delays, grace periods:
+``Evidence.waits_on``) from its ``summary.json``. Overhead is wall time minus
 timers: deploying, scheduling, starting containers, watching and reading back evidence.
 The suite's own wall time is printed against the target of 10 minutes with ``-n 2``.
+
+``--smoke`` (CI) runs one scenario of the profile (``common.SMOKE_SCENARIO``, about 15 s) the
+same way, and prints the same table for it, without the target.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from common import SMOKE_SCENARIO, bench_parser, quick_profile
+
+from podlife.report.summary import TIMERS
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 600.0
-TIMERS = "kubernetes_timers_s"
 
 
 def durations(junit: Path) -> dict[str, float]:
@@ -43,23 +51,32 @@ def timers(summary: Path) -> dict[str, float]:
     return out
 
 
-def main(args: list[str]) -> int:
-    if not any(a.startswith("-n") for a in args):
-        args = ["-n", "2", *args]
+def pytest_command(smoke: bool, pytest_args: list[str], out: Path) -> list[str]:
+    """The profile's pytest run, reporting into ``out``, on 2 xdist workers unless ``pytest_args`` say how many."""
+    workers = [] if any(a.startswith("-n") for a in pytest_args) else ["-n", "2"]
+    reports = [f"--junitxml={out / 'junit.xml'}", f"--podlife-summary={out / 'summary.json'}",
+               f"--alluredir={out / 'allure-results'}"]
+    return [sys.executable, "-m", "pytest", *quick_profile(smoke), "-q", "-p", "no:cacheprovider", *reports, *workers,
+            *pytest_args]
+
+
+def main(argv: list[str]) -> int:
+    parser = bench_parser(__doc__, f"the one scenario {SMOKE_SCENARIO}, without the 10-minute target")
+    parser.epilog = "Other arguments go to pytest (-n 2 unless they say how many workers)."
+    args, pytest_args = parser.parse_known_args(argv)
+    out = Path(tempfile.mkdtemp(prefix="podlife-suite-bench-"))
     started = time.monotonic()
-    code = subprocess.call([sys.executable, "-m", "pytest", "scenarios", "-m", "not slow", "-q", "-p", "no:cacheprovider", *args],
-                           cwd=ROOT)
+    code = subprocess.call(pytest_command(args.smoke, pytest_args, out), cwd=ROOT)
     wall = time.monotonic() - started
-    took, waited = durations(ROOT / "reports/junit.xml"), timers(ROOT / "reports/summary.json")
+    took, waited = durations(out / "junit.xml"), timers(out / "summary.json")
     print(f"\n{'scenario':<92} {'wall s':>7} {'timers s':>8} {'overhead s':>10}")
     for test, seconds in sorted(took.items(), key=lambda kv: -kv[1]):
         timer = waited.get(test)
         print(f"{test:<92} {seconds:7.1f} {timer if timer is not None else '-':>8} "
               f"{seconds - timer if timer is not None else float('nan'):10.1f}")
-    serial = sum(took.values())
-    print(f"\nsuite wall time: {wall:.0f}s (target with -n 2: <= {TARGET_S:.0f}s) "
-          f"{'met' if wall <= TARGET_S else 'MISSED'}; tests' own time summed: {serial:.0f}s; "
-          f"declared timers summed: {sum(waited.values()):.0f}s")
+    target = "" if args.smoke else f" (target with -n 2: <= {TARGET_S:.0f}s) {'met' if wall <= TARGET_S else 'MISSED'}"
+    print(f"\nsuite wall time: {wall:.0f}s{target}; tests' own time summed: {sum(took.values()):.0f}s; "
+          f"declared timers summed: {sum(waited.values()):.0f}s; reports in {out}")
     return code
 
 

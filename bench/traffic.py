@@ -1,6 +1,6 @@
 """Benchmark of the traffic generator against a local agnhost Service, beside wrk on the same target.
 
-Run as root with the local cluster (``podlife cluster up``): ``python bench/traffic.py``.
+Run as root with the local cluster (``podlife cluster up``): ``python bench/traffic.py [--smoke]``.
 The generator keeps a full record per request and opens a new connection for each, so wrk is
 run with ``Connection: close`` too. Printed: the highest rate the generator sustains (every
 request sent within SEND_LAG of its schedule and at least 95 % of the target rate achieved),
@@ -8,6 +8,9 @@ wrk's rate on the same Service, and their ratio. wrk runs last: it closes its co
 itself, and the TIME_WAIT sockets it leaves fill the ephemeral port range for a minute, which
 slows every later connect (the generator reads to EOF, so the server closes and the generator
 leaves none). wrk's figure varies by a third between runs on a 2-core machine.
+
+``--smoke`` (CI) sends one second at 100 req/s, then runs wrk for a second if it is installed:
+the whole path, deploy to ratio, in well under a minute, its figures meaning nothing.
 """
 
 from __future__ import annotations
@@ -16,64 +19,100 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from common import bench_parser, local_scene
 
 from podlife.access import Target
-from podlife.cluster.base import describe
 from podlife.cluster.local.provider import LocalCluster
-from podlife.namespaces import NamespaceJanitor
-from podlife.observe.traffic import Traffic
+from podlife.observe.traffic import Ledger, Traffic
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import AppJig
 
 RATES = (100, 200, 400, 800, 1200, 1600, 2000, 2200, 2400, 2600, 2800, 3200)
 SECONDS = 5.0
+SMOKE_RATES, SMOKE_SECONDS = (100,), 1.0
 SEND_LAG = 0.1
 
 
-def generator_rate(url: str, rate: float) -> tuple[float, float, bool]:
-    """(achieved rate, worst send lag, sustained?) for one run at ``rate``."""
-    traffic = Traffic(Target(url), rate=rate, limit=int(rate * SECONDS), max_seconds=SECONDS)
+@dataclass(frozen=True)
+class Step:
+    """One run of the generator at one rate."""
+
+    rate: float
+    achieved: float
+    #: The worst lag of a request's send behind its schedule, in seconds.
+    lag: float
+
+    @property
+    def sustained(self) -> bool:
+        return self.achieved >= 0.95 * self.rate and self.lag <= SEND_LAG
+
+    @classmethod
+    def of(cls, ledger: Ledger, rate: float) -> Step:
+        """The step a ledger records: its requests over the time from the first send to the last answer."""
+        span = max(r.finished for r in ledger.requests) - min(r.sent for r in ledger.requests)
+        return cls(rate, len(ledger.requests) / span, ledger.max_send_lag())
+
+
+def generator_step(url: str, rate: float, seconds: float) -> Step:
+    """Send ``rate`` requests a second to ``url`` for ``seconds``."""
+    traffic = Traffic(Target(url), rate=rate, limit=int(rate * seconds), max_seconds=seconds)
     with traffic:
         ledger = traffic.finish()
-    span = max(r.finished for r in ledger.requests) - min(r.sent for r in ledger.requests)
-    achieved = len(ledger.requests) / span
-    return achieved, ledger.max_send_lag(), achieved >= 0.95 * rate and ledger.max_send_lag() <= SEND_LAG
+    return Step.of(ledger, rate)
 
 
-def wrk_rate(url: str) -> float:
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{SECONDS:.0f}s", "-H", "Connection: close", url],
+def climb(rates: Sequence[float], run: Callable[[float], Step]) -> float:
+    """Run the steps up to the first one not sustained, printing each; the highest rate sustained (0 if none)."""
+    sustained = 0.0
+    for rate in rates:
+        step = run(rate)
+        print(f"generator at {rate:>5}/s: achieved {step.achieved:7.1f}/s, worst send lag {step.lag * 1000:6.1f} ms"
+              f"{'' if step.sustained else '  (not sustained)'}")
+        if not step.sustained:
+            break
+        sustained = step.achieved
+    return sustained
+
+
+def wrk_requests_per_second(output: str) -> float:
+    """wrk's ``Requests/sec`` figure."""
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise ValueError(f"wrk printed no Requests/sec:\n{output}")
+    return float(match.group(1))
+
+
+def wrk_rate(url: str, seconds: float) -> float:
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds:.0f}s", "-H", "Connection: close", url],
                          capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return wrk_requests_per_second(out)
 
 
-def main() -> int:
-    if shutil.which("wrk") is None:
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser(__doc__, "one 1 s step at 100 req/s, then wrk for 1 s if installed")
+    args = parser.parse_args(argv)
+    rates, seconds = (SMOKE_RATES, SMOKE_SECONDS) if args.smoke else (RATES, SECONDS)
+    has_wrk = shutil.which("wrk") is not None
+    if not has_wrk and not args.smoke:
         print("bench/traffic.py: needs wrk (apt-get install wrk)", file=sys.stderr)
         return 1
     cluster = LocalCluster()
     if not cluster.is_up():
         print("bench/traffic.py: the local cluster is not up (podlife cluster up)", file=sys.stderr)
         return 1
-    handle = describe("local", cluster.layout.kubeconfig, None)
-    api = handle.api_client()
-    janitor = NamespaceJanitor(api, uuid.uuid4().hex[:8])
-    namespace = janitor.create("bench-traffic")
-    try:
-        url = AppJig(api, handle, namespace, Netexec("web", replicas=2, readiness_probe=True)).deploy().url
-        sustained = 0.0
-        for rate in RATES:
-            achieved, lag, ok = generator_rate(url, rate)
-            print(f"generator at {rate:>5}/s: achieved {achieved:7.1f}/s, worst send lag {lag * 1000:6.1f} ms{'' if ok else '  (not sustained)'}")
-            if not ok:
-                break
-            sustained = achieved
-        wrk = wrk_rate(url)
+    with local_scene(cluster, "bench-traffic") as scene:
+        url = AppJig(scene, Netexec("web", replicas=2, readiness_probe=True)).deploy().url
+        sustained = climb(rates, lambda rate: generator_step(url, rate, seconds))
         print(f"sustained generator rate (full per-request records): {sustained:.0f} req/s")
+        if not has_wrk:
+            print("wrk: not installed, no comparison (apt-get install wrk)")
+            return 0
+        wrk = wrk_rate(url, seconds)
         print(f"wrk, same target, new connection per request:        {wrk:.0f} req/s")
         print(f"ratio generator/wrk: {sustained / wrk:.3f}")
-    finally:
-        janitor.delete_all(wait=False)
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 from kubernetes import client
 
-from podlife import guards
+from podlife import guards, schedule
 from podlife.chaos.upgrade import UpgradeWatch
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.providers import PROVIDERS
@@ -94,7 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in (
         "claim(*ids): the claims of the catalog (docs/claims.md) this test verifies",
         "control: a negative control: shows the claim check fails on the bad variant",
-        "slow: waits minutes on Kubernetes timers (excluded from the quick profile)",
+        "slow(seconds=N): waits about N seconds on Kubernetes timers (excluded from the quick profile); "
+        "the longest run first, each on an xdist worker of its own (podlife.schedule)",
         "disruptive: kills or deletes workload pods; refused on existing clusters unless allowed",
         "lifecycle: stops and restarts the local cluster itself; run alone, last",
         "exclusive: runs whole pytest sessions of its own at full load; run alone (--run-exclusive)",
@@ -110,6 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"podlife: {err}") from None
     config.pluginmanager.register(SummaryPlugin(), "podlife-summary")
     config.pluginmanager.register(guards, "podlife-guards")
+    config.pluginmanager.register(schedule, "podlife-schedule")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "podlife-xdist-controller")
 

@@ -16,7 +16,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import Iterator
 
-import allure
 import pytest
 
 from podlife.observe.kubelet import BackoffPolicy, expected_backoff
@@ -80,7 +79,7 @@ def report_backoff(evidence: Evidence, policy: BackoffPolicy, measured: list[Res
     evidence.attach("restart delays", table(policy, measured))
     curve = [(n, low, policy.delay(n), high) for n, (low, high) in windows.items()]
     chart = backoff_chart(curve, [(r.number, r.delay) for r in measured], f"crash-loop back-off ({policy.source})")
-    evidence.attach("back-off chart", chart, allure.attachment_type.SVG)
+    evidence.attach("back-off chart", chart, "svg")
 
 
 @pytest.mark.claim("LC-04")
@@ -103,7 +102,7 @@ def test_control_back_off_of_another_policy_is_caught(scene: Scene, evidence: Ev
 
 
 @pytest.mark.claim("LC-04")
-@pytest.mark.slow
+@pytest.mark.slow(seconds=910)  # restarts 1-8 at the default back-off: 0+10+20+40+80+160+300+300 s
 def test_crash_loop_back_off_reaches_its_cap(scene: Scene, evidence: Evidence) -> None:
     with crash_loop(scene, Crasher()) as loop:
         count = loop.policy.restarts_until_cap() + 1  # two restarts at the cap show it is one
@@ -127,7 +126,7 @@ def crash_after_healthy_run(scene: Scene, healthy_for: int) -> tuple[BackoffPoli
 
 
 @pytest.mark.claim("LC-05")
-@pytest.mark.slow
+@pytest.mark.slow(seconds=655)  # restarts 1-3 (0+10+20 s), the 615 s healthy run, restarts 4-5 started over (0+10 s)
 def test_back_off_starts_over_after_ten_healthy_minutes(scene: Scene, evidence: Evidence) -> None:
     policy, measured = crash_after_healthy_run(scene, RESET_AFTER + 15)
     assert_starts_over(policy, measured, LONG_RUN)
@@ -135,7 +134,7 @@ def test_back_off_starts_over_after_ten_healthy_minutes(scene: Scene, evidence: 
 
 @pytest.mark.claim("LC-05")
 @pytest.mark.control
-@pytest.mark.slow
+@pytest.mark.slow(seconds=450)  # restarts 1-3 (0+10+20 s), the 300 s healthy run, restarts 4-5 not reset (40+80 s)
 def test_control_back_off_kept_after_a_shorter_run(scene: Scene, evidence: Evidence) -> None:
     policy, measured = crash_after_healthy_run(scene, RESET_AFTER // 2)
     with pytest.raises(AssertionError, match="did not start over"):

@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 import pytest
 
-from podlife.chaos.crash import kill_container, running_container
+from podlife.chaos.apps import Hit
+from podlife.chaos.crash import crash_all
 from podlife.chaos.upgrade import UpgradeWatch
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.image_load import load_into_local
@@ -38,12 +39,12 @@ from podlife.cluster.local.provider import LocalCluster
 from podlife.observe.clock import now
 from podlife.observe.window import Window
 from podlife.report.summary import Evidence
-from podlife.verdicts.traffic import assert_no_request_lost
+from podlife.served import name_of
+from podlife.verdicts.traffic import assert_no_request_lost, check_hit_traffic
 from podlife.verdicts.upgrade import (
     assert_endpoints_never_emptied,
     assert_pods_untouched,
 )
-from podlife.verdicts.workload import check_hit_traffic
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import App, AppJig, MakeJig
@@ -65,7 +66,7 @@ Upgrade = Callable[[AppJig], dict[str, Any]]
 @pytest.fixture
 def versions(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """The local cluster restarted on the version to upgrade from; after the test, back on the run's version."""
-    if podlife_cluster.provider != "local":
+    if not podlife_cluster.on_this_host:
         pytest.skip("upgrading in place replaces the local cluster's processes: the local cluster only")
     target = resolve_version(podlife_cluster.version)
     minor = int(re.match(r"1\.(\d+)", target).group(1))  # type: ignore[union-attr]
@@ -81,10 +82,7 @@ def versions(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
 def kill_app_containers(jig: AppJig) -> Callable[[], None]:
     """What a careless upgrade does while the kubelet is down: the node's containers are killed."""
     def kill() -> None:
-        for pod in jig.scene.pods(jig.app.selector):
-            container = running_container(jig.scene.api, jig.scene.namespace, pod.metadata.name, WEB.container)
-            if container:
-                kill_container(LocalCluster().ctr_command(), container)
+        crash_all(jig.scene, [name_of(pod) for pod in jig.scene.pods(jig.app.selector)], WEB.container)
     return kill
 
 
@@ -117,7 +115,7 @@ def serve_through(jig: MakeJig, evidence: Evidence, upgrade: Upgrade, served: Ap
 
 @pytest.mark.claim("LC-01")
 @pytest.mark.lifecycle
-@pytest.mark.slow
+@pytest.mark.slow(seconds=90)  # no Kubernetes timer: two restarts of the local cluster, web's start, the upgrade (estimated)
 @pytest.mark.disruptive
 def test_in_place_upgrade_leaves_running_apps_alone(versions: tuple[str, str], jig: MakeJig, evidence: Evidence) -> None:
     window, started = serve_through(jig, evidence, in_place(versions))
@@ -129,7 +127,7 @@ def test_in_place_upgrade_leaves_running_apps_alone(versions: tuple[str, str], j
 @pytest.mark.claim("LC-01")
 @pytest.mark.control
 @pytest.mark.lifecycle
-@pytest.mark.slow
+@pytest.mark.slow(seconds=90)  # as the check above (estimated)
 @pytest.mark.disruptive
 def test_control_upgrade_that_kills_containers_is_caught(versions: tuple[str, str], jig: MakeJig,
                                                          evidence: Evidence) -> None:
@@ -139,7 +137,7 @@ def test_control_upgrade_that_kills_containers_is_caught(versions: tuple[str, st
 
 
 @pytest.mark.claim("LC-01")
-@pytest.mark.slow
+@pytest.mark.slow(seconds=3480)  # waits for your upgrade: at most 4 x --test-time-limit (900 s) less 120 s
 @pytest.mark.disruptive
 def test_apps_keep_serving_while_you_upgrade(jig: MakeJig, evidence: Evidence, request: pytest.FixtureRequest) -> None:
     """On your cluster: ``--upgrade-watch version:1.37`` (or ``file:PATH``), then upgrade it your way.
@@ -170,7 +168,7 @@ def test_apps_keep_serving_while_you_upgrade(jig: MakeJig, evidence: Evidence, r
 
 @pytest.mark.claim("LC-01")
 @pytest.mark.lifecycle
-@pytest.mark.slow
+@pytest.mark.slow(seconds=90)  # as the reference app's check above, per workload (estimated)
 @pytest.mark.disruptive
 def test_your_workload_survives_an_in_place_upgrade(versions: tuple[str, str], user_app: UserApp, jig: MakeJig,
                                                     evidence: Evidence) -> None:
@@ -183,7 +181,7 @@ def test_your_workload_survives_an_in_place_upgrade(versions: tuple[str, str], u
         load_into_local(archive, LocalCluster().ctr_command(), REGISTRY_ADDRESS)
     window, started = serve_through(jig, evidence, in_place(versions), user_app)
     ledger = window.attributed()
-    check_hit_traffic(ledger, sorted(ledger.served_by()), started, "upgrade")
+    check_hit_traffic(ledger, Hit("upgrade", started, tuple(sorted(ledger.served_by()))))
     assert_no_request_lost(ledger, window.timeline, window.landmarks)
     assert_pods_untouched(window.timeline, started)
     assert_endpoints_never_emptied(window.timeline, user_app.access.service, started)

@@ -54,20 +54,30 @@ def upgrade_check(from_version: str, to_version: str, pytest_args: list[str], ou
 
     ``pytest_args`` may start with the ``--`` that separates them on a command line.
     """
-    if pytest_args[:1] == ["--"]:
-        pytest_args = pytest_args[1:]
     versions = [resolve_version(from_version), resolve_version(to_version)]
     if versions[0] == versions[1]:
         raise PodlifeError(f"--from and --to are the same version ({versions[0]}): nothing to compare")
+    return compare_runs((versions[0], versions[0]), (versions[1], versions[1]), pytest_args, out, say)
+
+
+def compare_runs(base: tuple[str, str], new: tuple[str, str], pytest_args: list[str], out: Path,
+                 say: Callable[[str], None]) -> int:
+    """Run the profile for the base and the new ``(label, version)``, each into ``out/<label>``, and compare them.
+
+    The upgrade check labels each run with its version; ``bench/upgrade_check.py --smoke`` runs one
+    version twice under two labels: every step of a check but a second version's build.
+    """
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
     args = pytest_args or list(DEFAULT_PYTEST_ARGS)
     timings = {}
-    for step, version in enumerate(versions, 1):
+    for step, (label, version) in enumerate((base, new), 1):
         say(f"upgrade-check {step}/2: Kubernetes {version} (built now if not cached: a cold build takes about 17 minutes)")
-        timings[version] = run_on(version, args, out / version, say)
+        timings[label] = run_on(version, args, out / label, say)
     (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    base, new = out / versions[0], out / versions[1]
-    rows = compare(load(base), load(new))
-    print(render(rows, f"{versions[0]} ({base})", f"{versions[1]} ({new})"))
-    save(rows, str(base), str(new), new)
-    say(f"phases: {json.dumps(timings)}; comparison in {new / 'compare.txt'}")
+    base_dir, new_dir = out / base[0], out / new[0]
+    rows = compare(load(base_dir), load(new_dir))
+    print(render(rows, f"{base[0]} ({base_dir})", f"{new[0]} ({new_dir})"))
+    save(rows, str(base_dir), str(new_dir), new_dir)
+    say(f"phases: {json.dumps(timings)}; comparison in {new_dir / 'compare.txt'}")
     return 1 if any(r.regression for r in rows) else 0
