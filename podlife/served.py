@@ -45,3 +45,8 @@ def pod_spec(pod: client.V1Pod) -> client.V1PodSpec:
 
 def pod_status(pod: client.V1Pod) -> client.V1PodStatus:
     return present(pod.status, f"status of pod {meta(pod).name}")
+
+
+def pod_ip(pod: client.V1Pod) -> str:
+    """The IP of a pod that runs: the server sets it once the pod's sandbox is up, so callers ask only of such pods."""
+    return present(pod_status(pod).pod_ip, f"IP of pod {meta(pod).name}")

@@ -15,6 +15,7 @@ from kubernetes import client
 from podlife.cluster.local.local_images import BUSYBOX
 from podlife.cluster.registry import NO_REGISTRY, Shelf, cluster_shelf
 from podlife.scene import Scene
+from podlife.served import name_of, pod_ip
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import MakeJig
 
@@ -28,10 +29,10 @@ class Recorder:
 
     @property
     def ip(self) -> str:
-        return self.pod.status.pod_ip
+        return pod_ip(self.pod)
 
     def log(self) -> str:
-        return self.scene.log(self.pod.metadata.name)
+        return self.scene.log(name_of(self.pod))
 
 
 @pytest.fixture

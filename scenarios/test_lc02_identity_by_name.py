@@ -17,6 +17,7 @@ from kubernetes import client
 
 from podlife.errors import ExecFailed
 from podlife.scene import Scene
+from podlife.served import meta, name_of, pod_ip
 from podlife.verdicts.identity import assert_reaches
 from podlife.waiting import wait_for
 from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
@@ -53,16 +54,16 @@ def ask(scene: Scene, url: str, patience: float = 0.0) -> str | None:
 
 def replace_pod(scene: Scene, selector: dict[str, str], name: str) -> tuple[str, client.V1Pod]:
     """Delete pod ``name``; return its IP and the Ready pod that was created to replace it."""
-    before = {p.metadata.uid for p in scene.ready_pods(selector)}
+    before = {meta(p).uid for p in scene.ready_pods(selector)}
     old = scene.pod(name)
     scene.delete_pod(name, grace_period=1)
 
     def replacement() -> client.V1Pod | None:
         pods = scene.ready_pods(selector)
-        fresh = [p for p in pods if p.metadata.uid not in before]
+        fresh = [p for p in pods if meta(p).uid not in before]
         return fresh[0] if fresh and len(pods) == len(before) else None
 
-    return old.status.pod_ip, wait_for(replacement, 90, f"{name}'s replacement to be Ready")
+    return pod_ip(old), wait_for(replacement, 90, f"{name}'s replacement to be Ready")
 
 
 def start_client(scene: Scene) -> None:
@@ -77,7 +78,7 @@ def replace_member(scene: Scene) -> Replacement:
     scene.wait_ready(db.selector, 2)
     start_client(scene)
     old_ip, fresh = replace_pod(scene, db.selector, "db-0")
-    return Replacement("db-0", old_ip, fresh.status.pod_ip,
+    return Replacement("db-0", old_ip, pod_ip(fresh),
                        ask(scene, f"http://db-0.db:{HTTP_PORT}/hostname", PATIENCE),
                        ask(scene, f"http://{old_ip}:{HTTP_PORT}/hostname"))
 
@@ -96,9 +97,9 @@ def test_service_name_reaches_the_replacement_pod(jig: MakeJig) -> None:
     app = jig(Netexec("web"))
     app.deploy()
     start_client(app.scene)
-    old_ip, fresh = replace_pod(app.scene, app.app.selector, app.pods()[0].metadata.name)
-    assert fresh.status.pod_ip != old_ip, f"the replacement kept IP {old_ip}: nothing to tell apart"
-    assert_reaches(ask(app.scene, "http://web/hostname", PATIENCE), fresh.metadata.name, "by its Service name")
+    old_ip, fresh = replace_pod(app.scene, app.app.selector, name_of(app.pods()[0]))
+    assert pod_ip(fresh) != old_ip, f"the replacement kept IP {old_ip}: nothing to tell apart"
+    assert_reaches(ask(app.scene, "http://web/hostname", PATIENCE), name_of(fresh), "by its Service name")
 
 
 @pytest.mark.claim("LC-02")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from podlife.scene import Scene
+from podlife.served import meta, pod_status
 from podlife.verdicts.identity import assert_state
 from podlife.waiting import wait_for
 from podlife.workloads.members import DATA, SCRATCH, Members
@@ -33,8 +34,9 @@ def report(scene: Scene, uid: str, restarts: int) -> dict[str, str]:
     """The running container's report, once pod ``uid`` has restarted it ``restarts`` times."""
     def current() -> dict[str, str] | None:
         pod = scene.pod(POD)
-        statuses = pod.status.container_statuses or []
-        if pod.metadata.uid != uid or not statuses or statuses[0].restart_count != restarts or not statuses[0].state.running:
+        statuses = pod_status(pod).container_statuses or []
+        if (meta(pod).uid != uid or not statuses or statuses[0].restart_count != restarts
+                or not (statuses[0].state and statuses[0].state.running)):
             return None
         lines = dict(line.split(" ", 1) for line in scene.log(POD).splitlines() if " " in line)
         return lines if set(lines) == set(PLACES) else None

@@ -23,6 +23,7 @@ from podlife.observe.timeline import Timeline
 from podlife.report.chart import backoff_chart
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
+from podlife.served import name_of, present
 from podlife.verdicts.backoff import Restart, allowed, assert_follows, assert_starts_over, infer, restarts, table
 from podlife.verdicts.replicas import assert_kept_as_replica, crash_looping
 from podlife.waiting import wait_for
@@ -59,7 +60,7 @@ class CrashLoop:
 def crash_loop(scene: Scene, crasher: Crasher) -> Iterator[CrashLoop]:
     with scene.watch() as timeline:
         scene.apply(crasher.deployment())
-        pod = wait_for(lambda: next(iter(scene.pods(crasher.selector)), None), 60, "the crashing pod").metadata.name
+        pod = name_of(wait_for(lambda: next(iter(scene.pods(crasher.selector)), None), 60, "the crashing pod"))
         try:
             yield CrashLoop(pod, crasher.name, timeline, expected_backoff(scene.api, scene.node_of(pod)))
         finally:
@@ -149,7 +150,7 @@ def test_replica_set_keeps_crash_looping_pod(scene: Scene, evidence: Evidence) -
                  120, "the pod to crash-loop")
         replica_sets = scene.apps.list_namespaced_replica_set(scene.namespace).items
     assert_kept_as_replica(loop.timeline, crasher.name)
-    counted = {rs.metadata.name: rs.status.replicas for rs in replica_sets}
+    counted = {name_of(rs): present(rs.status, f"status of ReplicaSet {name_of(rs)}").replicas for rs in replica_sets}
     assert list(counted.values()) == [1], f"the ReplicaSet should count the crash-looping pod as its one replica: {counted}"
 
 

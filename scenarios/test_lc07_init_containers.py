@@ -15,6 +15,7 @@ from podlife.observe.kubelet import BackoffPolicy
 from podlife.observe.records import parse_records
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
+from podlife.served import pod_status
 from podlife.verdicts.ordering import assert_one_at_a_time
 from podlife.waiting import wait_for
 from podlife.workloads.staged import APP, RECORDS, Staged, step_name
@@ -52,8 +53,7 @@ def test_failing_init_container_blocks_the_app_and_is_retried(scene: Scene, evid
     failures = [e for e, _ in records].count(f"{step_name(2)}-failed")
     assert failures == 2, f"step-2 should have failed twice before succeeding; records {[e for e, _ in records]}"
     assert_one_at_a_time(records, [step_name(n) for n in range(1, STEPS + 1)], f"{APP}-started")
-    status = scene.pod("staged").status
-    retried = {cs.name: cs.restart_count for cs in status.init_container_statuses}
+    retried = {cs.name: cs.restart_count for cs in pod_status(scene.pod("staged")).init_container_statuses or []}
     evidence.measure("init_restarts", retried)
     evidence.waits_on(steps=STEPS * STEP_SECONDS + 2 * STEP_SECONDS, backoff=BackoffPolicy().delay(2))
     assert retried[step_name(2)] == 2, f"the kubelet should have restarted step-2 twice: {retried}"

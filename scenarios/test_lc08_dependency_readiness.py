@@ -24,8 +24,7 @@ DEPENDENCY = "dependency"
 
 def waiting_on_dependency(timeline: Timeline) -> bool:
     """The app shows it is waiting: its readiness probe failed, or its init container is looping."""
-    return bool(timeline.events("Unhealthy")) or timeline.first(
-        "Pod", lambda e: e.facts["containers"].get(WAIT_FOR_DEPENDENCY) == "running") is not None
+    return bool(timeline.events("Unhealthy")) or timeline.first_running(WAIT_FOR_DEPENDENCY) is not None
 
 
 def dependency_arrives(jig: MakeJig, check: str) -> tuple[Window, str]:

@@ -18,7 +18,8 @@ from podlife.observe.clock import now
 from podlife.observe.shutdown import Shutdown
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
-from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until_post_start_done, first_seen_running
+from podlife.served import pod_status
+from podlife.verdicts.hooks import assert_absent_from_logs, assert_waiting_until_post_start_done
 from podlife.waiting import wait_for
 from podlife.workloads.witness import Hook, Witness
 
@@ -32,7 +33,7 @@ def start_and_stop(scene: Scene, witness: Witness) -> tuple[Shutdown, str]:
     """Start the witness under observation, keep its log, delete it; return what was seen and the log."""
     with scene.watch() as timeline:
         scene.apply(witness.pod("witness"))
-        wait_for(lambda: first_seen_running(timeline, "witness", witness.name), 60 + HOOK_SECONDS, "the witness to run")
+        wait_for(lambda: timeline.first_running(witness.name, "witness"), 60 + HOOK_SECONDS, "the witness to run")
         log = scene.log("witness")
         deleted_at = now()
         scene.delete_pod("witness")
@@ -67,6 +68,6 @@ def test_control_output_of_main_process_is_caught_in_logs(scene: Scene) -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "printer"}, "spec": {"restartPolicy": "Never",
            "containers": [{"name": "c", "image": BUSYBOX, "command": ["echo", HOOK_OUTPUT]}]}}
     scene.apply(pod)
-    wait_for(lambda: scene.pod("printer").status.phase == "Succeeded", 60, "the printer to finish")
+    wait_for(lambda: pod_status(scene.pod("printer")).phase == "Succeeded", 60, "the printer to finish")
     with pytest.raises(AssertionError, match="is in the container log"):
         assert_absent_from_logs(scene.log("printer"), HOOK_OUTPUT)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import pytest
 
 from podlife.chaos.deletion import delete_and_watch
+from podlife.kernel.defaults import HookAction
 from podlife.observe.timeline import Timeline
 from podlife.scene import Scene
 from podlife.verdicts.hooks import (
     assert_killed_by_failed_post_start,
     assert_terminated_despite_failed_pre_stop,
-    first_seen_running,
 )
 from podlife.waiting import wait_for
 from podlife.workloads.witness import Hook, Witness
@@ -32,7 +32,7 @@ def start_with_post_start(scene: Scene, hook: Hook) -> Timeline:
     witness = Witness(post_start=hook, grace_period=2)
     with scene.watch() as timeline:
         scene.apply(witness.pod("witness", restart_policy="Always"))
-        wait_for(lambda: first_seen_running(timeline, "witness", "witness")
+        wait_for(lambda: timeline.first_running("witness", "witness")
                  or timeline.most_restarts("witness", "witness") >= 1,
                  90, "the witness to run, or to be restarted")
     scene.evidence.attach("timeline", timeline.render())
@@ -41,7 +41,7 @@ def start_with_post_start(scene: Scene, hook: Hook) -> Timeline:
 
 @pytest.mark.claim("LC-10")
 @pytest.mark.parametrize("action", ["exec", "httpGet"])
-def test_failing_post_start_kills_the_container(scene: Scene, action: str) -> None:
+def test_failing_post_start_kills_the_container(scene: Scene, action: HookAction) -> None:
     timeline = start_with_post_start(scene, Hook(action, fails=True))
     assert_killed_by_failed_post_start(timeline, "witness", "witness")
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import pytest
 
 from podlife.chaos.deletion import delete_and_watch
+from podlife.kernel.defaults import HookAction, HookPhase
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
 from podlife.verdicts.hooks import HookTrail, assert_hook_ran
 from podlife.workloads.witness import Hook, Witness
 from scenarios.conftest import Recorder
 
-PHASES = ("poststart", "prestop")
+PHASES: tuple[HookPhase, ...] = ("poststart", "prestop")
 #: How long ``a``'s preStop takes in LC-15: well beyond b's SIGTERM arriving at once.
 SLOW_PRE_STOP = 3
 
@@ -38,7 +39,7 @@ def run_with_hooks(scene: Scene, recorder: Recorder | None, *witnesses: Witness)
 @pytest.mark.claim("LC-14")
 @pytest.mark.disruptive
 @pytest.mark.parametrize("action", ["exec", "httpGet"])
-def test_both_hook_actions_run_for_both_hooks(scene: Scene, recorder: Recorder, action: str) -> None:
+def test_both_hook_actions_run_for_both_hooks(scene: Scene, recorder: Recorder, action: HookAction) -> None:
     hook = Hook(action, recorder=recorder.ip)
     found = run_with_hooks(scene, recorder, Witness(post_start=hook, pre_stop=hook, grace_period=5))
     for phase in PHASES:

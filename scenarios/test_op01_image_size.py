@@ -50,7 +50,7 @@ def schedule() -> list[tuple[int, int]]:
 
 def running_at(scene: Scene, timeline: Timeline, pod: str) -> float | None:
     """When the watch first saw the pod's container running (a pod that cannot pull its image ends the wait)."""
-    seen = timeline.first("Pod", lambda e: e.name == pod and e.facts["containers"].get(CONTAINER) == "running")
+    seen = timeline.first_running(CONTAINER, pod)
     if seen is None:
         check_can_run(scene.pod(pod))
     return seen.seen if seen else None

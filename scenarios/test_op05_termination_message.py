@@ -14,7 +14,8 @@ from kubernetes import client
 
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
-from podlife.verdicts.termination import assert_message_shown
+from podlife.served import pod_status
+from podlife.verdicts.termination import assert_message_shown, termination_message
 from podlife.waiting import wait_for
 from podlife.workloads.farewell import Farewell
 
@@ -23,7 +24,7 @@ LAST_WORDS = "cannot open /data/db: permission denied"
 
 def run_to_failure(scene: Scene, farewell: Farewell) -> client.V1Pod:
     scene.apply(farewell.pod("farewell"))
-    return wait_for(lambda: (pod if (pod := scene.pod("farewell")).status.phase == "Failed" else None),
+    return wait_for(lambda: (pod if pod_status(pod := scene.pod("farewell")).phase == "Failed" else None),
                     60, "the container to fail")
 
 
@@ -36,7 +37,7 @@ def test_termination_message_file_shows_in_status(scene: Scene) -> None:
 def test_fallback_to_logs_shows_log_tail(scene: Scene, evidence: Evidence) -> None:
     farewell = Farewell(log_lines=("starting", LAST_WORDS), policy="FallbackToLogsOnError")
     pod = run_to_failure(scene, farewell)
-    evidence.measure("message", pod.status.container_statuses[0].state.terminated.message)
+    evidence.measure("message", termination_message(pod, "app"))
     assert_message_shown(pod, "app", LAST_WORDS)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from podlife.observe.records import parse_records
 from podlife.scene import Scene
+from podlife.served import present
 from podlife.verdicts.identity import assert_no_record_lost
 from podlife.waiting import wait_for
 from podlife.workloads.members import RECORDS, Members
@@ -40,11 +41,13 @@ def scale_down(scene: Scene, migrate: bool) -> tuple[set[str], set[str]]:
     scene.scale("StatefulSet", STORE.name, 2)
     wait_for(lambda: scene.gone(STORE.pod_name(REMOVED)), 60, "the removed member to go")
     claim = scene.core.read_namespaced_persistent_volume_claim(STORE.claim_name(REMOVED), scene.namespace)
-    assert claim.status.phase == "Bound", f"the removed member's claim should stay behind, bound; it is {claim.status.phase}"
+    phase = present(claim.status, f"status of claim {STORE.claim_name(REMOVED)}").phase
+    assert phase == "Bound", f"the removed member's claim should stay behind, bound; it is {phase}"
     if migrate:
         job = STORE.migration_job(REMOVED, TARGET)
         scene.apply(job)
-        wait_for(lambda: scene.batch.read_namespaced_job(job["metadata"]["name"], scene.namespace).status.succeeded,
+        name = job["metadata"]["name"]
+        wait_for(lambda: present(scene.batch.read_namespaced_job(name, scene.namespace).status, f"status of Job {name}").succeeded,
                  120, "the migration Job")
     remaining = set().union(*(records_of(scene, n) for n in range(2)))
     scene.evidence.measure("records", {"written": len(written), "on_remaining_members": len(remaining)})

@@ -16,6 +16,7 @@ from podlife.chaos.deletion import delete_and_watch
 from podlife.kernel.defaults import DEFAULT_GRACE
 from podlife.report.summary import Evidence
 from podlife.scene import Scene
+from podlife.served import pod_spec
 from podlife.verdicts.shutdown import (
     assert_killed_at_grace,
     assert_marked_before_removed,
@@ -43,8 +44,7 @@ def test_pre_stop_then_sigterm_then_sigkill_at_grace(scene: Scene, evidence: Evi
 @pytest.mark.claim("SD-03")
 def test_default_grace_period_is_30s(scene: Scene) -> None:
     scene.apply(Witness().pod("witness"))
-    spec = scene.pod("witness").spec
-    assert spec.termination_grace_period_seconds == DEFAULT_GRACE
+    assert pod_spec(scene.pod("witness")).termination_grace_period_seconds == DEFAULT_GRACE
 
 
 @pytest.mark.claim("SD-03")

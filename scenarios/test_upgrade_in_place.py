@@ -82,7 +82,7 @@ def versions(podlife_cluster: ClusterHandle, request: pytest.FixtureRequest) -> 
 def kill_app_containers(jig: AppJig) -> Callable[[], None]:
     """What a careless upgrade does while the kubelet is down: the node's containers are killed."""
     def kill() -> None:
-        crash_all(jig.scene, [name_of(pod) for pod in jig.scene.pods(jig.app.selector)], WEB.container)
+        crash_all(jig.scene, [name_of(pod) for pod in jig.scene.pods(jig.app.selector)], WEB.container()["name"])
     return kill
 
 
@@ -109,7 +109,8 @@ def serve_through(jig: MakeJig, evidence: Evidence, upgrade: Upgrade, served: Ap
         done = window.mark("upgraded")
         wait_for(lambda: now() - done >= TRAFFIC_AFTER_UPGRADE, TRAFFIC_AFTER_UPGRADE + 5, "the traffic tail after the upgrade")
     # Each pod's restart counts as last seen: the figure the verdict judges.
-    evidence.measure("container_restarts", {e.name: e.facts["restarts"] for e in window.timeline.of("Pod")})
+    evidence.measure("container_restarts", {e.name: {container: status.restarts for container, status in e.pod.containers.items()}
+                                            for e in window.timeline.of("Pod")})
     return window, started
 
 

@@ -20,6 +20,7 @@ from podlife.chaos.deletion import watch_deletion
 from podlife.observe.kubelet import expected_backoff
 from podlife.observe.window import Window
 from podlife.report.summary import Evidence
+from podlife.served import name_of
 from podlife.verdicts.advice import workload_advice
 from podlife.verdicts.backoff import allowed, assert_follows, restarts
 from podlife.verdicts.replicas import assert_kept_as_replica
@@ -98,11 +99,11 @@ def test_new_pod_gets_traffic_only_once_it_answers(app: tuple[AppJig, Target], e
 def test_pod_shuts_down_on_sigterm_within_its_grace_period(user_app: UserApp, app: tuple[AppJig, Target],
                                                           evidence: Evidence) -> None:
     jig, _ = app
-    victim = jig.pods()[0].metadata.name
+    victim = name_of(jig.pods()[0])
     pre_stop = PreStop.of(user_app.container_spec)
     shutdown = watch_deletion(jig.scene, victim, user_app.container, user_app.grace_period, pre_stop=pre_stop)
-    failed_hooks = [e for e in shutdown.timeline.events("FailedPreStopHook") if e.facts["object"] == f"Pod/{victim}"]
-    assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].facts['message']}"
+    failed_hooks = shutdown.timeline.events("FailedPreStopHook", victim)
+    assert not failed_hooks, f"the preStop hook of {victim} failed: {failed_hooks[0].event.message}"
     times = shutdown_times(shutdown, user_app.grace_period, pre_stop)
     for name, value in times.items():
         evidence.measure(name, value)
@@ -114,7 +115,7 @@ def test_crashed_container_restarts_with_the_kubelets_back_off(user_app: UserApp
                                                               evidence: Evidence) -> None:
     jig, _ = app
     scene, container = jig.scene, user_app.container
-    victim = jig.pods()[0].metadata.name
+    victim = name_of(jig.pods()[0])
     node_runtime(scene)  # a cluster whose nodes podlife cannot reach skips here, before any wait
     policy = expected_backoff(scene.api, scene.node_of(victim))
     with scene.watch() as timeline:

@@ -22,9 +22,10 @@ from typing import Any
 from kubernetes import client
 
 from podlife.observe.clock import now
-from podlife.observe.timeline import Entry, Timeline
+from podlife.observe.timeline import Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.observe.window import Window
+from tests.entries import pod_entry
 
 TICK = 0.01
 #: Ticks from creation to Ready, and from the deletion to the pod's removal.
@@ -167,7 +168,7 @@ class FakeScene:
     def _delete(self, pod: FakePod) -> None:
         if pod.deleted_at is None:
             pod.deleted_at = self.tick
-            self.timeline.entries.append(Entry(now(), "Pod", pod.name, "MODIFIED", {"deleting": now()}))
+            self.timeline.entries.append(pod_entry(now(), pod.name, deleting=now()))
 
     def _model(self, pod: FakePod) -> client.V1Pod:
         deleting = None if pod.deleted_at is None else datetime.now(timezone.utc)

@@ -7,10 +7,14 @@ import xml.dom.minidom
 import pytest
 
 from podlife.observe.kubelet import BackoffPolicy, backoff_policy, seconds
+from podlife.observe.snapshots import Running, Waiting
+from podlife.observe.timeline import Entry, Timeline
 from podlife.report.chart import backoff_chart
 from podlife.verdicts.backoff import Restart, allowed, assert_follows, assert_starts_over, infer
+from podlife.verdicts.backoff import restarts as restarts_seen
 from podlife.verdicts.identity import assert_never_overlapped, assert_overlapped
 from podlife.verdicts.ordering import assert_one_at_a_time
+from tests.entries import container, exited, pod_entry
 
 
 def restarts(*delays: float) -> list[Restart]:
@@ -75,6 +79,23 @@ def test_back_off_starting_over() -> None:
     assert_starts_over(BackoffPolicy(), restarts(1, 10, 20, 1, 10), 4)
     with pytest.raises(AssertionError, match="did not start over"):
         assert_starts_over(BackoffPolicy(), restarts(1, 10, 20, 40, 80), 4)
+
+
+def test_restart_delays_are_read_from_each_status_snapshot_once() -> None:
+    """A restart is counted from the first snapshot showing both the previous run's finish and the new run's start."""
+    def crash_loop(seen: float, restarts: int, started: float | None, finished: float) -> Entry:
+        state = Running(started) if started is not None else Waiting("CrashLoopBackOff")
+        return pod_entry(seen, "p", containers={"c": container(state, restarts, exited(1, finished))})
+
+    timeline = Timeline(origin=0.0, entries=[
+        pod_entry(0.0, "p", containers={"c": container(Running(0.0))}),
+        crash_loop(2.0, 1, None, 1.0),    # back-off: the restart has not started yet
+        crash_loop(3.0, 1, 1.5, 1.0),
+        crash_loop(4.0, 1, 1.5, 1.0),     # the same restart seen again
+        crash_loop(20.0, 2, 12.0, 2.0),
+        pod_entry(21.0, "other", containers={"c": container(Running(20.0), 5, exited(1, 19.0))}),
+    ])
+    assert restarts_seen(timeline, "p", "c") == [Restart(1, 1.0, 1.5), Restart(2, 2.0, 12.0)]
 
 
 def test_chart_is_valid_svg() -> None:

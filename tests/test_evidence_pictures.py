@@ -18,6 +18,7 @@ import pytest
 
 from podlife.errors import TestOverran
 from podlife.observe.shutdown import Shutdown
+from podlife.observe.snapshots import Termination
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.observe.window import Window
@@ -26,27 +27,29 @@ from podlife.report.drawing import attach_drawn, illustrate, shutdown_svg, traff
 from podlife.report.ledger_csv import COLUMNS, ledger_csv, outcome
 from podlife.report.pictures import UNKNOWN_LANE, endpoint_marks, short_pod_name, shutdown_picture, traffic_picture
 from podlife.report.summary import Evidence
+from tests.entries import container, event_entry, exited, pod_entry, slice_entry
 
 ZERO = 1000.0
 OLD_A, OLD_B, NEW = "web-5d8f7c9b6d-a1b2c", "web-5d8f7c9b6d-d3e4f", "web-7f9c6d8b44-g5h6i"
 
 
 def _pod(seen: float, name: str, change: str = "MODIFIED", ready: bool = True, deleting: float | None = None,
-         terminated: dict[str, Any] | None = None) -> Entry:
-    return Entry(ZERO + seen, "Pod", name, change, {"ready": ready, "deleting": deleting, "terminated": terminated or {}})
+         terminated: Termination | None = None) -> Entry:
+    """``name`` seen at ``seen``; ``terminated``: how its container ``web`` ended, if it has."""
+    return pod_entry(ZERO + seen, name, change, ready=ready, deleting=deleting,
+                     containers={"web": container(terminated)} if terminated else {})
 
 
 def _slice(seen: float, endpoints: dict[str, bool], change: str = "MODIFIED") -> Entry:
-    eps = {pod: {"ready": ready, "terminating": not ready} for pod, ready in endpoints.items()}
-    return Entry(ZERO + seen, "EndpointSlice", "web-abcde", change, {"service": "web", "endpoints": eps})
+    return slice_entry(ZERO + seen, endpoints, change, name="web-abcde")
 
 
 def _event(seen: float, reason: str, pod: str, change: str = "ADDED") -> Entry:
-    return Entry(ZERO + seen, "Event", f"{pod}.1", change, {"reason": reason, "object": f"Pod/{pod}", "message": "", "count": 1})
+    return event_entry(ZERO + seen, reason, pod, change)
 
 
-def _exited(code: int, finished: float, message: str = "") -> dict[str, Any]:
-    return {"web": {"exit_code": code, "finished": ZERO + finished, "message": message}}
+def _exited(code: int, finished: float, message: str = "") -> Termination:
+    return exited(code, ZERO + finished, message)
 
 
 def rollout() -> tuple[Ledger, Timeline, dict[str, float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -15,10 +16,22 @@ from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
 from podlife.observe.records import parse_records
 from podlife.observe.shutdown import Shutdown
+from podlife.observe.snapshots import (
+    ContainerSnapshot,
+    EndpointState,
+    Running,
+    SliceSnapshot,
+    Termination,
+    Waiting,
+    event_snapshot,
+    pod_snapshot,
+    slice_snapshot,
+)
 from podlife.observe.timeline import Entry, Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.shutdown import assert_killed_at_grace, assert_pre_stop_completed_before_sigterm
 from podlife.verdicts.traffic import assert_no_request_lost, explain_failures
+from tests.entries import container, event_entry, exited, pod_entry
 
 
 def _req(seq: int, sent: float, status: int | None = 200, pod: str | None = "a", error: str | None = None) -> Request:
@@ -48,8 +61,8 @@ def test_parse_records_skips_a_truncated_tail() -> None:
 
 
 def _shutdown(message: str, exit_code: int, finished: float, deleted_at: float = 100.0) -> Shutdown:
-    facts = {"terminated": {"w": {"exit_code": exit_code, "finished": finished, "message": message}}}
-    return Shutdown("p", "w", deleted_at, Timeline(entries=[Entry(0.0, "Pod", "p", "MODIFIED", facts)]))
+    ended = pod_entry(0.0, "p", containers={"w": container(exited(exit_code, finished, message))})
+    return Shutdown("p", "w", deleted_at, Timeline(entries=[ended]))
 
 
 @pytest.mark.parametrize("finished, ok", [(107.0, True), (110.0, True), (106.5, False), (110.5, False)])
@@ -109,7 +122,7 @@ def test_a_watch_line_that_is_not_an_event_opens_a_gap_the_next_list_closes(monk
             pass
 
     monkeypatch.setattr(timeline_module.watch, "Watch", UndecodableWatch)
-    recorder._follow("Pod", lister, "ns", lambda pod: {})
+    recorder._follow("Pod", lister, "ns", pod_snapshot)
     [(kind, broken, resumed, why)] = recorder.timeline.gaps
     assert (kind, why) == ("Pod", "watch sent a line that was not an event") and resumed is not None
     assert len(lists) == 2 and not recorder.timeline.entries
@@ -129,8 +142,8 @@ def test_connection_tracking_names_the_pod_address_behind_the_service() -> None:
 
 def test_attribution_takes_the_pod_that_held_the_address_when_the_request_was_sent() -> None:
     timeline = Timeline(origin=0.0, entries=[
-        Entry(1.0, "Pod", "old", "ADDED", {"ip": "10.244.0.203"}),
-        Entry(5.0, "Pod", "new", "ADDED", {"ip": "10.244.0.203"}),
+        pod_entry(1.0, "old", "ADDED", ip="10.244.0.203"),
+        pod_entry(5.0, "new", "ADDED", ip="10.244.0.203"),
     ])
     ledger = Ledger("http://x", 10, [
         replace(_req(0, 2.0, pod=None), source="10.244.0.1:1"),
@@ -142,3 +155,79 @@ def test_attribution_takes_the_pod_that_held_the_address_when_the_request_was_se
     assert attribute(ledger, seen, timeline) == 3
     assert attribute(ledger, seen, timeline) == 0, "a second pass names nothing more"
     assert [r.pod for r in ledger.requests] == ["old", "new", "new", None]
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _status(name: str, state: client.V1ContainerState | None, restarts: int = 0,
+            last: client.V1ContainerState | None = None) -> client.V1ContainerStatus:
+    return client.V1ContainerStatus(name=name, image="i", image_id="", ready=False, restart_count=restarts, state=state,
+                                    last_state=last)
+
+
+def _ended(code: int, started: int, finished: int, message: str | None = None) -> client.V1ContainerState:
+    return client.V1ContainerState(terminated=client.V1ContainerStateTerminated(
+        exit_code=code, reason="Error", started_at=_at(started), finished_at=_at(finished), message=message))
+
+
+def test_a_pods_status_becomes_a_typed_snapshot_of_each_container() -> None:
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="web-1", uid="u1", deletion_timestamp=_at(120)),
+        status=client.V1PodStatus(
+            phase="Running", pod_ip="10.244.0.5", conditions=[client.V1PodCondition(type="Ready", status="True")],
+            init_container_statuses=[_status("init", _ended(0, 90, 91, "started 90.5\n"))],
+            container_statuses=[
+                _status("app", client.V1ContainerState(running=client.V1ContainerStateRunning(started_at=_at(110))), 2,
+                        _ended(1, 100, 105)),
+                _status("side", client.V1ContainerState(waiting=client.V1ContainerStateWaiting(reason="CrashLoopBackOff")), 3),
+                _status("new", None),
+            ]))
+    snapshot = pod_snapshot(pod)
+    assert (snapshot.phase, snapshot.ready, snapshot.ip, snapshot.uid, snapshot.deleting) == ("Running", True, "10.244.0.5", "u1", 120.0)
+    assert list(snapshot.containers) == ["init", "app", "side", "new"]
+    assert snapshot.terminated("init") == Termination(0, "Error", 90.0, 91.0, "started 90.5\n")
+    app = snapshot.containers["app"]
+    assert (app.state, app.started, app.restarts, app.last) == (Running(110.0), 110.0, 2, Termination(1, "Error", 100.0, 105.0, None))
+    assert snapshot.running("app") and not snapshot.running("side") and snapshot.state("side") == Waiting("CrashLoopBackOff")
+    assert snapshot.containers["new"] == ContainerSnapshot(None, 0, None) and snapshot.restarts("gone") == 0
+    assert Entry(130.0, "web-1", "MODIFIED", snapshot).line(100.0) == (
+        " +30.000s Pod           MODIFIED web-1: Running, ready, ip 10.244.0.5, uid u1, deletionTimestamp +20.000s; "
+        "init: exit 0 (Error), ran -10.000s..-9.000s, message 'started 90.5\\n'; "
+        "app: running since +10.000s, 2 restarts, last run exit 1 (Error), ran +0.000s..+5.000s; "
+        "side: waiting (CrashLoopBackOff), 3 restarts; new: no state yet")
+
+
+def test_slices_and_events_become_snapshots_and_an_entry_is_read_as_its_own_kind_only() -> None:
+    eps = client.V1EndpointSlice(
+        address_type="IPv4", metadata=client.V1ObjectMeta(name="web-x", labels={"kubernetes.io/service-name": "web"}),
+        endpoints=[client.V1Endpoint(addresses=["10.244.0.5"], target_ref=client.V1ObjectReference(kind="Pod", name="web-1"),
+                                     conditions=client.V1EndpointConditions(ready=False, terminating=True)),
+                   client.V1Endpoint(addresses=["10.244.0.6"])])
+    endpoints = Entry(1.0, "web-x", "MODIFIED", slice_snapshot(eps))
+    assert endpoints.slice == SliceSnapshot("web", {"web-1": EndpointState(False, True), "10.244.0.6": EndpointState(False, False)})
+    assert endpoints.line(0.0).endswith("web-x: service web: web-1 not ready, terminating; 10.244.0.6 not ready")
+    event = client.CoreV1Event(metadata=client.V1ObjectMeta(name="web-1.1"), reason="Killing", count=1, message="x" * 300,
+                               involved_object=client.V1ObjectReference(kind="Pod", name="web-1"))
+    killing = event_snapshot(event)
+    assert (killing.reason, killing.object, len(killing.message), killing.count) == ("Killing", "Pod/web-1", 200, 1)
+    with pytest.raises(TypeError, match="entry for EndpointSlice web-x is read as an entry for a Pod"):
+        endpoints.pod
+
+
+def test_the_timeline_answers_what_scenarios_ask_of_a_pod() -> None:
+    timeline = Timeline(origin=0.0, entries=[
+        pod_entry(1.0, "web-1", containers={"app": container(Waiting("ContainerCreating"))}),
+        event_entry(1.5, "Killing", "web-2"),
+        pod_entry(2.0, "web-1", containers={"app": container(Running(2.0))}),
+        pod_entry(3.0, "web-1", deleting=3.0, containers={"app": container(exited(137, 2.9), restarts=1)}),
+        pod_entry(4.0, "web-1", "DELETED", deleting=3.0, containers={"app": container(Running(3.5), restarts=2)}),
+    ])
+    running = timeline.first_running("app")
+    assert running is not None and running.seen == 2.0 and timeline.first_running("app", "web-2") is None
+    assert timeline.terminations("web-1") == {"app": exited(137, 2.9)}, "a later run does not erase the last termination"
+    deleting = timeline.deleting("web-1")
+    assert deleting is not None and deleting.seen == 3.0 and timeline.deletion_started() == {"web-1": 3.0}
+    assert timeline.most_restarts("web-1", "app") == 2
+    assert [e.seen for e in timeline.events("Killing", "web-2")] == [1.5] and timeline.events("Killing", "web-1") == []

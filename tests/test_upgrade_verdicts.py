@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
@@ -12,17 +11,16 @@ from podlife.chaos.upgrade import UpgradeWatch
 from podlife.errors import PodlifeError
 from podlife.observe.timeline import Entry, Timeline
 from podlife.verdicts.upgrade import assert_endpoints_never_emptied, assert_pods_untouched
+from tests.entries import container, pod_entry, slice_entry
 
 
 def _pod(seen: float, name: str, change: str = "MODIFIED", restarts: int = 0, ip: str = "10.244.0.5",
          uid: str = "u1", deleting: float | None = None) -> Entry:
-    facts: dict[str, Any] = {"uid": uid, "ip": ip, "restarts": {"app": restarts}, "deleting": deleting}
-    return Entry(seen, "Pod", name, change, facts)
+    return pod_entry(seen, name, change, ip=ip, uid=uid, deleting=deleting, containers={"app": container(restarts=restarts)})
 
 
 def _slice(seen: float, **ready: bool) -> Entry:
-    return Entry(seen, "EndpointSlice", "web-x", "MODIFIED",
-                 {"service": "web", "endpoints": {p: {"ready": r, "terminating": False} for p, r in ready.items()}})
+    return slice_entry(seen, ready)
 
 
 UPGRADE = 10.0

@@ -10,6 +10,7 @@ from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import pre_stop_advice, workload_advice
 from podlife.verdicts.traffic import diagnose
 from podlife.verdicts.workload import PreStop, shutdown_times
+from tests.entries import container, exited, pod_entry, slice_entry
 
 
 def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:
@@ -17,18 +18,17 @@ def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:
 
 
 def _slice(seen: float, **ready: bool) -> Entry:
-    return Entry(seen, "EndpointSlice", "web-x", "MODIFIED",
-                 {"service": "web", "endpoints": {pod: {"ready": r, "terminating": False} for pod, r in ready.items()}})
+    return slice_entry(seen, ready)
 
 
 def _deleting(seen: float, pod: str) -> Entry:
-    return Entry(seen, "Pod", pod, "MODIFIED", {"deleting": seen})
+    return pod_entry(seen, pod, deleting=seen)
 
 
 TIMELINE = Timeline(origin=0.0, entries=[
-    Entry(0.0, "Pod", "old", "EXISTING", {"deleting": None}),
+    pod_entry(0.0, "old", "EXISTING"),
     _slice(0.0, old=True),
-    Entry(2.0, "Pod", "new", "ADDED", {"deleting": None}),
+    pod_entry(2.0, "new", "ADDED"),
     _slice(2.0, old=True, new=True),     # the new pod is there at 2.0 and first answers at 4.0
     _deleting(6.0, "old"),
     _slice(6.5, old=False, new=True),    # the old pod's endpoint goes 0.5 s after its deletion
@@ -86,9 +86,8 @@ def test_a_manifest_that_follows_the_advice_gets_none() -> None:
 
 def _shutdown(finished: float, exit_code: int) -> Shutdown:
     """A pod deleted at 0 whose app container finished at ``finished`` with ``exit_code``."""
-    state = {"finished": finished, "exit_code": exit_code, "message": ""}
     return Shutdown("web-1", "app", 0.0, Timeline(origin=0.0, entries=[
-        Entry(finished, "Pod", "web-1", "MODIFIED", {"terminated": {"app": state}})]))
+        pod_entry(finished, "web-1", containers={"app": container(exited(exit_code, finished))})]))
 
 
 SLEEP_5 = PreStop.of({"lifecycle": {"preStop": {"sleep": {"seconds": 5}}}})

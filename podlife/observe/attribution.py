@@ -88,8 +88,8 @@ def attribute(ledger: Ledger, seen: dict[str, str], timeline: Timeline) -> int:
     """
     pods_at: dict[str, list[tuple[float, str]]] = {}
     for entry in timeline.of("Pod"):
-        if entry.facts.get("ip"):
-            pods_at.setdefault(entry.facts["ip"], []).append((entry.seen, entry.name))
+        if entry.pod.ip:
+            pods_at.setdefault(entry.pod.ip, []).append((entry.seen, entry.name))
     named = 0
     for i, request in enumerate(ledger.requests):
         address = seen.get(request.source or "")

@@ -10,7 +10,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from podlife.observe.records import parse_records
+from podlife.observe.snapshots import Termination
 from podlife.observe.timeline import Timeline
+from podlife.served import present
 
 
 class DeclaredPreStop(Protocol):
@@ -37,17 +39,21 @@ class Shutdown:
     #: that records nothing of its own.
     pre_stop: DeclaredPreStop | None = None
 
-    def final_state(self) -> dict:
+    def final_state(self) -> Termination:
         """The container's terminated state as last reported before the pod vanished."""
-        for entry in reversed(list(self.timeline.of("Pod", self.pod))):
-            state = entry.facts["terminated"].get(self.container)
-            if state:
-                return state
-        raise AssertionError(f"pod {self.pod} vanished without ever reporting {self.container} terminated")
+        state = self.timeline.terminations(self.pod).get(self.container)
+        if state is None:
+            raise AssertionError(f"pod {self.pod} vanished without ever reporting {self.container} terminated")
+        return state
+
+    def stopped_after(self) -> float:
+        """Seconds from the harness's delete call to the container's finish (``finishedAt``, whole seconds)."""
+        finished = present(self.final_state().finished, f"finishedAt of {self.container}'s termination in pod {self.pod}")
+        return finished - self.deleted_at
 
     def of(self, container: str) -> "Shutdown":
         """The same deletion, seen from another container of the pod."""
         return replace(self, container=container)
 
     def records(self) -> list[tuple[str, float]]:
-        return parse_records(self.final_state()["message"])
+        return parse_records(self.final_state().message)

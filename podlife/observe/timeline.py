@@ -1,104 +1,72 @@
 """A recorder of what happened to a namespace's Pods, Events and EndpointSlices, on one clock.
 
 It watches from before the disruption to after it. Each watch notification becomes an
-``Entry`` stamped with the harness clock when it arrived, next to the object's own server
-timestamps, so a verdict can order "request failed" against "pod got its deletionTimestamp"
-or "endpoint turned not-ready".
+``Entry`` stamped with the harness clock when it arrived, carrying a typed snapshot of the
+object (``observe.snapshots``) with its own server timestamps, so a verdict can order "request
+failed" against "pod got its deletionTimestamp" or "endpoint turned not-ready".
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import urllib3
 from kubernetes import client, watch
 from tenacity import retry, stop_after_delay, wait_exponential
 
 from podlife.errors import HarnessError
-from podlife.observe.clock import epoch, now
-from podlife.served import meta, pod_status
+from podlife.observe.clock import now
+from podlife.observe.snapshots import (
+    EventSnapshot,
+    Kind,
+    PodSnapshot,
+    SliceSnapshot,
+    Snapshot,
+    Termination,
+    event_snapshot,
+    pod_snapshot,
+    slice_snapshot,
+)
+
+S = TypeVar("S", bound=Snapshot)
 
 
 @dataclass(frozen=True)
 class Entry:
+    """One watch notification: when the harness saw it, the object's name, the change, and what it said of the object."""
+
     seen: float
-    kind: str
     name: str
+    #: ``ADDED``, ``MODIFIED``, ``DELETED``, or ``EXISTING`` for what a list found when the watch (re)started.
     change: str
-    facts: dict[str, Any]
+    snapshot: Snapshot
+
+    @property
+    def kind(self) -> Kind:
+        return self.snapshot.kind
+
+    @property
+    def pod(self) -> PodSnapshot:
+        """The snapshot of a Pod entry; a ``TypeError`` for another kind (a query that forgot to filter)."""
+        return self._as(PodSnapshot)
+
+    @property
+    def slice(self) -> SliceSnapshot:
+        return self._as(SliceSnapshot)
+
+    @property
+    def event(self) -> EventSnapshot:
+        return self._as(EventSnapshot)
+
+    def _as(self, wanted: type[S]) -> S:
+        if not isinstance(self.snapshot, wanted):
+            raise TypeError(f"the timeline's entry for {self.kind} {self.name} is read as an entry for a {wanted.kind}")
+        return self.snapshot
 
     def line(self, origin: float) -> str:
-        return f"{self.seen - origin:+8.3f}s {self.kind:<13} {self.change:<8} {self.name}: {self.facts}"
-
-
-def _terminated(state: client.V1ContainerStateTerminated) -> dict[str, Any]:
-    return {
-        "exit_code": state.exit_code,
-        "reason": state.reason,
-        "started": epoch(state.started_at),
-        "finished": epoch(state.finished_at),
-        "message": state.message,
-    }
-
-
-def pod_facts(pod: client.V1Pod) -> dict[str, Any]:
-    """The pod's phase, readiness and, per container, its state, restart count and terminations.
-
-    ``terminated`` is each container's current terminated state; ``last`` its previous one
-    (``lastState``), which with ``started`` of the current run gives a restart's delay.
-    """
-    status = pod_status(pod)
-    ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
-    containers, terminated, last, restarts, started = {}, {}, {}, {}, {}
-    for cs in (status.init_container_statuses or []) + (status.container_statuses or []):
-        state = cs.state
-        restarts[cs.name] = cs.restart_count
-        if state is None:  # listed before the kubelet reported a state: no state to record yet
-            pass
-        elif state.waiting:
-            containers[cs.name] = f"waiting:{state.waiting.reason}"
-        elif state.running:
-            containers[cs.name] = "running"
-            started[cs.name] = epoch(state.running.started_at)
-        elif state.terminated:
-            containers[cs.name] = f"terminated:{state.terminated.exit_code}"
-            terminated[cs.name] = _terminated(state.terminated)
-            started[cs.name] = terminated[cs.name]["started"]
-        if cs.last_state and cs.last_state.terminated:
-            last[cs.name] = _terminated(cs.last_state.terminated)
-    return {
-        "phase": status.phase,
-        "ready": ready,
-        "ip": status.pod_ip,
-        "uid": meta(pod).uid,
-        "deleting": epoch(meta(pod).deletion_timestamp),
-        "containers": containers,
-        "restarts": restarts,
-        "started": started,
-        "terminated": terminated,
-        "last": last,
-    }
-
-
-def slice_facts(eps: client.V1EndpointSlice) -> dict[str, Any]:
-    """Per pod: whether the endpoint is ready (gets new traffic) and whether it is terminating."""
-    pods = {}
-    for ep in eps.endpoints or []:
-        pod = ep.target_ref.name if ep.target_ref else ",".join(ep.addresses)
-        cond = ep.conditions
-        pods[pod] = {"ready": bool(cond and cond.ready), "terminating": bool(cond and cond.terminating)}
-    return {"service": (meta(eps).labels or {}).get("kubernetes.io/service-name"), "endpoints": pods}
-
-
-def event_facts(ev: client.CoreV1Event) -> dict[str, Any]:
-    return {
-        "reason": ev.reason,
-        "object": f"{ev.involved_object.kind}/{ev.involved_object.name}",
-        "message": (ev.message or "")[:200],
-        "count": ev.count,
-    }
+        return f"{self.seen - origin:+8.3f}s {self.kind:<13} {self.change:<8} {self.name}: {self.snapshot.describe(origin)}"
 
 
 @dataclass
@@ -108,7 +76,7 @@ class Timeline:
     origin: float = field(default_factory=now)
     entries: list[Entry] = field(default_factory=list)
     #: Spans in which a watch was broken: (kind, broken at, resumed at or None, why).
-    gaps: list[tuple[str, float, float | None, str]] = field(default_factory=list)
+    gaps: list[tuple[Kind, float, float | None, str]] = field(default_factory=list)
 
     def check_complete(self) -> None:
         """Raise ``HarnessError`` if a watch broke and never came back: what happened then is unknown."""
@@ -116,17 +84,25 @@ class Timeline:
         if open_gaps:
             raise HarnessError(f"the timeline's watch broke and was not re-established: {'; '.join(open_gaps)}")
 
-    def of(self, kind: str, name: str | None = None) -> Iterator[Entry]:
+    def of(self, kind: Kind, name: str | None = None) -> Iterator[Entry]:
         return (e for e in self.entries if e.kind == kind and (name is None or e.name == name))
 
-    def first(self, kind: str, predicate: Callable[[Entry], bool]) -> Entry | None:
+    def first(self, kind: Kind, predicate: Callable[[Entry], bool]) -> Entry | None:
         return next((e for e in self.entries if e.kind == kind and predicate(e)), None)
+
+    def first_running(self, container: str, pod: str | None = None) -> Entry | None:
+        """The first entry showing ``container`` running (in ``pod``, or in any pod)."""
+        return self.first("Pod", lambda e: (pod is None or e.name == pod) and e.pod.running(container))
+
+    def deleting(self, pod: str) -> Entry | None:
+        """The first entry showing ``pod`` with a deletionTimestamp: the harness saw its deletion start."""
+        return next((e for e in self.of("Pod", pod) if e.pod.deleting is not None), None)
 
     def deletion_started(self) -> dict[str, float]:
         """When the harness first saw each pod carry a deletionTimestamp (its deletion started)."""
         seen: dict[str, float] = {}
         for entry in self.of("Pod"):
-            if entry.facts["deleting"] is not None:
+            if entry.pod.deleting is not None:
                 seen.setdefault(entry.name, entry.seen)
         return seen
 
@@ -136,10 +112,18 @@ class Timeline:
 
     def most_restarts(self, pod: str | None, container: str) -> int:
         """The highest restart count seen for ``container`` (of ``pod``, or of any pod)."""
-        return max((e.facts["restarts"].get(container, 0) for e in self.of("Pod", pod)), default=0)
+        return max((e.pod.restarts(container) for e in self.of("Pod", pod)), default=0)
 
-    def events(self, reason: str) -> list[Entry]:
-        return [e for e in self.of("Event") if e.facts["reason"] == reason]
+    def terminations(self, pod: str) -> dict[str, Termination]:
+        """Each container's last reported terminated state before ``pod`` went (a later run does not erase it)."""
+        last: dict[str, Termination] = {}
+        for entry in self.of("Pod", pod):
+            last.update((name, c.terminated) for name, c in entry.pod.containers.items() if c.terminated)
+        return last
+
+    def events(self, reason: str, pod: str | None = None) -> list[Entry]:
+        """The events of ``reason`` (about ``pod`` only, when named)."""
+        return [e for e in self.of("Event") if e.event.reason == reason and (pod is None or e.event.object == f"Pod/{pod}")]
 
     def render(self) -> str:
         lines = [e.line(self.origin) for e in self.entries]
@@ -161,11 +145,11 @@ class TimelineRecorder:
         self._watches: list[watch.Watch] = []
         self._stopping = threading.Event()
         self._threads = [
-            threading.Thread(target=self._follow, args=(kind, lister, namespace, facts), daemon=True)
-            for kind, lister, facts in (
-                ("Pod", core.list_namespaced_pod, pod_facts),
-                ("Event", core.list_namespaced_event, event_facts),
-                ("EndpointSlice", discovery.list_namespaced_endpoint_slice, slice_facts),
+            threading.Thread(target=self._follow, args=(kind, lister, namespace, snapshot), daemon=True)
+            for kind, lister, snapshot in (
+                ("Pod", core.list_namespaced_pod, pod_snapshot),
+                ("Event", core.list_namespaced_event, event_snapshot),
+                ("EndpointSlice", discovery.list_namespaced_endpoint_slice, slice_snapshot),
             )
         ]
         self._started = threading.Barrier(len(self._threads) + 1)
@@ -186,7 +170,7 @@ class TimelineRecorder:
         if exc_type is None:
             self.timeline.check_complete()
 
-    def _follow(self, kind: str, lister: Callable[..., Any], namespace: str, facts: Callable[[Any], dict[str, Any]]) -> None:
+    def _follow(self, kind: Kind, lister: Callable[..., Any], namespace: str, snapshot: Callable[[Any], Snapshot]) -> None:
         """List, then watch from the list's version; a broken watch is listed and watched again.
 
         An expired version (410) is routine. Any other failure opens a gap in the timeline,
@@ -204,7 +188,7 @@ class TimelineRecorder:
             self._close_gap(kind)
             version = listing.metadata.resource_version
             for item in listing.items:
-                self._record(kind, item, "EXISTING", facts)
+                self._record(item, "EXISTING", snapshot)
             if not signalled:
                 self._started.wait(timeout=30)
                 signalled = True
@@ -215,7 +199,7 @@ class TimelineRecorder:
                     if event is None:  # a line that was not JSON: an event may be lost, so list again
                         self._open_gap(kind, "watch sent a line that was not an event")
                         break
-                    self._record(kind, event["object"], event["type"], facts)
+                    self._record(event["object"], event["type"], snapshot)
             except client.ApiException as err:
                 if err.status != 410:  # an expired resourceVersion just means: list again
                     self._open_gap(kind, f"watch answered {err.status} {err.reason}")
@@ -230,17 +214,17 @@ class TimelineRecorder:
             raise InterruptedError("the recorder is stopping")
         return lister(namespace)
 
-    def _open_gap(self, kind: str, why: str) -> None:
+    def _open_gap(self, kind: Kind, why: str) -> None:
         with self._lock:
             self.timeline.gaps.append((kind, now(), None, why))
 
-    def _close_gap(self, kind: str) -> None:
+    def _close_gap(self, kind: Kind) -> None:
         with self._lock:
             for i, (gap_kind, broken, resumed, why) in enumerate(self.timeline.gaps):
                 if gap_kind == kind and resumed is None:
                     self.timeline.gaps[i] = (gap_kind, broken, now(), why)
 
-    def _record(self, kind: str, obj: Any, change: str, facts: Callable[[Any], dict[str, Any]]) -> None:
-        entry = Entry(now(), kind, obj.metadata.name, change, facts(obj))
+    def _record(self, obj: Any, change: str, snapshot: Callable[[Any], Snapshot]) -> None:
+        entry = Entry(now(), obj.metadata.name, change, snapshot(obj))
         with self._lock:
             self.timeline.entries.append(entry)

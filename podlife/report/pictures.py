@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.observe.records import parse_records
 from podlife.observe.shutdown import DeclaredPreStop, Shutdown
+from podlife.observe.snapshots import EndpointState
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger
 from podlife.report.ledger_csv import outcome
@@ -75,9 +76,9 @@ def _became_ready(entries: list[Entry]) -> Entry | None:
     """The first entry showing the pod Ready after one showing it not Ready: a pod Ready all along did not become so."""
     seen_unready = False
     for e in entries:
-        if not e.facts["ready"] and e.change != "DELETED":
+        if not e.pod.ready and e.change != "DELETED":
             seen_unready = True
-        elif e.facts["ready"] and seen_unready:
+        elif e.pod.ready and seen_unready:
             return e
     return None
 
@@ -87,16 +88,7 @@ def _killing(timeline: Timeline, pod: str) -> Entry | None:
 
     Events listed when the watch started (``EXISTING``) happened before the window: not its landmarks.
     """
-    return next((e for e in timeline.events("Killing") if e.facts["object"] == f"Pod/{pod}" and e.change != "EXISTING"),
-                None)
-
-
-def terminations(timeline: Timeline, pod: str) -> dict[str, dict[str, object]]:
-    """Each container's last reported terminated state (exit code, ``finished``, its message) before the pod went."""
-    last: dict[str, dict[str, object]] = {}
-    for entry in timeline.of("Pod", pod):
-        last.update(entry.facts["terminated"])
-    return last
+    return next((e for e in timeline.events("Killing", pod) if e.change != "EXISTING"), None)
 
 
 def pod_marks(timeline: Timeline, pod: str, zero: float, container: str | None = None) -> list[Mark]:
@@ -105,35 +97,33 @@ def pod_marks(timeline: Timeline, pod: str, zero: float, container: str | None =
     A container that terminated before ``zero`` (an earlier run of a restarted one) is history, not
     a landmark: exits are kept from one timestamp resolution before ``zero`` on.
     """
-    entries = list(timeline.of("Pod", pod))
     seen: list[tuple[Entry | None, str]] = [
-        (_became_ready(entries), "ready"),
-        (next((e for e in entries if e.facts["deleting"] is not None), None), "deleting"),
+        (_became_ready(list(timeline.of("Pod", pod))), "ready"),
+        (timeline.deleting(pod), "deleting"),
         (_killing(timeline, pod), "stopping"),
         (timeline.removed(pod), "removed"),
     ]
     marks = [Mark(e.seen - zero, kind) for e, kind in seen if e is not None]
-    for name, state in terminations(timeline, pod).items():
+    for name, state in timeline.terminations(pod).items():
         if container not in (None, name):
             continue
-        finished, code = state["finished"], state["exit_code"]
-        if isinstance(finished, float) and finished >= zero - K8S_TIMESTAMP_RESOLUTION:
+        finished, code = state.finished, state.exit_code
+        if finished is not None and finished >= zero - K8S_TIMESTAMP_RESOLUTION:
             marks.append(Mark(finished - zero, "exit", f"{name}: {'SIGKILL 137' if code == SIGKILL_EXIT else f'exit {code}'}"))
-        message = state["message"] if isinstance(state["message"], str) else None
-        marks += [Mark(at - zero, event, name) for event, at in parse_records(message) if event in RECORDED]
+        marks += [Mark(at - zero, event, name) for event, at in parse_records(state.message) if event in RECORDED]
     return sorted(marks, key=lambda m: m.at)
 
 
 def endpoint_marks(timeline: Timeline, zero: float) -> dict[str, list[Mark]]:
     """Per pod, when its endpoint turned not ready and when it left its EndpointSlice, in time order."""
-    before: dict[str, dict[str, dict[str, bool]]] = {}
+    before: dict[str, dict[str, EndpointState]] = {}
     marks: dict[str, list[Mark]] = {}
     for entry in timeline.of("EndpointSlice"):
-        now: dict[str, dict[str, bool]] = {} if entry.change == "DELETED" else entry.facts["endpoints"]
+        now: dict[str, EndpointState] = {} if entry.change == "DELETED" else entry.slice.endpoints
         for pod, was in before.get(entry.name, {}).items():
             if pod not in now:
                 marks.setdefault(pod, []).append(Mark(entry.seen - zero, "endpoint-removed"))
-            elif was["ready"] and not now[pod]["ready"]:
+            elif was.ready and not now[pod].ready:
                 marks.setdefault(pod, []).append(Mark(entry.seen - zero, "endpoint-not-ready"))
         before[entry.name] = now
     return marks
@@ -176,7 +166,7 @@ def traffic_picture(ledger: Ledger, timeline: Timeline, landmarks: dict[str, flo
     """
     zero = timeline.origin
     endpoints = endpoint_marks(timeline, zero)
-    pods = {r.pod for r in ledger.requests if r.pod} | {pod for e in timeline.of("EndpointSlice") for pod in e.facts["endpoints"]}
+    pods = {r.pod for r in ledger.requests if r.pod} | {pod for e in timeline.of("EndpointSlice") for pod in e.slice.endpoints}
     first_seen = {pod: min([e.seen for e in timeline.of("Pod", pod)] + [r.sent for r in ledger.requests if r.pod == pod])
                   for pod in pods}
     lanes = {pod: Lane(pod, marks=sorted(pod_marks(timeline, pod, zero) + endpoints.get(pod, []), key=lambda m: m.at))
@@ -239,7 +229,7 @@ def shutdown_picture(s: Shutdown, grace: float, pre_stop: DeclaredPreStop | None
     """
     marks = [m for m in pod_marks(s.timeline, s.pod, s.deleted_at, s.container) if any(m.kind in k for k in ROWS.values())]
     at = {m.kind: m.at for m in reversed(marks)}  # the first of each kind
-    exit_state = terminations(s.timeline, s.pod).get(s.container)
+    exit_state = s.timeline.terminations(s.pod).get(s.container)
     spans, notes = [], []
     if "prestop-start" in at:
         spans.append(Span("preStop hook", at["prestop-start"],
@@ -256,7 +246,7 @@ def shutdown_picture(s: Shutdown, grace: float, pre_stop: DeclaredPreStop | None
         notes.append("SIGTERM: not recorded")
     if "exit" in at:
         stopped = at["exit"]
-        code = exit_state["exit_code"] if exit_state else None
+        code = exit_state.exit_code if exit_state else None
         # finishedAt is truncated to its second, and the container ran at the delete call.
         within = f"{max(stopped, 0.0):.1f}-{stopped + K8S_TIMESTAMP_RESOLUTION:.1f}s"
         ending = f"{'SIGKILLed (137)' if code == SIGKILL_EXIT else f'exited {code}'} {within} after the delete"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
 from podlife.observe.kubelet import BackoffPolicy
 from podlife.observe.timeline import Timeline
+from podlife.served import present
 
 EARLY = K8S_TIMESTAMP_RESOLUTION
 JITTER = 0.5
@@ -46,10 +47,12 @@ def restarts(timeline: Timeline, pod: str, container: str) -> list[Restart]:
     """Each restart of ``container`` the timeline saw, with the finish before it and the start it made."""
     seen: dict[int, Restart] = {}
     for entry in timeline.of("Pod", pod):
-        number = entry.facts["restarts"].get(container, 0)
-        last, started = entry.facts["last"].get(container), entry.facts["started"].get(container)
-        if number and number not in seen and last and started is not None and started >= last["finished"]:
-            seen[number] = Restart(number, last["finished"], started)
+        status = entry.pod.containers.get(container)
+        if status is None or not status.restarts or status.restarts in seen or status.last is None or status.started is None:
+            continue
+        finished = present(status.last.finished, f"finishedAt of {container}'s last run in pod {pod}")
+        if status.started >= finished:
+            seen[status.restarts] = Restart(status.restarts, finished, status.started)
     return sorted(seen.values())
 
 

@@ -11,11 +11,6 @@ from podlife.observe.timeline import Entry, Timeline
 from podlife.workloads.witness import recorded_message
 
 
-def first_seen_running(timeline: Timeline, pod: str, container: str) -> float | None:
-    entry = timeline.first("Pod", lambda e: e.name == pod and e.facts["containers"].get(container) == "running")
-    return entry.seen if entry else None
-
-
 def assert_waiting_until_post_start_done(timeline: Timeline, pod: str, container: str, records: list[tuple[str, float]]) -> None:
     """LC-09: the container is not reported running before its postStart hook completed.
 
@@ -25,9 +20,10 @@ def assert_waiting_until_post_start_done(timeline: Timeline, pod: str, container
     """
     ends = [t for event, t in records if event == "poststart-end"]
     assert ends, f"no poststart-end record: the hook never completed (records: {[e for e, _ in records]})"
-    running = first_seen_running(timeline, pod, container)
+    running = timeline.first_running(container, pod)
     assert running is not None, f"{container} was never seen running"
-    assert running >= ends[0], f"{container} was reported running {ends[0] - running:.2f}s before its postStart hook completed"
+    assert running.seen >= ends[0], (
+        f"{container} was reported running {ends[0] - running.seen:.2f}s before its postStart hook completed")
 
 
 def assert_absent_from_logs(log: str, text: str) -> None:
@@ -58,8 +54,8 @@ def assert_hook_ran(trail: HookTrail, container: str, phase: HookPhase, action: 
 
 def assert_event(timeline: Timeline, reason: str, pod: str) -> Entry:
     """The kubelet recorded a ``reason`` event for ``pod``."""
-    found = [e for e in timeline.events(reason) if e.facts["object"] == f"Pod/{pod}"]
-    seen = sorted({e.facts["reason"] for e in timeline.of("Event")})
+    found = timeline.events(reason, pod)
+    seen = sorted({e.event.reason for e in timeline.of("Event")}, key=str)
     assert found, f"no {reason} event for pod {pod}; events seen: {seen}"
     return found[0]
 

@@ -20,11 +20,11 @@ SIGKILL_EXIT = 137
 def assert_marked_before_removed(s: Shutdown) -> None:
     """SD-01: the pod first shows a deletionTimestamp while it exists, and goes only after its containers stopped."""
     entries = list(s.timeline.of("Pod", s.pod))
-    marked = next((e for e in entries if e.facts["deleting"] is not None and e.change != "DELETED"), None)
+    marked = next((e for e in entries if e.pod.deleting is not None and e.change != "DELETED"), None)
     removed = s.timeline.removed(s.pod)
     assert marked is not None, f"pod {s.pod} was never seen Terminating (deletionTimestamp set) before it vanished"
     assert removed is not None, f"pod {s.pod} was not removed"
-    stopped = [e for e in entries if e.seen <= removed.seen and s.container in e.facts["terminated"]]
+    stopped = [e for e in entries if e.seen <= removed.seen and e.pod.terminated(s.container)]
     assert stopped, f"pod {s.pod} was removed before {s.container} was reported terminated"
 
 
@@ -54,9 +54,8 @@ def assert_killed_at_grace(s: Shutdown, grace: float, other_periods: dict[str, f
     a delete override is expected, the kubelet's minimum); a kill that matches one is named so.
     Returns the measured delay from the delete call to the container's finish.
     """
-    state = s.final_state()
-    delay = state["finished"] - s.deleted_at
-    assert state["exit_code"] == SIGKILL_EXIT, f"{s.container} exited with {state['exit_code']}, not {SIGKILL_EXIT} (SIGKILL)"
+    code, delay = s.final_state().exit_code, s.stopped_after()
+    assert code == SIGKILL_EXIT, f"{s.container} exited with {code}, not {SIGKILL_EXIT} (SIGKILL)"
     low, high = kill_window(grace)
     if not low <= delay <= high:
         candidates = {"the kubelet's minimum grace period": KUBELET_MINIMUM_GRACE, **(other_periods or {})}

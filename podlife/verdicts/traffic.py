@@ -51,7 +51,7 @@ def endpoint_removal_lags(timeline: Timeline) -> dict[str, float]:
     lags: dict[str, float] = {}
     for pod, since in timeline.deletion_started().items():
         def gone(e: Entry, p: str = pod, t: float = since) -> bool:
-            return e.seen >= t and not e.facts["endpoints"].get(p, {}).get("ready", False)
+            return e.seen >= t and not e.slice.ready(p)
 
         removed = timeline.first("EndpointSlice", gone)
         if removed:

@@ -49,13 +49,12 @@ def shutdown_times(s: Shutdown, grace: float, pre_stop: PreStop) -> dict[str, An
     eating most of the grace period is returned as advice. The seconds after SIGTERM include the
     kubelet's reaction to the delete and have the one-second resolution of ``finishedAt``.
     """
-    state = s.final_state()
-    took = state["finished"] - s.deleted_at
+    took = s.stopped_after()
     hook = min(pre_stop.seconds, grace) if pre_stop.seconds is not None else None
     times: dict[str, Any] = {"shutdown_s": round(took, 1), "pre_stop": pre_stop.describe()}
     if hook is not None:
         times["after_sigterm_s"] = round(max(took - hook, 0.0), 1)
-    if state["exit_code"] == SIGKILL_EXIT and took >= grace - KILL_EARLY_TOLERANCE:
+    if s.final_state().exit_code == SIGKILL_EXIT and took >= grace - KILL_EARLY_TOLERANCE:
         left = max(grace - hook, KUBELET_MINIMUM_GRACE) if hook is not None else None
         if left is not None and pre_stop_advice(hook, grace):
             fix = (f"its preStop hook ({pre_stop.describe()}) left it only {left:g}s of the {grace:g}s grace period "
