@@ -51,6 +51,15 @@ class NotExercised(HarnessError):
 
 
 class TestOverran(HarnessError):
-    """A test ran past its time limit; the message names what it was waiting for."""
+    """A test ran past its time limit; the message names what it was waiting for.
+
+    Raised by the limit's alarm wherever the test is; the innermost ``wait_for`` it passes
+    through names its wait (``waiting_for``), so no record of waits needs to be kept anywhere.
+    """
 
     __test__ = False  # not a test class, whatever pytest's name pattern says
+
+    def __init__(self, limit: float, waiting_for: str | None = None) -> None:
+        super().__init__(f"the test ran past its {limit:.0f}s limit while waiting for "
+                         f"{waiting_for or 'nothing the harness tracks'}")
+        self.limit, self.waiting_for = limit, waiting_for

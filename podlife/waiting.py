@@ -5,30 +5,21 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from podlife.errors import WaitTimeout
+from podlife.errors import TestOverran, WaitTimeout
 
 T = TypeVar("T")
 
-__all__ = ["WaitTimeout", "wait_for", "waiting_on"]
-
-#: What the current ``wait_for`` calls of this process wait for, innermost last; a test that
-#: overruns its time limit names it (see ``guards``' time limit). The one piece of process state
-#: in podlife: the limit's SIGALRM handler runs in no test's frame and can reach nothing else.
-_waits: list[str] = []
-
-
-def waiting_on() -> str | None:
-    return _waits[-1] if _waits else None
+__all__ = ["WaitTimeout", "wait_for"]
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
     """Return the first truthy value of ``condition()``, or fail naming ``what`` after ``timeout``.
 
     ``condition`` may raise a ``HarnessError`` of its own to end the wait early, for a state
-    that can no longer turn good (an image that cannot be pulled).
+    that can no longer turn good (an image that cannot be pulled). A test that runs past its
+    time limit inside the wait learns here what it was waiting for (the innermost wait names it).
     """
     deadline = time.monotonic() + timeout
-    _waits.append(what)
     try:
         while True:
             value = condition()
@@ -37,5 +28,7 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
             if time.monotonic() >= deadline:
                 raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}")
             time.sleep(interval)
-    finally:
-        _waits.pop()
+    except TestOverran as overran:
+        if overran.waiting_for is not None:
+            raise
+        raise TestOverran(overran.limit, what) from None

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from podlife.errors import ExecFailed, GeneratorLag, WaitTimeout
+from podlife.errors import ExecFailed, GeneratorLag, TestOverran, WaitTimeout
 from podlife.observe.traffic import MAX_SEND_LAG, Ledger, Request
+from podlife.waiting import wait_for
 
 pytest_plugins = ["pytester"]
 
@@ -119,3 +120,14 @@ def test_a_test_of_another_project_keeps_its_own_signals(pytester: pytest.Pytest
     and no alarm for tests that do not run on a podlife cluster."""
     pytester.makepyfile(test_bystander=BYSTANDER)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_test_past_its_limit_names_the_innermost_wait() -> None:
+    """The limit's alarm raises wherever the test is; the wait it lands in names itself, once."""
+    def alarm() -> None:
+        raise TestOverran(900)
+
+    with pytest.raises(TestOverran, match="900s limit while waiting for the pod to run$"):
+        wait_for(lambda: wait_for(alarm, 5, "the pod to run"), 5, "the rollout to finish")
+    with pytest.raises(TestOverran, match="while waiting for nothing the harness tracks$"):
+        alarm()
