@@ -30,7 +30,7 @@ from podlife.observe.window import Window, observe
 
 #: Requests per second a scene's traffic sends unless the scenario says otherwise: a steady
 #: trickle for scenarios that watch where answers come from (OP-03, LC-08, the upgrade). The
-#: disruptions of ``chaos.apps`` send ``DISRUPTION_RATE``, and say why.
+#: disruptions of ``chaos.apps`` send ``ROLLOUT_RATE`` or ``STEADY_RATE``, and say why.
 TRAFFIC_RATE = 25.0
 
 

@@ -32,7 +32,7 @@ SLOW_START = 5
 def kill_a_pod_under_traffic(jig: MakeJig, evidence: Evidence, app: Netexec) -> tuple[Window, chaos.Hit]:
     app_jig = jig(app)
     target = app_jig.deploy()
-    with app_jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with app_jig.scene.traffic(target, rate=chaos.STEADY_RATE) as window:
         hit = chaos.kill_pod(app_jig, window, chaos.serving(app_jig, window))
     evidence.measure("success_ratio", round(window.ledger.success_ratio, 4))
     return window, hit

@@ -18,7 +18,7 @@ from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import MakeJig
 
 #: Seconds between container start and the server listening: long enough that, at the
-#: disruption rate, an unready pod in the Service is hit by dozens of requests.
+#: steady rate (25 req/s), an unready pod in the Service is hit by dozens of requests.
 SLOW_START = 6
 REPLICAS_AFTER = 3
 
@@ -26,7 +26,7 @@ REPLICAS_AFTER = 3
 def scale_up_a_slow_starter_under_traffic(jig: MakeJig, readiness_probe: bool) -> tuple[Window, chaos.Hit]:
     app = jig(Netexec("slow-start", startup_delay=SLOW_START, readiness_probe=readiness_probe))
     target = app.deploy()
-    with app.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with app.scene.traffic(target, rate=chaos.STEADY_RATE) as window:
         hit = chaos.scale_up(app, window, to=REPLICAS_AFTER)
     return window, hit
 

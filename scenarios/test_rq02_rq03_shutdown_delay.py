@@ -44,7 +44,7 @@ def disrupt_under_traffic(jig: MakeJig, disrupt: chaos.Disruption, pre_stop_slee
     app = jig(Netexec("web", replicas=REPLICAS, readiness_probe=True, pre_stop_sleep=pre_stop_sleep,
                       pre_stop_action=pre_stop_action))
     target = app.deploy()
-    with app.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with app.scene.traffic(target, rate=chaos.ROLLOUT_RATE) as window:
         chaos.serving(app, window)
         hit = disrupt(app, window)
     return window, hit

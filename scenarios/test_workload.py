@@ -55,7 +55,7 @@ def judge_lossless(window: Window, evidence: Evidence, hit: chaos.Hit) -> None:
 @pytest.mark.disruptive
 def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with jig.scene.traffic(target, rate=chaos.ROLLOUT_RATE) as window:
         chaos.serving(jig, window)
         hit = chaos.rolling_update(jig, window)
     judge_lossless(window, evidence, hit)
@@ -65,7 +65,7 @@ def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: E
 @pytest.mark.disruptive
 def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with jig.scene.traffic(target, rate=chaos.ROLLOUT_RATE) as window:
         chaos.serving(jig, window)
         hit = chaos.scale_down(jig, window, to=jig.app.replicas)
     judge_lossless(window, evidence, hit)
@@ -75,7 +75,7 @@ def test_scale_down_loses_no_request(app: tuple[AppJig, Target], evidence: Evide
 @pytest.mark.disruptive
 def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with jig.scene.traffic(target, rate=chaos.STEADY_RATE) as window:
         hit = chaos.kill_pod(jig, window, chaos.serving(jig, window))
     evidence.measure("replacement_serving_after_s", round(window.landmarks["replacement serving"] - hit.at, 1))
     evidence.measure("success_ratio", round(window.ledger.success_ratio, 4))
@@ -87,7 +87,7 @@ def test_pod_kill_keeps_serving(app: tuple[AppJig, Target], evidence: Evidence) 
 @pytest.mark.disruptive
 def test_new_pod_gets_traffic_only_once_it_answers(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     jig, target = app
-    with jig.scene.traffic(target, rate=chaos.DISRUPTION_RATE) as window:
+    with jig.scene.traffic(target, rate=chaos.STEADY_RATE) as window:
         chaos.serving(jig, window)
         hit = chaos.scale_up(jig, window, to=jig.app.replicas + 1)
     evidence.measure("first_served_after_scale_up_s", round(window.landmarks["new pods serving"] - hit.at, 1))
