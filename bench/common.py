@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from podlife.cluster.base import describe
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kernel.defaults import TEST_LABEL
-from podlife.kernel.images import ReferenceImages, agnhost_tag
+from podlife.kernel.evidence import Attachment
 from podlife.namespaces import NamespaceJanitor
 from podlife.report.summary import TIMERS
 from podlife.report.upgrade_check import DEFAULT_PYTEST_ARGS
@@ -56,7 +56,7 @@ class PrintedEvidence:
     def waits_on(self, **timers: float) -> None:
         self.measure(TIMERS, timers)
 
-    def attach(self, name: str, text: str, kind: str = "text") -> None:
+    def attach(self, name: str, text: str, kind: Attachment = "text") -> None:
         """Dropped: the applied manifests and the like are for a test's report, and a benchmark has none."""
 
     def illustrate(self, observation: object) -> None:
@@ -68,14 +68,14 @@ def local_scene(cluster: LocalCluster, name: str) -> Iterator[Scene]:
     """A scene in a fresh namespace of the running local cluster; the namespace is deleted afterwards.
 
     Its objects carry the run's id as their test label, and its reference images are those of
-    the cluster's version (on the local cluster, the agnhost its build preloaded).
+    the cluster's version.
     """
     handle = describe("local", cluster.layout.kubeconfig, None)
     api = handle.api_client()
     janitor = NamespaceJanitor(api, uuid.uuid4().hex[:8])
     namespace = janitor.create(name)
     try:
-        yield Scene(session=Session.of(api, handle, ReferenceImages(agnhost_tag(handle.version))), namespace=namespace,
+        yield Scene(session=Session.of(api, handle, handle.reference_images()), namespace=namespace,
                     labels={TEST_LABEL: janitor.run_id}, evidence=PrintedEvidence())
     finally:
         janitor.delete_all(wait=False)

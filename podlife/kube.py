@@ -28,7 +28,7 @@ FIELD_MANAGER = "podlife"
 
 
 def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], images: ReferenceImages,
-          labels: Mapping[str, str], discovery: "Discovery | None" = None, source: str = "podlife") -> None:
+          labels: Mapping[str, str], discovery: Discovery, source: str = "podlife") -> None:
     """Server-side apply the given objects in ``namespace``, as ``kubectl apply --server-side`` would.
 
     An apply creates what is missing and updates what is there, so a re-run, a rollout of a changed
@@ -39,7 +39,7 @@ def apply(api: client.ApiClient, namespace: str, *manifests: dict[str, Any], ima
     and gets ``labels`` (the test's stamp) on itself and its templates: all of it given by the
     caller (the scene), none of it kept here.
     """
-    paths = (discovery or Discovery(api)).object_paths(namespace, manifests, source)
+    paths = discovery.object_paths(namespace, manifests, source)
     for manifest, path in zip(manifests, paths):
         body = json.dumps(stamped(images.adapt(manifest), labels))
         try:

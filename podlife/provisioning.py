@@ -22,7 +22,7 @@ from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.build import local_kubectl
 from podlife.cluster.providers import ClusterRequest, Provisioned, provision
 from podlife.errors import HarnessError, PodlifeError
-from podlife.kernel.images import ReferenceImages, agnhost_tag
+from podlife.kernel.images import ReferenceImages
 from podlife.kube import Discovery
 from podlife.preflight import run_preflight
 from podlife.signals import sigterm_unwinds
@@ -136,8 +136,8 @@ def provision_once(config: pytest.Config) -> Provisioned:
 
 
 def reference_images(config: pytest.Config, handle: ClusterHandle) -> ReferenceImages:
-    """How the run's cluster names the reference images: the agnhost of its version, and ``--image-repo``."""
-    return ReferenceImages(handle.agnhost_tag or agnhost_tag(handle.version), config.getoption("image_repo"))
+    """How the run's cluster names the reference images, with ``--image-repo``."""
+    return handle.reference_images(config.getoption("image_repo"))
 
 
 class XdistController:

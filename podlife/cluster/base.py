@@ -13,6 +13,7 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3.util.retry import Retry
 
 from podlife.errors import PodlifeError
+from podlife.kernel.images import ReferenceImages, agnhost_tag
 from podlife.served import present
 
 #: Label on every object the harness creates; its value is the run id.
@@ -59,6 +60,10 @@ class ClusterHandle:
 
     def api_client(self) -> client.ApiClient:
         return connect(self.kubeconfig, self.context)
+
+    def reference_images(self, repo: str | None = None) -> ReferenceImages:
+        """How this cluster names the reference images: the agnhost it holds, else its version's; ``repo`` a mirror."""
+        return ReferenceImages(self.agnhost_tag or agnhost_tag(self.version), repo)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for handing the cluster to xdist workers."""
