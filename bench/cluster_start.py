@@ -50,7 +50,7 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 
 def cluster_pids(cluster: LocalCluster) -> set[int]:
     """Components, containerd shims, and every process in a pod cgroup."""
-    return (set(cluster.supervisor.running().values()) | set(host.shim_pids(cluster.layout.containerd_socket))
+    return (set(cluster.supervisor.running().values()) | set(host.shim_pids(cluster.layout.root))
             | host.pod_pids())
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from podlife.cluster.providers import node_count
 from podlife.errors import PodlifeError
 from podlife.signals import sigterm_unwinds
 
@@ -58,6 +59,7 @@ def _cluster_up(args: argparse.Namespace) -> int:
 
     settings = Settings(
         version=resolve_version(args.version),
+        nodes=args.nodes,
         feature_gates=args.feature_gates,
         extra_args=parse_extra_args(args.extra_arg),
         kubelet_config=parse_dotted(args.kubelet_config),
@@ -156,7 +158,7 @@ def _image_load(args: argparse.Namespace) -> int:
         cluster = LocalCluster()
         if not cluster.is_up():
             raise PodlifeError("the local cluster is not up; run `podlife cluster up` (or name a kind cluster with --kind)")
-        loaded = [name for a in archives for name in load_into_local(a, cluster.ctr_command(), REGISTRY_ADDRESS)]
+        loaded = [name for a in archives for name in load_into_local(a, cluster.ctr_commands(), REGISTRY_ADDRESS)]
     print(f"[podlife] loaded {', '.join(loaded)}", file=sys.stderr)
     return 0
 
@@ -251,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = actions.add_parser("up", help="build what is missing and start the local cluster")
     up.add_argument("--version", help="Kubernetes version, e.g. 1.36 or 1.36.3 (default: see docs/local-cluster.md)")
+    up.add_argument("--nodes", type=node_count, default=1,
+                    help="how many nodes: the first beside the control plane, each other a kubelet and containerd "
+                         "of its own in a network namespace (default 1)")
     up.add_argument("--feature-gates", default="", help="feature gates for every component, e.g. A=true,B=false")
     up.add_argument("--extra-arg", action="append", default=[], metavar="COMPONENT=--FLAG",
                     help="extra flag for one component (kube-apiserver, kubelet, ...); repeatable")

@@ -73,6 +73,7 @@ def cluster_request(config: pytest.Config) -> ClusterRequest:
     return ClusterRequest(
         provider=opt("cluster"),
         k8s_version=opt("k8s_version"),
+        nodes=opt("nodes"),
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         context=opt("context"),
         kind_name=opt("cluster_name"),

@@ -179,7 +179,7 @@ def test_your_workload_survives_an_in_place_upgrade(versions: tuple[str, str], u
     disruptive upgrade, and a pass counts only if your pods carried traffic when it began.
     """
     for archive in user_app.workload.images:  # the cluster was restarted on the old version: load them again
-        load_into_local(archive, LocalCluster().ctr_command(), REGISTRY_ADDRESS)
+        load_into_local(archive, LocalCluster().ctr_commands(), REGISTRY_ADDRESS)
     window, started = serve_through(jig, evidence, in_place(versions), user_app)
     ledger = window.attributed()
     check_hit_traffic(ledger, Hit("upgrade", started, tuple(sorted(ledger.served_by()))))

@@ -19,17 +19,20 @@ from podlife.cluster.local.pki import (
     LEAF_NAMES,
     Pki,
     ensure_pki,
+    node_leaf,
     write_kubeconfig,
 )
 
 NODE = "node-a"
 NODE_IP = "10.88.0.2"
+#: A second node: every node's kubelet gets certificates of its own.
+OTHER, OTHER_IP = "node-b", "10.88.0.3"
 SERVICE_IP = "10.96.0.1"
 HOSTNAMES = ["podlife.example", "node-a.lan"]
 
 
 def _pki(root: Path, node_ip: str = NODE_IP, hostnames: list[str] = HOSTNAMES) -> Pki:
-    return ensure_pki(root, NODE, node_ip, SERVICE_IP, hostnames)
+    return ensure_pki(root, [(NODE, node_ip), (OTHER, OTHER_IP)], SERVICE_IP, hostnames)
 
 
 def _cert(path: Path) -> x509.Certificate:
@@ -65,7 +68,11 @@ def test_ca_is_self_signed_ca(pki: Pki) -> None:
         assert (ca.not_valid_after_utc - ca.not_valid_before_utc).days >= 3650
 
 
-@pytest.mark.parametrize("name", LEAF_NAMES)
+EVERY_LEAF = (*LEAF_NAMES, *(node_leaf(kind, node) for node in (NODE, OTHER)
+                             for kind in ("kubelet-client", "kubelet-serving")))
+
+
+@pytest.mark.parametrize("name", EVERY_LEAF)
 def test_leaf_signed_by_its_ca_with_leaf_extensions(pki: Pki, name: str) -> None:
     leaf = _cert(pki.cert(name))
     issuer = FRONT_PROXY_CA if name == "front-proxy-client" else CA
@@ -74,7 +81,7 @@ def test_leaf_signed_by_its_ca_with_leaf_extensions(pki: Pki, name: str) -> None
     assert constraints.critical and not constraints.value.ca
     usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and usage.key_encipherment and not usage.key_cert_sign
-    server = name in ("apiserver", "kubelet-serving", "etcd-server")
+    server = name in ("apiserver", "etcd-server") or name.startswith("kubelet-serving.")
     expected = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usages) == [expected]
@@ -89,7 +96,8 @@ def test_leaf_signed_by_its_ca_with_leaf_extensions(pki: Pki, name: str) -> None
     ("controller-manager", "system:kube-controller-manager", []),
     ("scheduler", "system:kube-scheduler", []),
     ("kube-proxy", "system:kube-proxy", []),
-    ("kubelet-client", f"system:node:{NODE}", ["system:nodes"]),
+    (node_leaf("kubelet-client", NODE), f"system:node:{NODE}", ["system:nodes"]),
+    (node_leaf("kubelet-client", OTHER), f"system:node:{OTHER}", ["system:nodes"]),
     ("front-proxy-client", "front-proxy-client", []),
 ])
 def test_client_identities(pki: Pki, name: str, common_name: str,
@@ -111,8 +119,14 @@ def test_apiserver_sans(pki: Pki) -> None:
 
 
 def test_kubelet_serving_sans(pki: Pki) -> None:
-    dns, ips = _sans(_cert(pki.cert("kubelet-serving")))
-    assert dns == {NODE, "localhost"} and ips == {NODE_IP, "127.0.0.1"}
+    for node, ip in ((NODE, NODE_IP), (OTHER, OTHER_IP)):
+        dns, ips = _sans(_cert(pki.cert(node_leaf("kubelet-serving", node))))
+        assert dns == {node, "localhost"} and ips == {ip, "127.0.0.1"}
+
+
+def test_unknown_certificate_name_is_refused(pki: Pki) -> None:
+    with pytest.raises(ValueError, match="unknown certificate name"):
+        pki.cert("kubelet-sevring.node-a")
 
 
 def test_service_account_keypair(pki: Pki) -> None:
@@ -123,7 +137,7 @@ def test_service_account_keypair(pki: Pki) -> None:
 
 
 def test_private_keys_are_owner_only(pki: Pki) -> None:
-    keys = [pki.key(name) for name in (CA, FRONT_PROXY_CA, *LEAF_NAMES)] + [pki.sa_key]
+    keys = [pki.key(name) for name in (CA, FRONT_PROXY_CA, *EVERY_LEAF)] + [pki.sa_key]
     for path in keys:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert not list(pki.root.glob(".*.tmp"))
@@ -139,7 +153,7 @@ def test_changed_node_ip_reissues_only_the_affected_leaves(tmp_path: Path) -> No
     pki = _pki(tmp_path, node_ip="10.88.0.9")
     after = _snapshot(tmp_path)
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {f"{leaf}.{ext}" for leaf in ("apiserver", "kubelet-serving")
+    assert changed == {f"{leaf}.{ext}" for leaf in ("apiserver", node_leaf("kubelet-serving", NODE))
                        for ext in ("crt", "key")}
     assert "10.88.0.9" in _sans(_cert(pki.cert("apiserver")))[1]
     _cert(pki.cert("apiserver")).verify_directly_issued_by(_cert(pki.ca_cert))

@@ -50,13 +50,15 @@ def archive_images(archive: Path) -> list[str]:
     return names
 
 
-def load_into_local(archive: Path, ctr: list[str], registry: str) -> list[str]:
-    """Import ``archive`` with the local cluster's ``ctr`` command line and push each image to ``registry``.
+def load_into_local(archive: Path, runtimes: list[list[str]], registry: str) -> list[str]:
+    """Import ``archive`` into every node (``runtimes`` are their ``ctr`` command lines) and push each image to ``registry``.
 
     Returns the names the images can be run by: the archive's own, then the registry's.
     """
     names = archive_images(archive)
-    _ctr(ctr, f"importing {archive} into the local cluster", "images", "import", str(archive))
+    for ctr in runtimes:
+        _ctr(ctr, f"importing {archive} into the local cluster", "images", "import", str(archive))
+    ctr = runtimes[0]
     pushed = []
     for name in names:
         stored, in_registry = normalized(name), registry_name(name, registry)

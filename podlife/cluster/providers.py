@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import shutil
@@ -20,12 +21,25 @@ from podlife.errors import PodlifeError
 PROVIDERS = ("local", "kind", "existing", "auto")
 
 
+def node_count(text: str) -> int:
+    """``--nodes``: a whole number of at least 1 (argparse prints the message as one line)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of nodes, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"a cluster needs at least one node, got {count}")
+    return count
+
+
 @dataclass(frozen=True)
 class ClusterRequest:
     """What the user asked for on the command line."""
 
     provider: str = "auto"
     k8s_version: str | None = None
+    #: How many nodes the local cluster (or kind) should have; None takes what runs (local) or one.
+    nodes: int | None = None
     kubeconfig: Path | None = None
     context: str | None = None
     kind_name: str = "pytest-kind"
@@ -70,7 +84,9 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
 
     cluster = LocalCluster(progress=say)
     version = resolve_version(req.k8s_version) if req.k8s_version else DEFAULT_VERSION
-    result = cluster.up(Settings(version=version), attach=req.k8s_version is None, hold_lease=True)
+    # A running cluster is taken as it is unless the run asks for another version or node count.
+    attach = req.k8s_version is None and (req.nodes is None or (cluster.is_up() and cluster.node_count() == req.nodes))
+    result = cluster.up(Settings(version=version, nodes=req.nodes or 1), attach=attach, hold_lease=True)
     try:
         handle = describe("local", result.kubeconfig, None)
     except BaseException:
@@ -79,7 +95,7 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     built = Builder(result.version).cached()
     handle = replace(handle, agnhost_tag=built.agnhost_tag if built else None)
     return Provisioned(handle, release=cluster.leases.release,
-                       load_image=functools.partial(load_into_local, ctr=cluster.ctr_command(), registry=REGISTRY_ADDRESS))
+                       load_image=functools.partial(load_into_local, runtimes=cluster.ctr_commands(), registry=REGISTRY_ADDRESS))
 
 
 def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:

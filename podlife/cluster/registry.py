@@ -161,8 +161,9 @@ class Shelf:
     repository: str
     #: Where archives are written before they are pushed (each is deleted once pushed).
     workdir: Path
-    #: The node's ``ctr`` (the local cluster): the images the kubelet pulled are removed from the node too.
-    ctr: list[str] | None = None
+    #: Each node's ``ctr`` (the local cluster): the images the kubelets pulled are removed from the nodes too.
+    #: Empty where podlife cannot reach the nodes' runtimes.
+    runtimes: list[list[str]] = field(default_factory=list)
     pushed: list[Pushed] = field(default_factory=list)
 
     def reference(self, tag: str) -> str:
@@ -179,38 +180,38 @@ class Shelf:
         self.pushed.append(pushed)
         return pushed
 
-    def on_node(self) -> list[str]:
-        """The node's names of the test's images: the kubelet's pull names each by tag, by digest and by its config's digest."""
-        if self.ctr is None:
-            return []
+    def on_node(self, ctr: list[str]) -> list[str]:
+        """A node's names of the test's images: the kubelet's pull names each by tag, by digest and by its config's digest."""
         names = tuple(f"{self.registry.host}/{self.registry.path(self.repository)}{sep}" for sep in (":", "@"))
         configs = {p.config for p in self.pushed}
-        return [name for name in node_images(self.ctr) if name.startswith(names) or name in configs]
+        return [name for name in node_images(ctr) if name.startswith(names) or name in configs]
 
     def clear(self) -> list[str]:
         """Remove what the test pushed, from the registry and (where reachable) the node; return what is left behind."""
         kept = [p.reference for p in self.pushed if not self.registry.delete(p)]
         left = [f"{name} in the registry, which refuses deletes" for name in dict.fromkeys(kept)]
-        if self.ctr is None and self.pushed:
+        if not self.runtimes and self.pushed:
             left.append("what the nodes pulled, until their kubelets collect unused images (podlife cannot reach their runtimes)")
-        elif self.ctr is not None and (names := self.on_node()):
-            removal = subprocess.run([*self.ctr, "images", "rm", *names], capture_output=True, text=True)
-            if removal.returncode != 0:
-                left.append(f"{', '.join(names)} on the node: {removal.stderr.strip()[:200]}")
+        for ctr in self.runtimes:
+            if names := self.on_node(ctr):
+                removal = subprocess.run([*ctr, "images", "rm", *names], capture_output=True, text=True)
+                if removal.returncode != 0:
+                    left.append(f"{', '.join(names)} on a node: {removal.stderr.strip()[:200]}")
         return left
 
 
 def cluster_shelf(cluster: ClusterHandle, named: str | None, repository: str, workdir: Path) -> Shelf | None:
     """A shelf in the registry ``named`` (``--image-registry``), else the local cluster's own; None elsewhere."""
-    ctr = storage = None
+    runtimes: list[list[str]] = []
+    storage = None
     if cluster.provider == "local":
-        from podlife.cluster.local.components import REGISTRY_ADDRESS, ctr_command
-        from podlife.cluster.local.paths import StateLayout, state_root
+        from podlife.cluster.local.components import REGISTRY_ADDRESS
+        from podlife.cluster.local.provider import LocalCluster
 
-        layout = StateLayout(state_root())
-        ctr = ctr_command(layout)
-        storage = None if named else layout.registry_data
+        local = LocalCluster()
+        runtimes = local.ctr_commands()
+        storage = None if named else local.layout.registry_data
         named = named or f"http://{REGISTRY_ADDRESS}"
     if named is None:
         return None
-    return Shelf(Registry(named, storage), repository, workdir, ctr)
+    return Shelf(Registry(named, storage), repository, workdir, runtimes)

@@ -104,7 +104,7 @@ def test_image_pushed_to_local_registry_is_pulled(scene: Scene, k8s: client.ApiC
     archive = tmp_path / "image.tar"
     write_oci_archive(ImageSpec(name=pushed, files={"/bin/true": Path("/bin/busybox")},
                                 data={"/smoke": namespace.encode()}, entrypoint=["/bin/true"]), archive)
-    ctr = ["ctr", "--address", str(local_cluster.layout.containerd_socket), "--namespace", "k8s.io"]
+    ctr = local_cluster.ctr_command()
     for step in (["images", "import", str(archive)], ["images", "push", "--plain-http", pushed], ["images", "rm", pushed]):
         subprocess.run([*ctr, *step], check=True, capture_output=True)
     pod = {

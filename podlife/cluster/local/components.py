@@ -1,9 +1,11 @@
 """The processes of the local cluster: their configuration files, command lines and health checks.
 
 Everything is written below the state directory; flags are the ones a kubeadm-style control
-plane uses, trimmed to a single node: TLS with client certificates between every pair,
-Node+RBAC authorization, service-account keys, and the kubelet on containerd's CRI with the
-cgroupfs driver (this kind of host has no systemd and a cgroup v1 hierarchy).
+plane uses: TLS with client certificates between every pair, Node+RBAC authorization,
+service-account keys, and on every node a kubelet on a containerd of its own through the CRI,
+with the cgroupfs driver (this kind of host has no systemd and a cgroup v1 hierarchy), and a
+kube-proxy. The first node shares the host with the control plane; every other node's processes
+run in its network namespace.
 """
 
 from __future__ import annotations
@@ -22,31 +24,32 @@ import urllib3
 import yaml
 
 from podlife.cluster.local.build import Release
-from podlife.cluster.local.host import CNI_BIN_DIR, POD_CGROUP_ROOT, Network
-from podlife.cluster.local.paths import StateLayout
-from podlife.cluster.local.pki import Pki, write_kubeconfig
+from podlife.cluster.local.host import CNI_BIN_DIR, MAX_NODES, POD_CGROUP_ROOT, Network, Node
+from podlife.cluster.local.paths import NodeLayout, StateLayout
+from podlife.cluster.local.pki import Pki, node_leaf, write_kubeconfig
 from podlife.cluster.local.supervisor import Component
 from podlife.errors import PodlifeError
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
-NODE_NAME = "podlife-node"
-REGISTRY_ADDRESS = "localhost:5000"
+#: The cluster's registry, on the control plane's address so every node's runtime reaches it.
+REGISTRY_ADDRESS = f"{Network().node_ip}:5000"
 CLUSTER_DOMAIN = "cluster.local"
 APISERVER_PORT = 6443
 KUBE_PROXY_HEALTH_PORT = 10256
 
-#: The order components start in; ``down`` stops them in reverse.
-START_ORDER = (
-    "containerd",
-    "registry",
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubelet",
-    "kube-proxy",
-)
+#: The control plane's components in start order.
+CONTROL_PLANE = ("registry", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def start_order(layouts: list[NodeLayout]) -> list[str]:
+    """Every component's name in start order for nodes laid out as ``layouts``; ``down`` stops them in reverse.
+
+    Every node's containerd starts first, so the reference images are imported into it while the
+    control plane starts; each node's kubelet and kube-proxy come last.
+    """
+    return [*(n.component("containerd") for n in layouts), *CONTROL_PLANE,
+            *(n.component(base) for n in layouts for base in ("kubelet", "kube-proxy"))]
 
 
 #: Components whose command line takes ``--extra-arg`` flags.
@@ -61,11 +64,15 @@ class Settings:
     """
 
     version: str
+    #: How many nodes: the first on the host beside the control plane, each other in a network namespace.
+    nodes: int = 1
     feature_gates: str = ""
     extra_args: dict[str, list[str]] = field(default_factory=dict)
     kubelet_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise PodlifeError(f"--nodes must be between 1 and {MAX_NODES}, got {self.nodes}")
         parse_feature_gates(self.feature_gates)
         unknown = sorted(set(self.extra_args) - set(EXTRA_ARG_COMPONENTS))
         if unknown:
@@ -81,7 +88,7 @@ class Settings:
         """What differs from the ``running`` cluster's settings, one phrase per field."""
         return [
             f"{name.replace('_', ' ')} {getattr(running, name)!r} -> {getattr(self, name)!r}"
-            for name in ("version", "feature_gates", "extra_args", "kubelet_config")
+            for name in ("version", "nodes", "feature_gates", "extra_args", "kubelet_config")
             if getattr(running, name) != getattr(self, name)
         ]
 
@@ -137,9 +144,14 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def ctr_command(layout: StateLayout) -> list[str]:
-    """The ``ctr`` command line against the local cluster's containerd, in the CRI namespace (the kubelet's)."""
+def ctr_command(layout: NodeLayout) -> list[str]:
+    """The ``ctr`` command line against a node's containerd, in the CRI namespace (the kubelet's)."""
     return ["ctr", "--address", str(layout.containerd_socket), "--namespace", "k8s.io"]
+
+
+def pod_cgroup_root(node: Node) -> str:
+    """The node's kubelet ``cgroupRoot``: the first node's is podlife's root, every other node's a child of it."""
+    return f"/{POD_CGROUP_ROOT}" if node.index == 1 else f"/{POD_CGROUP_ROOT}/{node.name}"
 
 
 class ClusterConfig:
@@ -147,51 +159,62 @@ class ClusterConfig:
 
     def __init__(self, layout: StateLayout, release: Release, pki: Pki, net: Network, settings: Settings) -> None:
         self.layout, self.release, self.pki, self.net, self.settings = layout, release, pki, net, settings
+        self.nodes = net.nodes(settings.nodes)
 
     @property
     def server(self) -> str:
         return f"https://{self.net.node_ip}:{APISERVER_PORT}"
 
+    def node_layout(self, node: Node) -> NodeLayout:
+        return self.layout.node(node.name, node.index == 1)
+
     def kubeconfig(self, user: str) -> Path:
         return self.layout.config / f"{user}.kubeconfig"
 
-    def ctr(self, *args: str) -> list[str]:
-        return [*ctr_command(self.layout), *args]
-
     def write(self) -> None:
         cfg = self.layout.config
-        (cfg / "cni").mkdir(parents=True, exist_ok=True)
-        for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "kubelet-client"):
+        cfg.mkdir(parents=True, exist_ok=True)
+        for user in ("admin", "controller-manager", "scheduler", "kube-proxy"):
             write_kubeconfig(self.kubeconfig(user), self.server, self.pki.ca_cert, self.pki.cert(user), self.pki.key(user), user)
         write_kubeconfig(self.layout.kubeconfig, self.server, self.pki.ca_cert, self.pki.cert("admin"), self.pki.key("admin"), "admin")
-        (cfg / "containerd.toml").write_text(self._containerd_toml())
+        (cfg / "registry.yaml").write_text(yaml.safe_dump(self._registry_config()))
+        (cfg / "scheduler.yaml").write_text(yaml.safe_dump(self._scheduler_config()))
+        for node in self.nodes:
+            self._write_node(node)
+
+    def _write_node(self, node: Node) -> None:
+        where = self.node_layout(node)
+        cfg = where.config
+        (cfg / "cni").mkdir(parents=True, exist_ok=True)
+        client = node_leaf("kubelet-client", node.name)
+        write_kubeconfig(cfg / "kubelet.kubeconfig", self.server, self.pki.ca_cert, self.pki.cert(client), self.pki.key(client),
+                         f"system:node:{node.name}")
+        (cfg / "containerd.toml").write_text(self._containerd_toml(where))
         hosts = cfg / "certs.d" / REGISTRY_ADDRESS
         hosts.mkdir(parents=True, exist_ok=True)
         (hosts / "hosts.toml").write_text(
             f'server = "http://{REGISTRY_ADDRESS}"\n\n[host."http://{REGISTRY_ADDRESS}"]\n'
             '  capabilities = ["pull", "resolve", "push"]\n'
         )
-        (cfg / "cni" / "10-podlife.conflist").write_text(json.dumps(self._cni_conflist(), indent=2))
-        (cfg / "registry.yaml").write_text(yaml.safe_dump(self._registry_config()))
-        (cfg / "kubelet.yaml").write_text(yaml.safe_dump(self._kubelet_config()))
-        (cfg / "kube-proxy.yaml").write_text(yaml.safe_dump(self._kube_proxy_config()))
-        (cfg / "scheduler.yaml").write_text(yaml.safe_dump(self._scheduler_config()))
+        (cfg / "cni" / "10-podlife.conflist").write_text(json.dumps(self._cni_conflist(node, where), indent=2))
+        (cfg / "kubelet.yaml").write_text(yaml.safe_dump(self._kubelet_config(node, where)))
+        (cfg / "kube-proxy.yaml").write_text(yaml.safe_dump(self._kube_proxy_config(node)))
 
     # -- configuration files --------------------------------------------------------------------
 
-    def _containerd_toml(self) -> str:
+    def _containerd_toml(self, where: NodeLayout) -> str:
         cri = '[plugins."io.containerd.grpc.v1.cri"]'
         return "\n".join([
             "version = 2",
-            f'root = "{self.layout.containerd_root}"',
-            f'state = "{self.layout.containerd_state}"',
+            f'root = "{where.containerd_root}"',
+            f'state = "{where.containerd_state}"',
             "[grpc]",
-            f'  address = "{self.layout.containerd_socket}"',
+            f'  address = "{where.containerd_socket}"',
             cri,
             f'  sandbox_image = "registry.k8s.io/pause:{self.release.pause_tag}"',
             # This VM lacks CAP_SYS_RESOURCE: containers may not get a lower oom_score_adj than containerd.
             "  restrict_oom_score_adj = true",
-            # Pod network namespaces under the cluster's own state directory, not /run/netns:
+            # Pod network namespaces under the node's own state directory, not /run/netns:
             # nobody else's namespaces are ever mistaken for the cluster's.
             "  netns_mounts_under_state_dir = true",
             f"{cri[:-1]}.containerd]",
@@ -203,13 +226,13 @@ class ClusterConfig:
             "  SystemdCgroup = false",
             f"{cri[:-1]}.cni]",
             f'  bin_dir = "{CNI_BIN_DIR}"',
-            f'  conf_dir = "{self.layout.config / "cni"}"',
+            f'  conf_dir = "{where.config / "cni"}"',
             f"{cri[:-1]}.registry]",
-            f'  config_path = "{self.layout.config / "certs.d"}"',
+            f'  config_path = "{where.config / "certs.d"}"',
             "",
         ])
 
-    def _cni_conflist(self) -> dict[str, Any]:
+    def _cni_conflist(self, node: Node, where: NodeLayout) -> dict[str, Any]:
         return {
             "cniVersion": "1.0.0",
             "name": "podlife",
@@ -218,13 +241,14 @@ class ClusterConfig:
                     "type": "bridge",
                     "bridge": self.net.bridge,
                     "isGateway": True,
-                    "ipMasq": True,
+                    # Masquerade only what leaves the cluster: pods on other nodes see a pod's own address.
+                    "ipMasq": False,
                     "hairpinMode": True,
                     "ipam": {
                         "type": "host-local",
-                        "ranges": [[{"subnet": self.net.pod_cidr, "gateway": self.net.pod_gateway}]],
+                        "ranges": [[{"subnet": node.pod_cidr, "gateway": node.pod_gateway}]],
                         "routes": [{"dst": "0.0.0.0/0"}],
-                        "dataDir": str(self.layout.cni_data),
+                        "dataDir": str(where.cni_data),
                     },
                 },
                 {"type": "portmap", "capabilities": {"portMappings": True}},
@@ -236,10 +260,10 @@ class ClusterConfig:
             "version": 0.1,
             "log": {"level": "info"},
             "storage": {"filesystem": {"rootdirectory": str(self.layout.registry_data)}, "delete": {"enabled": True}},
-            "http": {"addr": f"127.0.0.1:{REGISTRY_ADDRESS.split(':')[1]}"},
+            "http": {"addr": REGISTRY_ADDRESS},
         }
 
-    def _kubelet_config(self) -> dict[str, Any]:
+    def _kubelet_config(self, node: Node, where: NodeLayout) -> dict[str, Any]:
         base = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
@@ -251,19 +275,19 @@ class ClusterConfig:
             "authorization": {"mode": "Webhook"},
             "cgroupDriver": "cgroupfs",
             # Pods live below a cgroup root of podlife's own, so teardown never touches another kubelet's pods.
-            "cgroupRoot": f"/{POD_CGROUP_ROOT}",
-            # The kubelet's API on the node address only (the port-less interface), its healthz on loopback.
-            "address": self.net.node_ip,
-            "healthzBindAddress": "127.0.0.1",
+            "cgroupRoot": pod_cgroup_root(node),
+            # The kubelet's API and healthz on the node's address: a port-less bridge, guarded from the outside.
+            "address": node.ip,
+            "healthzBindAddress": node.ip,
             "readOnlyPort": 0,
             # cgroup v1 is deprecated upstream but is what this kind of host offers.
             "failCgroupV1": False,
-            "containerRuntimeEndpoint": f"unix://{self.layout.containerd_socket}",
+            "containerRuntimeEndpoint": f"unix://{where.containerd_socket}",
             "clusterDNS": [self.net.dns_service_ip],
             "clusterDomain": CLUSTER_DOMAIN,
-            "tlsCertFile": str(self.pki.cert("kubelet-serving")),
-            "tlsPrivateKeyFile": str(self.pki.key("kubelet-serving")),
-            "podLogsDir": str(self.layout.root / "pod-logs"),
+            "tlsCertFile": str(self.pki.cert(node_leaf("kubelet-serving", node.name))),
+            "tlsPrivateKeyFile": str(self.pki.key(node_leaf("kubelet-serving", node.name))),
+            "podLogsDir": str(where.pod_logs),
             "failSwapOn": False,
             "oomScoreAdj": 0,
             # Preloaded images have no registry to come back from: never garbage-collect them.
@@ -277,20 +301,20 @@ class ClusterConfig:
             base["featureGates"] = parse_feature_gates(self.settings.feature_gates)
         return deep_merge(base, self.settings.kubelet_config)
 
-    def _kube_proxy_config(self) -> dict[str, Any]:
+    def _kube_proxy_config(self, node: Node) -> dict[str, Any]:
         return {
             "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
             "kind": "KubeProxyConfiguration",
             "clientConnection": {"kubeconfig": str(self.kubeconfig("kube-proxy"))},
             "mode": "iptables",
             "clusterCIDR": self.net.pod_cidr,
-            "hostnameOverride": NODE_NAME,
-            "bindAddress": self.net.node_ip,
-            # Health on the node address, metrics on loopback, NodePorts on the node address only:
-            # nothing kube-proxy serves or forwards is open on the machine's real interfaces.
-            "healthzBindAddress": f"{self.net.node_ip}:{KUBE_PROXY_HEALTH_PORT}",
+            "hostnameOverride": node.name,
+            "bindAddress": node.ip,
+            # Health on the node address, metrics on (the node's) loopback, NodePorts on the node address
+            # only: nothing kube-proxy serves or forwards is open on the machine's real interfaces.
+            "healthzBindAddress": f"{node.ip}:{KUBE_PROXY_HEALTH_PORT}",
             "metricsBindAddress": "127.0.0.1:10249",
-            "nodePortAddresses": [f"{self.net.node_ip}/32"],
+            "nodePortAddresses": [f"{node.ip}/32"],
             # Leave conntrack sysctls as they are: setting them needs privileges this VM lacks.
             "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
             "oomScoreAdj": 0,
@@ -311,22 +335,61 @@ class ClusterConfig:
 
     def components(self) -> list[Component]:
         """Every component, in start order, with its health check."""
+        found = {c.name: c for c in [*self._control_plane(), *(c for node in self.nodes for c in self.node_components(node))]}
+        return [found[name] for name in start_order([self.node_layout(n) for n in self.nodes])]
+
+    def node_components(self, node: Node) -> list[Component]:
+        """The node's containerd, kubelet and kube-proxy, in start order, run in the node's network namespace."""
+        bin_, where, extra = self.release.binary, self.node_layout(node), self.settings.extra_args
+        cfg = where.config
+        ctr = ctr_command(where)
+        return [
+            Component(
+                where.component("containerd"),
+                ["/usr/bin/containerd", "--config", str(cfg / "containerd.toml")],
+                lambda: subprocess.run([*ctr, "version"], capture_output=True).returncode == 0,
+                enter=node.enter(),
+            ),
+            Component(
+                where.component("kubelet"),
+                [
+                    str(bin_("kubelet")),
+                    f"--config={cfg / 'kubelet.yaml'}",
+                    f"--kubeconfig={cfg / 'kubelet.kubeconfig'}",
+                    f"--root-dir={where.kubelet_root}",
+                    f"--hostname-override={node.name}",
+                    f"--node-ip={node.ip}",
+                    *extra.get("kubelet", []),
+                ],
+                lambda: _get_ok(f"http://{node.ip}:10248/healthz"),
+                timeout=90,
+                enter=node.enter(),
+            ),
+            Component(
+                where.component("kube-proxy"),
+                [
+                    str(bin_("kube-proxy")),
+                    f"--config={cfg / 'kube-proxy.yaml'}",
+                    *self._feature_gates(),
+                    *extra.get("kube-proxy", []),
+                ],
+                lambda: _port_open(node.ip, KUBE_PROXY_HEALTH_PORT),
+                enter=node.enter(),
+            ),
+        ]
+
+    def _control_plane(self) -> list[Component]:
         bin_ = self.release.binary
         pki, net, cfg = self.pki, self.net, self.layout.config
         extra = self.settings.extra_args
         etcd_url = "https://127.0.0.1:2379"
-        comps = {
-            "containerd": Component(
-                "containerd",
-                ["/usr/bin/containerd", "--config", str(cfg / "containerd.toml")],
-                lambda: subprocess.run(self.ctr("version"), capture_output=True).returncode == 0,
-            ),
-            "registry": Component(
+        return [
+            Component(
                 "registry",
                 ["/usr/bin/docker-registry", "serve", str(cfg / "registry.yaml")],
                 lambda: _answers(f"http://{REGISTRY_ADDRESS}/v2/"),
             ),
-            "etcd": Component(
+            Component(
                 "etcd",
                 [
                     str(bin_("etcd")),
@@ -347,7 +410,7 @@ class ClusterConfig:
                 ],
                 lambda: _get_ok("http://127.0.0.1:2381/health"),
             ),
-            "kube-apiserver": Component(
+            Component(
                 "kube-apiserver",
                 [
                     str(bin_("kube-apiserver")),
@@ -386,7 +449,7 @@ class ClusterConfig:
                 lambda: _get_ok(f"{self.server}/readyz", pki),
                 timeout=90,
             ),
-            "kube-controller-manager": Component(
+            Component(
                 "kube-controller-manager",
                 [
                     str(bin_("kube-controller-manager")),
@@ -410,7 +473,7 @@ class ClusterConfig:
                 ],
                 lambda: _get_ok("https://127.0.0.1:10257/healthz"),
             ),
-            "kube-scheduler": Component(
+            Component(
                 "kube-scheduler",
                 [
                     str(bin_("kube-scheduler")),
@@ -424,29 +487,4 @@ class ClusterConfig:
                 ],
                 lambda: _get_ok("https://127.0.0.1:10259/healthz"),
             ),
-            "kubelet": Component(
-                "kubelet",
-                [
-                    str(bin_("kubelet")),
-                    f"--config={cfg / 'kubelet.yaml'}",
-                    f"--kubeconfig={self.kubeconfig('kubelet-client')}",
-                    f"--root-dir={self.layout.kubelet_root}",
-                    f"--hostname-override={NODE_NAME}",
-                    f"--node-ip={net.node_ip}",
-                    *extra.get("kubelet", []),
-                ],
-                lambda: _get_ok("http://127.0.0.1:10248/healthz"),
-                timeout=90,
-            ),
-            "kube-proxy": Component(
-                "kube-proxy",
-                [
-                    str(bin_("kube-proxy")),
-                    f"--config={cfg / 'kube-proxy.yaml'}",
-                    *self._feature_gates(),
-                    *extra.get("kube-proxy", []),
-                ],
-                lambda: _port_open(net.node_ip, KUBE_PROXY_HEALTH_PORT),
-            ),
-        }
-        return [comps[name] for name in START_ORDER]
+        ]

@@ -80,18 +80,84 @@ RESTORED_SYSCTLS = (
 )
 
 
+#: The first node's name; node k (k > 1) is ``podlife-node-k``.
+NODE_NAME = "podlife-node"
+#: Where node network namespaces are named (``ip netns`` keeps its bind mounts there).
+NETNS_DIR = Path("/run/netns")
+#: The address block nodes live on and the /16 each node takes a /24 of for its pods.
+NODE_SUBNET, POD_RANGE = "10.250.0", "10.244"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node's place on the cluster's network.
+
+    The first node is the host itself (it shares the control plane's address); every other node
+    is a network namespace of its own, joined to the nodes' bridge by a veth pair, so a node can
+    be cut off or powered off without touching the others. Each node has a /24 of the pod range
+    and a pod bridge of the same name inside its own namespace.
+    """
+
+    index: int
+
+    @property
+    def name(self) -> str:
+        return NODE_NAME if self.index == 1 else f"{NODE_NAME}-{self.index}"
+
+    @property
+    def ip(self) -> str:
+        return f"{NODE_SUBNET}.{self.index}"
+
+    @property
+    def pod_cidr(self) -> str:
+        return f"{POD_RANGE}.{self.index - 1}.0/24"
+
+    @property
+    def pod_gateway(self) -> str:
+        return f"{POD_RANGE}.{self.index - 1}.1"
+
+    @property
+    def netns(self) -> str | None:
+        """The node's network namespace; None for the first node, which is the host's."""
+        return None if self.index == 1 else self.name
+
+    @property
+    def link(self) -> str:
+        """The host end of the node's veth pair, a port of the nodes' bridge."""
+        return f"plnode{self.index}"
+
+    def enter(self) -> list[str]:
+        """The command prefix that runs a program in the node's network namespace (nothing for the first node).
+
+        ``nsenter --net`` switches the network namespace only: ``ip netns exec`` would also
+        remount /sys, hiding the cgroup tree the kubelet manages pods in.
+        """
+        return [] if self.netns is None else ["nsenter", f"--net={NETNS_DIR / self.netns}", "--"]
+
+
+#: More nodes than this leave no room in the /24 the nodes share (and no host has the memory for them).
+MAX_NODES = 250
+
+
 @dataclass(frozen=True)
 class Network:
-    """Addresses of the single node: a port-less interface keeps all cluster traffic on this host."""
+    """The cluster's addresses: a port-less bridge keeps all cluster traffic on this host.
+
+    ``node_interface`` carries the control plane's address (also the first node's) and is the
+    bridge every other node's veth pair hangs off.
+    """
 
     node_interface: str = "podlife0"
-    node_ip: str = "10.250.0.1"
+    node_ip: str = f"{NODE_SUBNET}.1"
+    node_prefix: int = 24
     bridge: str = "plcni0"
-    pod_cidr: str = "10.244.0.0/24"
-    pod_gateway: str = "10.244.0.1"
+    pod_cidr: str = f"{POD_RANGE}.0.0/16"
     service_cidr: str = "10.96.0.0/16"
     apiserver_service_ip: str = "10.96.0.1"
     dns_service_ip: str = "10.96.0.10"
+
+    def nodes(self, count: int) -> list[Node]:
+        return [Node(index) for index in range(1, count + 1)]
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -204,31 +270,37 @@ def link_exists(name: str) -> bool:
     return sh("ip", "link", "show", name, check=False).returncode == 0
 
 
-def setup_network(net: Network) -> None:
-    """Create the node interface and pod bridge, and route the service range onto the bridge.
+def setup_network(net: Network, nodes: list[Node]) -> None:
+    """Create the nodes' bridge, the first node's pod bridge, every other node's namespace, and the routes.
 
-    The route makes service traffic that kube-proxy has not (yet) translated die on the local
-    bridge instead of leaving the machine through the default route.
+    The service range is routed onto the pod bridge so that service traffic kube-proxy has not
+    (yet) translated dies on this host instead of leaving it through the default route.
     """
+    first = nodes[0]
     if not link_exists(net.node_interface):
-        # A bridge without ports stands in for a dummy interface (this kernel has no dummy driver).
+        # A bridge with no port to the outside: only the nodes' veth pairs ever join it.
         sh("ip", "link", "add", net.node_interface, "type", "bridge")
-        sh("ip", "addr", "add", f"{net.node_ip}/32", "dev", net.node_interface)
+        sh("ip", "addr", "add", f"{net.node_ip}/{net.node_prefix}", "dev", net.node_interface)
     sh("ip", "link", "set", net.node_interface, "up")
     if not link_exists(net.bridge):
         sh("ip", "link", "add", net.bridge, "type", "bridge")
-        sh("ip", "addr", "add", f"{net.pod_gateway}/{net.pod_cidr.split('/')[1]}", "dev", net.bridge)
+        sh("ip", "addr", "add", f"{first.pod_gateway}/24", "dev", net.bridge)
     sh("ip", "link", "set", net.bridge, "up")
     sh("ip", "route", "replace", net.service_cidr, "dev", net.bridge)
+    for node in nodes[1:]:
+        _setup_node_namespace(net, node, nodes)
     established = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
     _chain("filter", FORWARD_CHAIN, [
         ["-i", net.bridge, "-j", "ACCEPT"],
         ["-o", net.bridge, *established, "-j", "ACCEPT"],
+        ["-i", net.node_interface, "-j", "ACCEPT"],
+        ["-o", net.node_interface, *established, "-j", "ACCEPT"],
     ], {"FORWARD": []})
     _chain("mangle", GUARD_CHAIN, [
         ["-i", "lo", "-j", "RETURN"],
         ["-i", net.bridge, "-j", "RETURN"],
-        ["-d", f"{net.node_ip}/32", "-j", "DROP"],
+        ["-i", net.node_interface, "-j", "RETURN"],
+        ["-d", f"{net.node_ip}/{net.node_prefix}", "-j", "DROP"],
         ["-d", net.pod_cidr, "-j", "DROP"],
         ["-d", net.service_cidr, "-j", "DROP"],
     ], {
@@ -241,6 +313,36 @@ def setup_network(net: Network) -> None:
         ["-m", "owner", "--uid-owner", "0", "-j", "RETURN"],
         ["-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "REJECT"],
     ], {"OUTPUT": ["-o", "lo"]})
+
+
+def _setup_node_namespace(net: Network, node: Node, nodes: list[Node]) -> None:
+    """Give ``node`` its namespace, its address on the nodes' bridge, and routes to every other node's pods.
+
+    The host routes the node's pod range to the node's address; inside, the host (the control
+    plane) is the default route and the other nodes' pod ranges are reached directly on the bridge.
+    """
+    assert node.netns is not None
+    if not (NETNS_DIR / node.netns).exists():
+        sh("ip", "netns", "add", node.netns)
+    inside = ["ip", "-n", node.netns]
+    if not link_exists(node.link):
+        sh("ip", "link", "add", node.link, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
+        sh(*inside, "addr", "add", f"{node.ip}/{net.node_prefix}", "dev", "eth0")
+    sh("ip", "link", "set", node.link, "master", net.node_interface, "up")
+    sh(*inside, "link", "set", "lo", "up")
+    sh(*inside, "link", "set", "eth0", "up")
+    sh(*inside, "route", "replace", "default", "via", net.node_ip)
+    for other in nodes[1:]:
+        if other != node:
+            sh(*inside, "route", "replace", other.pod_cidr, "via", other.ip)
+    sh("ip", "route", "replace", node.pod_cidr, "via", node.ip)
+    for key in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
+        sh(*node.enter(), "sysctl", "-qw", f"{key}=1")
+
+
+def node_namespaces() -> list[str]:
+    """The nodes' network namespaces present on the host (empty after a clean teardown)."""
+    return sorted(p.name for p in NETNS_DIR.glob(f"{NODE_NAME}-*")) if NETNS_DIR.exists() else []
 
 
 def _chain(table: str, chain: str, rules: list[list[str]], hooks: dict[str, list[str]]) -> None:
@@ -292,7 +394,9 @@ def _remove_owned_chains(tool: str, save: str) -> None:
 
 
 def teardown_network(net: Network) -> None:
-    """Remove interfaces, routes and owned chains (rules jumping to them first)."""
+    """Remove the nodes' namespaces (their links, routes and rules go with them), interfaces, routes and owned chains."""
+    for netns in node_namespaces():
+        sh("ip", "netns", "del", netns, check=False)
     for tool, save in IPTABLES:
         _remove_owned_chains(tool, save)
     for name in (net.bridge, net.node_interface):
@@ -321,17 +425,20 @@ def pod_cgroups() -> list[Path]:
     return sorted(p for p in CGROUP_ROOT.glob(f"*/{POD_CGROUP_ROOT}") if p.is_dir())
 
 
-def create_pod_cgroup_root() -> None:
-    """Create the kubelet's ``cgroupRoot`` in every hierarchy; the kubelet refuses a root that is missing.
+def create_pod_cgroup_root(path: str) -> None:
+    """Create a kubelet's ``cgroupRoot`` (``/podlife`` or below it) in every hierarchy; the kubelet refuses one that is missing.
 
     A new cpuset cgroup starts with no CPUs and no memory nodes, so those are copied from the parent.
     """
     for hierarchy in sorted(p for p in CGROUP_ROOT.iterdir() if p.is_dir() and (p / "cgroup.procs").exists()):
-        root = hierarchy / POD_CGROUP_ROOT
-        root.mkdir(exist_ok=True)
-        for knob in ("cpuset.cpus", "cpuset.mems"):
-            if (root / knob).exists() and not (root / knob).read_text().strip():
-                (root / knob).write_text((hierarchy / knob).read_text())
+        parent = hierarchy
+        for part in path.strip("/").split("/"):
+            root = parent / part
+            root.mkdir(exist_ok=True)
+            for knob in ("cpuset.cpus", "cpuset.mems"):
+                if (root / knob).exists() and not (root / knob).read_text().strip():
+                    (root / knob).write_text((parent / knob).read_text())
+            parent = root
 
 
 def _cgroup_dirs(base: Path) -> list[Path]:
@@ -378,8 +485,16 @@ def remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def available_memory_mib() -> int | None:
+    """MemAvailable of /proc/meminfo in MiB; None where the kernel does not say."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return None
+
+
 def shim_pids(containerd_socket: Path) -> list[int]:
-    """containerd shims serving the given containerd: they outlive it by design."""
+    """containerd shims serving the given containerd (or any below a directory): they outlive it by design."""
     needle = str(containerd_socket).encode()
     pids = []
     for proc in Path("/proc").glob("[0-9]*"):

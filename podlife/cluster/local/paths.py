@@ -56,25 +56,9 @@ class StateLayout:
     def etcd_data(self) -> Path:
         return self.root / "etcd"
 
-    @property
-    def containerd_root(self) -> Path:
-        return self.root / "containerd" / "root"
-
-    @property
-    def containerd_state(self) -> Path:
-        return self.root / "containerd" / "state"
-
-    @property
-    def containerd_socket(self) -> Path:
-        return self.root / "containerd" / "containerd.sock"
-
-    @property
-    def kubelet_root(self) -> Path:
-        return self.root / "kubelet"
-
-    @property
-    def cni_data(self) -> Path:
-        return self.root / "cni"
+    def node(self, name: str, first: bool) -> "NodeLayout":
+        """Where node ``name`` keeps its runtime and kubelet: the first node in the state directory itself."""
+        return NodeLayout(self.root if first else self.root / "nodes" / name, name, first)
 
     @property
     def registry_data(self) -> Path:
@@ -105,3 +89,49 @@ class StateLayout:
 
     def pidfile(self, component: str) -> Path:
         return self.pids / f"{component}.pid"
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """One node's places: its containerd, kubelet, pod network data, pod logs and configuration.
+
+    Nodes share the host's filesystem, so each keeps its own directories (a kubelet removes the
+    log directories of pods it does not know); the first node's stay where a single-node
+    cluster always kept them. Its components are named plainly, every other node's ``name@node``.
+    """
+
+    root: Path
+    name: str
+    first: bool
+
+    def component(self, base: str) -> str:
+        """The supervisor's name of this node's ``base`` component (``kubelet``, ``containerd``, ``kube-proxy``)."""
+        return base if self.first else f"{base}@{self.name}"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.root / "containerd" / "root"
+
+    @property
+    def containerd_state(self) -> Path:
+        return self.root / "containerd" / "state"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.root / "containerd" / "containerd.sock"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.root / "kubelet"
+
+    @property
+    def cni_data(self) -> Path:
+        return self.root / "cni"
+
+    @property
+    def pod_logs(self) -> Path:
+        return self.root / "pod-logs"

@@ -37,8 +37,9 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 CA = "ca"
 FRONT_PROXY_CA = "front-proxy-ca"
 LEAF_NAMES = ("apiserver", "apiserver-kubelet-client", "admin", "controller-manager", "scheduler",
-              "kube-proxy", "kubelet-client", "kubelet-serving", "front-proxy-client",
-              "etcd-server", "apiserver-etcd-client")
+              "kube-proxy", "front-proxy-client", "etcd-server", "apiserver-etcd-client")
+#: Each node's kubelet has a client and a serving certificate of its own, ``<kind>.<node name>``.
+NODE_LEAVES = ("kubelet-client", "kubelet-serving")
 
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 _PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -52,7 +53,7 @@ class Pki:
     root: Path
 
     def cert(self, name: str) -> Path:
-        """The certificate of ``name``, one of ``ca``, ``front-proxy-ca`` or ``LEAF_NAMES``."""
+        """The certificate of ``name``: ``ca``, ``front-proxy-ca``, one of ``LEAF_NAMES`` or a ``node_leaf``."""
         return self.root / f"{_known(name)}.crt"
 
     def key(self, name: str) -> Path:
@@ -82,9 +83,14 @@ class Pki:
         return self.root / "sa.pub"
 
 
+def node_leaf(kind: str, node_name: str) -> str:
+    """The name of a node's kubelet certificate: ``kind`` is one of ``NODE_LEAVES``."""
+    return _known(f"{kind}.{node_name}")
+
+
 def _known(name: str) -> str:
     """Reject a misspelt name here rather than as a missing file deep inside a component."""
-    if name not in (CA, FRONT_PROXY_CA, *LEAF_NAMES):
+    if name not in (CA, FRONT_PROXY_CA, *LEAF_NAMES) and name.partition(".")[0] not in NODE_LEAVES:
         raise ValueError(f"unknown certificate name {name!r}")
     return name
 
@@ -117,8 +123,9 @@ class _Authority:
     key: _PrivateKey
 
 
-def _leaves(node_name: str, node_ip: str, service_ip: str, hostnames: list[str]) -> list[_Leaf]:
-    node, loopback = ipaddress.ip_address(node_ip), ipaddress.ip_address("127.0.0.1")
+def _leaves(nodes: list[tuple[str, str]], service_ip: str, hostnames: list[str]) -> list[_Leaf]:
+    """Every leaf the cluster needs; ``nodes`` are (name, address), the first also the control plane's."""
+    node, loopback = ipaddress.ip_address(nodes[0][1]), ipaddress.ip_address("127.0.0.1")
     service = ipaddress.ip_address(service_ip)
     in_cluster = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
                   "kubernetes.default.svc.cluster.local"]
@@ -132,12 +139,14 @@ def _leaves(node_name: str, node_ip: str, service_ip: str, hostnames: list[str])
         _Leaf("controller-manager", "system:kube-controller-manager"),
         _Leaf("scheduler", "system:kube-scheduler"),
         _Leaf("kube-proxy", "system:kube-proxy"),
-        _Leaf("kubelet-client", f"system:node:{node_name}", ("system:nodes",)),
-        _Leaf("kubelet-serving", node_name, server=True,
-              dns=_unique([node_name, "localhost"]), ips=_unique([node, loopback])),
         _Leaf("front-proxy-client", "front-proxy-client", issuer=FRONT_PROXY_CA),
         _Leaf("etcd-server", "podlife-etcd", server=True, dns=("localhost",), ips=(loopback,)),
         _Leaf("apiserver-etcd-client", "kube-apiserver-etcd-client"),
+        *(leaf for name, ip in nodes for leaf in (
+            _Leaf(node_leaf("kubelet-client", name), f"system:node:{name}", ("system:nodes",)),
+            _Leaf(node_leaf("kubelet-serving", name), name, server=True,
+                  dns=_unique([name, "localhost"]), ips=_unique([ipaddress.ip_address(ip), loopback])),
+        )),
     ]
 
 
@@ -146,14 +155,15 @@ def _unique(items: list[_T]) -> tuple[_T, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def ensure_pki(pki_dir: Path, node_name: str, node_ip: str, service_ip: str,
+def ensure_pki(pki_dir: Path, nodes: list[tuple[str, str]], service_ip: str,
                hostnames: list[str]) -> Pki:
     """Create whatever part of the cluster PKI under ``pki_dir`` is missing or stale.
 
+    ``nodes`` are each node's (name, address), the first node's address the API server's too;
     ``hostnames`` are the extra DNS names clients may reach the apiserver by; ``service_ip`` is
     the first address of the service range, which in-cluster clients reach it through.
     """
-    leaves = _leaves(node_name, node_ip, service_ip, hostnames)  # bad input fails before any write
+    leaves = _leaves(nodes, service_ip, hostnames)  # bad input fails before any write
     pki = Pki(pki_dir)
     pki_dir.mkdir(parents=True, exist_ok=True)
     authorities = {

@@ -1,4 +1,4 @@
-"""The ``local`` provider: a real single-node Kubernetes run as processes on this host."""
+"""The ``local`` provider: a real Kubernetes run as processes on this host, one node or several."""
 
 from __future__ import annotations
 
@@ -17,18 +17,22 @@ from typing import Callable, TypedDict
 
 from podlife.cluster.local import host, kubelet_schema
 from podlife.cluster.local.build import Builder, Release
-from podlife.cluster.local.components import NODE_NAME, START_ORDER, ClusterConfig, Settings, ctr_command
+from podlife.cluster.local.components import ClusterConfig, Settings, ctr_command, pod_cgroup_root, start_order
 from podlife.cluster.local.local_images import BUSYBOX, preload
 from podlife.cluster.local.locks import Leases, exclusive
 from podlife.cluster.local.logging_build import LoggingBuild
-from podlife.cluster.local.paths import StateLayout, cache_root, state_root
+from podlife.cluster.local.paths import NodeLayout, StateLayout, cache_root, state_root
 from podlife.cluster.local.pki import ensure_pki
 from podlife.cluster.local.progress import Progress, default_progress
 from podlife.cluster.local.supervisor import Supervisor
 from podlife.errors import PodlifeError
 
-#: How long the cluster may take, once its processes run, to have a Ready node and answering DNS.
+#: How long the cluster may take, once its processes run, to have Ready nodes and answering DNS.
 SETTLE_TIMEOUT = 180.0
+#: Memory ``up`` asks of the host: the control plane with the first node (0.8 GiB idle, measured)
+#: and its pods, then each further node (its kubelet, containerd and kube-proxy idle at about
+#: 200 MiB, measured) with room for the pods a scenario puts on it.
+BASE_MEMORY_MIB, NODE_MEMORY_MIB = 2048, 512
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,9 @@ class UpgradeResult:
     restarts_s: dict[str, float]
 
 
-#: The components an in-place upgrade replaces, in order; etcd, containerd and the registry stay.
-UPGRADE_ORDER = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+#: The control plane's components an in-place upgrade replaces, in order, before each node's
+#: kubelet and kube-proxy; etcd, containerd and the registry stay.
+UPGRADED_CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 class LocalCluster:
@@ -83,12 +88,37 @@ class LocalCluster:
         except (OSError, ValueError):
             return None
 
-    def ctr_command(self) -> list[str]:
-        return ctr_command(self.layout)
+    def node_count(self) -> int:
+        """How many nodes the running (or last) cluster has."""
+        return int(((self.recorded() or {}).get("settings") or {}).get("nodes", 1))
+
+    def nodes(self) -> list[host.Node]:
+        return self.net.nodes(self.node_count())
+
+    def node_layout(self, node: host.Node) -> NodeLayout:
+        return self.layout.node(node.name, node.index == 1)
+
+    def node_named(self, name: str) -> host.Node:
+        """The node called ``name``; one line naming the nodes there are when there is none."""
+        for node in self.nodes():
+            if node.name == name:
+                return node
+        raise PodlifeError(f"the local cluster has no node {name!r} (it has {', '.join(n.name for n in self.nodes())})")
+
+    def ctr_command(self, node: host.Node | None = None) -> list[str]:
+        """``ctr`` against ``node``'s containerd (the first node's by default)."""
+        return ctr_command(self.node_layout(node or self.net.nodes(1)[0]))
+
+    def ctr_commands(self) -> list[list[str]]:
+        """``ctr`` against every node's containerd: what reaches all nodes (an image load) goes through each."""
+        return [self.ctr_command(node) for node in self.nodes()]
+
+    def component_names(self) -> list[str]:
+        return start_order([self.node_layout(n) for n in self.nodes()])
 
     def is_up(self) -> bool:
         running = self.supervisor.running()
-        return self.recorded() is not None and all(name in running for name in START_ORDER)
+        return self.recorded() is not None and all(name in running for name in self.component_names())
 
     def status(self) -> Status:
         record = self.recorded() or {}
@@ -98,7 +128,7 @@ class LocalCluster:
             "version": record.get("version"),
             "kubeconfig": str(self.layout.kubeconfig) if record else None,
             "state_dir": str(self.layout.root),
-            "components": {name: running.get(name) for name in START_ORDER},
+            "components": {name: running.get(name) for name in self.component_names()},
         }
 
     # -- up -----------------------------------------------------------------------------------
@@ -144,6 +174,7 @@ class LocalCluster:
                 f"iptables already holds Kubernetes chains podlife did not make ({', '.join(foreign[:3])}, ...): "
                 "another Kubernetes runs on this host; stop it first"
             )
+        _check_memory(settings.nodes)
         host.ensure_packages(self.progress)
         builder = Builder(settings.version, self.progress)
         release = builder.ensure()
@@ -178,43 +209,51 @@ class LocalCluster:
         for log in self.layout.logs.iterdir():
             log.chmod(0o600)
         host.ensure_private_dir(host.HOSTPATH_PV_DIR, "the host-path provisioner's directory")
-        host.create_pod_cgroup_root()
-        pki = ensure_pki(self.layout.pki, NODE_NAME, self.net.node_ip, self.net.apiserver_service_ip, [socket.gethostname()])
+        nodes = self.net.nodes(settings.nodes)
+        for node in nodes:
+            host.create_pod_cgroup_root(pod_cgroup_root(node))
+        pki = ensure_pki(self.layout.pki, [(n.name, n.ip) for n in nodes], self.net.apiserver_service_ip, [socket.gethostname()])
         config = ClusterConfig(self.layout, release, pki, self.net, settings)
-        config.write()
-        host.setup_network(self.net)
+        # Recorded before anything is created, so a failed start's teardown knows every node.
         self.layout.cluster_file.write_text(json.dumps({"version": settings.version, "settings": asdict(settings)}, indent=2))
+        config.write()
+        host.setup_network(self.net, nodes)
         return config
 
     def _start(self, config: ClusterConfig, release: Release) -> None:
-        """Start the components in order, then the add-ons; wait until the node is Ready and DNS answers.
+        """Start the components in order, then the add-ons; wait until every node is Ready and DNS answers.
 
-        The reference images are imported into containerd while etcd and the control plane start
-        (about 4 s each on 2 cores, the bulk of a warm start), and are all in before the kubelet,
-        the first that runs pods, starts. The pool is joined on the way out whatever happens, so
-        no import outlives a failed start.
+        The reference images are imported into each node's containerd while etcd and the control
+        plane start (about 4 s each on 2 cores, the bulk of a warm start), and are all in before
+        that node's kubelet, the first that runs pods there, starts. The pool is joined on the way
+        out whatever happens, so no import outlives a failed start.
         """
+        layouts = {config.node_layout(n).component("containerd"): config.node_layout(n) for n in config.nodes}
+        kubelets = {layout.component("kubelet"): runtime for runtime, layout in layouts.items()}
         with ThreadPoolExecutor(max_workers=1) as pool:
-            images: Future[None] | None = None
+            images: dict[str, Future[None]] = {}
             for component in config.components():
-                if component.name == "kubelet" and images is not None:
-                    images.result()
+                if component.name in kubelets:
+                    images[kubelets[component.name]].result()
                 self.progress(f"starting {component.name}")
                 self.supervisor.start(component)
-                if component.name == "containerd":
-                    images = pool.submit(self._preload, release)
-            if images is not None:
-                images.result()
+                if component.name in layouts:
+                    images[component.name] = pool.submit(self._preload, release, layouts[component.name])
+            for done in images.values():
+                done.result()
         self.progress("installing cluster DNS and the default StorageClass")
         template = string.Template(resources.files("podlife.cluster.local").joinpath("manifests/addons.yaml").read_text())
         addons = template.substitute(
             coredns_image=f"registry.k8s.io/coredns/coredns:{release.coredns_tag}", dns_service_ip=self.net.dns_service_ip
         )
         self._kubectl(release, "apply", "-f", "-", stdin=addons)
-        self.progress("waiting for the node to be Ready and DNS to answer")
-        self._kubectl(release, "wait", "--for=condition=Ready", f"node/{NODE_NAME}", f"--timeout={SETTLE_TIMEOUT:.0f}s")
+        self.progress("waiting for the nodes to be Ready and DNS to answer")
+        self._wait_nodes_ready(release, config.nodes)
         self._kubectl(release, "-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={SETTLE_TIMEOUT:.0f}s")
         self._wait_for_dns()
+
+    def _wait_nodes_ready(self, release: Release, nodes: list[host.Node]) -> None:
+        self._kubectl(release, "wait", "--for=condition=Ready", *(f"node/{n.name}" for n in nodes), f"--timeout={SETTLE_TIMEOUT:.0f}s")
 
     def _kubectl(self, release: Release, *args: str, stdin: str | None = None) -> str:
         cmd = [str(release.binary("kubectl")), f"--kubeconfig={self.layout.kubeconfig}", *args]
@@ -234,13 +273,15 @@ class LocalCluster:
         raise PodlifeError(f"cluster DNS at {self.net.dns_service_ip} does not answer; see {self.layout.logs}")
 
     def preload_images(self, version: str) -> None:
-        """Import ``version``'s reference images into the running cluster (its build is made if missing)."""
-        self._preload(Builder(version, self.progress).ensure())
+        """Import ``version``'s reference images into every node of the running cluster (its build is made if missing)."""
+        release = Builder(version, self.progress).ensure()
+        for node in self.nodes():
+            self._preload(release, self.node_layout(node))
 
-    def _preload(self, release: Release) -> None:
-        """Import ``release``'s reference images into containerd, assembling their archives in its cache."""
+    def _preload(self, release: Release, node: NodeLayout) -> None:
+        """Import ``release``'s reference images into the node's containerd, assembling their archives in its cache."""
         preload(release, cache_root() / "k8s" / f"v{release.version}" / "images",
-                lambda *args: [*self.ctr_command(), *args], self.progress)
+                lambda *args: [*ctr_command(node), *args], self.progress)
 
     # -- in-place upgrade -----------------------------------------------------------------------
 
@@ -248,11 +289,11 @@ class LocalCluster:
         """Replace the running cluster's binaries with ``version``'s, in the order a real upgrade uses.
 
         etcd, containerd and the pods stay; the API server, controller-manager and scheduler are
-        restarted on the new binaries, then the kubelet and kube-proxy (kubeadm's order: control
-        plane first, then each node's kubelet). The new version's images are imported first, so
-        its reference images are there when the new kubelet asks. ``before_kubelet`` runs while
-        the old kubelet is stopped and the new one not yet started: a negative control uses it
-        to do what a careless upgrade does there. Refused while another run uses the cluster.
+        restarted on the new binaries, then each node's kubelet and kube-proxy (kubeadm's order:
+        control plane first, then node by node). The new version's images are imported first, so
+        its reference images are there when a new kubelet asks. ``before_kubelet`` runs while
+        the first node's old kubelet is stopped and the new one not yet started: a negative
+        control uses it to do what a careless upgrade does there. Refused while another run uses the cluster.
         """
         with exclusive(self.layout.lock, "upgrading the local cluster", self.progress):
             record = self.recorded()
@@ -266,10 +307,12 @@ class LocalCluster:
             release = Builder(version, self.progress).ensure()
             kubelet_schema.check(target.kubelet_config, version)
             config = self._configure(release, target)
-            self._preload(release)
+            for node in config.nodes:
+                self._preload(release, config.node_layout(node))
             components = {c.name: c for c in config.components()}
+            nodes = [config.node_layout(n) for n in config.nodes]
             started, steps = time.monotonic(), {}
-            for name in UPGRADE_ORDER:
+            for name in [*UPGRADED_CONTROL_PLANE, *(n.component(base) for n in nodes for base in ("kubelet", "kube-proxy"))]:
                 self.supervisor.stop(name)
                 if name == "kubelet" and before_kubelet:
                     before_kubelet()
@@ -277,7 +320,7 @@ class LocalCluster:
                 step = time.monotonic()
                 self.supervisor.start(components[name])
                 steps[name] = round(time.monotonic() - step, 1)
-            self._kubectl(release, "wait", "--for=condition=Ready", f"node/{NODE_NAME}", f"--timeout={SETTLE_TIMEOUT:.0f}s")
+            self._wait_nodes_ready(release, config.nodes)
             took = time.monotonic() - started
             self.progress(f"upgraded from v{running.version} to v{version} in {took:.1f}s")
             return UpgradeResult(running.version, version, took, steps)
@@ -296,13 +339,16 @@ class LocalCluster:
 
     def _down_locked(self) -> list[str]:
         record = self.recorded()
-        for name in reversed(START_ORDER):
-            if name != "containerd":
+        layouts = [self.node_layout(n) for n in self.nodes()]
+        runtimes = [n.component("containerd") for n in layouts]
+        for name in reversed(start_order(layouts)):
+            if name not in runtimes:
                 self.supervisor.stop(name)
         host.kill_pod_processes()
-        self.supervisor.stop("containerd")
-        for pid in host.shim_pids(self.layout.containerd_socket):
-            os.kill(pid, signal.SIGKILL)
+        for layout in layouts:
+            self.supervisor.stop(layout.component("containerd"))
+            for pid in host.shim_pids(layout.containerd_socket):
+                os.kill(pid, signal.SIGKILL)
         if record:
             kube_proxy = Builder(record["version"]).bin_dir / "kube-proxy"
             if kube_proxy.exists():
@@ -324,9 +370,21 @@ class LocalCluster:
     def leftovers(self) -> list[str]:
         """Anything of the cluster still on the host: processes, mounts, links, chains, cgroups."""
         found = [f"process {name} ({pid})" for name, pid in self.supervisor.running().items()]
-        found += [f"process containerd-shim ({pid})" for pid in host.shim_pids(self.layout.containerd_socket)]
+        found += [f"process containerd-shim ({pid})" for pid in host.shim_pids(self.layout.root)]
         found += [f"mount {m}" for m in host.mounts_under(self.layout.root)]
         found += [f"link {name}" for name in (self.net.bridge, self.net.node_interface) if host.link_exists(name)]
+        found += [f"network namespace {name}" for name in host.node_namespaces()]
         found += [f"chain {c}" for c in host.leftover_chains()]
         found += [f"cgroup {c}" for c in host.pod_cgroups()]
         return found
+
+
+def _check_memory(nodes: int) -> None:
+    """Refuse in one line a cluster the host's available memory cannot hold, naming what it needs."""
+    needed = BASE_MEMORY_MIB + NODE_MEMORY_MIB * (nodes - 1)
+    available = host.available_memory_mib()
+    if nodes > 1 and available is not None and needed > available:
+        raise PodlifeError(
+            f"--nodes {nodes} needs about {needed} MiB of memory ({BASE_MEMORY_MIB} for the control plane and the "
+            f"first node, {NODE_MEMORY_MIB} for each other node); this host has {available} MiB available"
+        )

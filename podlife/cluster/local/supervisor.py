@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from podlife.cluster.local.paths import StateLayout
@@ -27,6 +28,13 @@ class Component:
     ready: Callable[[], bool]
     timeout: float = 60.0
     env: dict[str, str] = field(default_factory=dict)
+    #: The prefix that enters the node's network namespace (``Node.enter``); empty on the host's.
+    enter: list[str] = field(default_factory=list)
+
+    @property
+    def command(self) -> list[str]:
+        """What is executed: ``argv`` behind ``enter`` (``nsenter`` execs it, keeping the pid)."""
+        return [*self.enter, *self.argv]
 
 
 class Supervisor:
@@ -56,7 +64,7 @@ class Supervisor:
             self.layout.pids.mkdir(parents=True, exist_ok=True)
             with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
                 proc = subprocess.Popen(
-                    component.argv,
+                    component.command,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -67,7 +75,8 @@ class Supervisor:
             self.layout.pidfile(component.name).write_text(f"{proc.pid}\n{binary}\n")
         deadline = time.monotonic() + component.timeout
         while time.monotonic() < deadline:
-            if self.pid(component.name) is None:
+            # Until nsenter has exec'd the binary, the pid runs nsenter: not the component yet, not dead either.
+            if self.pid(component.name) is None and not _entering(self.layout.pidfile(component.name)):
                 raise PodlifeError(f"{component.name} exited during start-up; see {log}")
             if component.ready():
                 return
@@ -105,3 +114,12 @@ class Supervisor:
             if self.pid(pidfile.stem) is None:
                 recorded = pidfile.read_text().split("\n", 1)[0] if pidfile.exists() else "?"
                 raise ComponentDied(f"{pidfile.stem} (pid {recorded}) exited; see {self.layout.log(pidfile.stem)}")
+
+
+def _entering(pidfile: Path) -> bool:
+    """Whether the process of ``pidfile`` still runs ``nsenter`` (about to exec the component)."""
+    try:
+        pid = int(pidfile.read_text().split("\n", 1)[0])
+        return os.readlink(f"/proc/{pid}/exe").endswith("/nsenter")
+    except (OSError, ValueError):
+        return False
