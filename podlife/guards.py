@@ -70,6 +70,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Refuse disruptive scenarios on an existing cluster unless allowed; stop at a dead local component."""
     if item.get_closest_marker("lifecycle") and not item.config.getoption("run_lifecycle"):
         pytest.skip("stops the local cluster: run with --run-lifecycle")
+    if item.get_closest_marker("nodes") and not item.config.getoption("run_nodes"):
+        pytest.skip("drains, stops or cuts off a whole node, taking every pod on it: run alone with "
+                    "pytest -m nodes --run-nodes --nodes 3")
     if item.get_closest_marker("exclusive") and not item.config.getoption("run_exclusive"):
         pytest.skip("loads the machine as a whole test run does (it would starve the traffic of tests beside it): "
                     "run alone with --run-exclusive")

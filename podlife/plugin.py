@@ -80,6 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the per-claim and per-workload summary is written (relative to the rootdir)")
     group.addoption("--run-exclusive", action="store_true",
                     help="also run tests that run pytest sessions of their own at full load (run them alone)")
+    group.addoption("--run-nodes", action="store_true",
+                    help="also run the node scenarios (drains, node loss, partitions); they disrupt whole nodes, "
+                         "so run them alone: pytest -m nodes --run-nodes --nodes 3")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
     group.addoption("--upgrade-from", default=None, metavar="VERSION",
@@ -101,6 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "disruptive: kills or deletes workload pods; refused on existing clusters unless allowed",
         "lifecycle: stops and restarts the local cluster itself; run alone, last",
         "exclusive: runs whole pytest sessions of its own at full load; run alone (--run-exclusive)",
+        "nodes: drains, stops or cuts off whole nodes (every pod on them goes); run alone on a cluster of "
+        "several nodes (pytest -m nodes --run-nodes --nodes 3), one at a time",
     ):
         config.addinivalue_line("markers", marker)
     config.stash[USER_APPS] = load_user_apps(config)

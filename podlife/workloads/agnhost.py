@@ -43,6 +43,8 @@ class Netexec:
     #: waited for by an init container before it starts (``init``, the bad variant).
     depends_on: str | None = None
     dependency_check: str = "readiness"
+    #: Pod-spec fields that place the pods across nodes (``placement``): affinity, spread, tolerations.
+    scheduling: dict[str, Any] = field(default_factory=dict)
 
     @property
     def selector(self) -> dict[str, str]:
@@ -111,6 +113,7 @@ class Netexec:
             }]
         if self.grace_period is not None:
             spec["terminationGracePeriodSeconds"] = self.grace_period
+        spec.update(self.scheduling)
         return {"metadata": {"labels": {**self.selector, **self.labels}}, "spec": spec}
 
     def deployment(self) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Members:
     #: Keep /data on a PersistentVolumeClaim per member (the claim) or on an emptyDir (the bad variant).
     data_on_claim: bool = True
     grace_period: int | None = None
+    #: Pod-spec fields that place the members across nodes (``placement``).
+    scheduling: dict[str, Any] = field(default_factory=dict)
 
     @property
     def selector(self) -> dict[str, str]:
@@ -49,6 +51,7 @@ class Members:
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": [{"name": "scratch", "emptyDir": {}}]}
         if self.grace_period is not None:
             pod_spec["terminationGracePeriodSeconds"] = self.grace_period
+        pod_spec.update(self.scheduling)
         spec: dict[str, Any] = {
             "serviceName": self.name,
             "replicas": self.replicas,

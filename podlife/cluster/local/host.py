@@ -420,9 +420,9 @@ def unmount_all(*roots: Path) -> None:
         sh("umount", "-l", point, check=False)
 
 
-def pod_cgroups() -> list[Path]:
-    """The cluster's cgroup root in every v1 hierarchy and the unified one (pods live below it)."""
-    return sorted(p for p in CGROUP_ROOT.glob(f"*/{POD_CGROUP_ROOT}") if p.is_dir())
+def pod_cgroups(root: str = POD_CGROUP_ROOT) -> list[Path]:
+    """A cgroup root (the cluster's, or a node's below it) in every v1 hierarchy and the unified one."""
+    return sorted(p for p in CGROUP_ROOT.glob(f"*/{root}") if p.is_dir())
 
 
 def create_pod_cgroup_root(path: str) -> None:
@@ -447,10 +447,10 @@ def _cgroup_dirs(base: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True) + [base]
 
 
-def pod_pids() -> set[int]:
-    """Every process in a pod cgroup: containers, their children, and the pause processes."""
+def pod_pids(root: str = POD_CGROUP_ROOT) -> set[int]:
+    """Every process in a pod cgroup below ``root``: containers, their children, and the pause processes."""
     pids: set[int] = set()
-    for base in pod_cgroups():
+    for base in pod_cgroups(root):
         for directory in _cgroup_dirs(base):
             try:
                 pids |= {int(pid) for pid in (directory / "cgroup.procs").read_text().split()}
@@ -468,9 +468,9 @@ def kill_pod_processes() -> None:
             pass
 
 
-def remove_pod_cgroups() -> None:
-    """Remove the kubepods trees bottom-up (rmdir is how cgroups are deleted)."""
-    for base in pod_cgroups():
+def remove_pod_cgroups(root: str = POD_CGROUP_ROOT) -> None:
+    """Remove the pod cgroup trees below ``root`` bottom-up (rmdir is how cgroups are deleted)."""
+    for base in pod_cgroups(root):
         for directory in _cgroup_dirs(base):
             try:
                 directory.rmdir()

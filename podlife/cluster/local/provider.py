@@ -244,7 +244,8 @@ class LocalCluster:
         self.progress("installing cluster DNS and the default StorageClass")
         template = string.Template(resources.files("podlife.cluster.local").joinpath("manifests/addons.yaml").read_text())
         addons = template.substitute(
-            coredns_image=f"registry.k8s.io/coredns/coredns:{release.coredns_tag}", dns_service_ip=self.net.dns_service_ip
+            coredns_image=f"registry.k8s.io/coredns/coredns:{release.coredns_tag}", dns_service_ip=self.net.dns_service_ip,
+            first_node=config.nodes[0].name,
         )
         self._kubectl(release, "apply", "-f", "-", stdin=addons)
         self.progress("waiting for the nodes to be Ready and DNS to answer")

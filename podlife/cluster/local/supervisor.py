@@ -84,10 +84,10 @@ class Supervisor:
         raise PodlifeError(f"{component.name} did not become ready within {component.timeout:.0f}s; see {log}")
 
     def stop(self, name: str, grace: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; forget the pidfile either way."""
+        """SIGTERM, then SIGKILL after ``grace`` seconds (at once when ``grace`` is 0); forget the pidfile either way."""
         pid = self.pid(name)
         if pid is not None:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
             deadline = time.monotonic() + grace
             while self.pid(name) is not None and time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -1,0 +1,226 @@
+"""Node-level disruptions: a drain, a node powered off, its kubelet stopped, the node cut off.
+
+In production most pods do not die one by one: they go when a node is drained for an upgrade,
+when a machine dies, or when it drops off the network. Each recipe here does what that does to
+a real node and returns what it hit: the scene's pods bound to the node, and when.
+
+- ``drain`` works on any cluster podlife may disrupt: it cordons the node and evicts every pod
+  on it but DaemonSet and mirror pods through the Eviction API, so PodDisruptionBudgets are
+  honoured; a refused eviction (429) is retried every second, as ``kubectl drain`` does,
+  until the budget allows it. ``method="delete"`` deletes the pods instead (what a budget
+  cannot stop; the control of ND-01). ``drained`` uncordons on the way out, whatever happened.
+- ``node_lost`` powers a node off, stops its kubelet, or partitions it from the control plane,
+  and restores it on the way out (then waits until it is Ready again). Those need the node's
+  machine: the local cluster's nodes other than the first. ``confirm_lost`` waits until the
+  node lifecycle controller marked the node not Ready, which is when the story of a lost node
+  begins; a node that never turns not Ready is a harness problem, never a verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Iterator, Literal
+
+from kubernetes import client
+
+from podlife.cluster.local.machines import NodeMachines
+from podlife.errors import HarnessError, NotApplicable, WaitTimeout
+from podlife.observe.clock import now
+from podlife.observe.nodes import MONITOR_PERIOD, NodeTimers, last_heartbeat, ready_condition
+from podlife.observe.window import Window
+from podlife.scene import Scene
+from podlife.served import meta, name_of, pod_spec, present
+from podlife.waiting import wait_for
+
+#: How a node is lost: its machine powered off, its kubelet stopped, or its link to the control plane cut.
+NodeLoss = Literal["power-off", "kubelet-stop", "partition"]
+#: How a drain takes the pods off: the Eviction API (budgets honoured) or plain deletes (budgets ignored).
+DrainMethod = Literal["evict", "delete"]
+#: A ceiling for a drain (each eviction retried until its budget allows it), not a verdict's tolerance.
+DRAIN_TIMEOUT = 300.0
+#: Seconds between retries of a refused eviction (``kubectl drain`` waits 5 s; 1 s keeps scenarios short).
+EVICTION_RETRY = 1.0
+#: A ceiling for a restored node to report Ready again (its kubelet registers and syncs within seconds).
+RECOVERY_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """One pod taken off a drained node: when the API accepted it, and how many refusals came first."""
+
+    pod: str
+    namespace: str
+    uid: str
+    at: float
+    refusals: int
+
+
+@dataclass(frozen=True)
+class DrainHit:
+    """What a drain hit: the node, when it began and ended, each pod taken off, the pods it left alone."""
+
+    node: str
+    at: float
+    evictions: tuple[Eviction, ...]
+    left: tuple[str, ...]
+    finished: float
+
+    def pods(self, namespace: str) -> tuple[str, ...]:
+        return tuple(e.pod for e in self.evictions if e.namespace == namespace)
+
+
+@dataclass(frozen=True)
+class NodeHit:
+    """What losing a node hit: how, which node, when, and the scene's pods bound to it then.
+
+    ``last_heartbeat`` (the node's Lease renewal) and ``not_ready_at`` (its Ready condition's
+    transition) are filled in by ``confirm_lost``.
+    """
+
+    disruption: NodeLoss
+    node: str
+    at: float
+    pods: tuple[str, ...]
+    last_heartbeat: float | None = None
+    not_ready_at: float | None = None
+
+
+# -- which nodes ----------------------------------------------------------------------------------
+
+
+def machines(scene: Scene) -> NodeMachines:
+    """The local cluster's node machines; ``NotApplicable`` elsewhere (only a drain needs no machine)."""
+    if not scene.cluster.on_this_host:
+        raise NotApplicable("stopping or cutting off a node takes the node's machine: the local cluster only "
+                            "(elsewhere only the drain runs)")
+    return NodeMachines()
+
+
+def disruptable_nodes(scene: Scene) -> list[str]:
+    """The nodes a scenario may stop, cut off or drain: on the local cluster every node but the first."""
+    found = [n.name for n in machines(scene).cluster.nodes() if n.netns is not None]
+    if not found:
+        raise NotApplicable("needs a cluster of several nodes: `podlife cluster up --nodes 3` (or pytest --nodes 3)")
+    return found
+
+
+def pods_on(scene: Scene, node: str, selector: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The scene's pods (matching ``selector``) bound to ``node`` now."""
+    return tuple(sorted(name_of(p) for p in scene.pods(selector or {}) if pod_spec(p).node_name == node))
+
+
+# -- drain ----------------------------------------------------------------------------------------
+
+
+def cordon(scene: Scene, node: str, unschedulable: bool = True) -> None:
+    scene.core.patch_node(node, {"spec": {"unschedulable": unschedulable}})
+
+
+@contextmanager
+def drained(scene: Scene, node: str, window: Window | None = None, method: DrainMethod = "evict") -> Iterator[DrainHit]:
+    """Drain ``node`` (see ``drain``) and uncordon it on the way out, also when the test failed."""
+    try:
+        yield drain(scene, node, window, method)
+    finally:
+        cordon(scene, node, unschedulable=False)
+
+
+def drain(scene: Scene, node: str, window: Window | None = None, method: DrainMethod = "evict") -> DrainHit:
+    """Cordon ``node`` and take every pod off it but DaemonSet and mirror pods; wait until they are gone.
+
+    Pods are evicted (or deleted) all at once, each retried on its own while its budget refuses,
+    as ``kubectl drain`` does; the landmarks ``drain`` and ``drained`` go on the window's clock.
+    """
+    started = window.mark("drain") if window else now()
+    cordon(scene, node)
+    on_node = scene.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+    left = tuple(name_of(p) for p in on_node if _left_alone(p))
+    targets = [p for p in on_node if not _left_alone(p) and not meta(p).deletion_timestamp]
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        evictions = tuple(pool.map(lambda p: _take_off(scene, p, method, deadline), targets))
+    for taken in evictions:
+        wait_for(lambda: _gone(scene, taken), max(1.0, deadline - time.monotonic()), f"{taken.pod} to leave {node}")
+    finished = window.mark("drained") if window else now()
+    return DrainHit(node, started, evictions, left, finished)
+
+
+def _left_alone(pod: client.V1Pod) -> bool:
+    """DaemonSet pods (their controller would put them back) and mirror pods (the kubelet's own) stay, as with kubectl."""
+    owners = meta(pod).owner_references or []
+    mirror = "kubernetes.io/config.mirror" in (meta(pod).annotations or {})
+    return mirror or any(o.kind == "DaemonSet" for o in owners)
+
+
+def _take_off(scene: Scene, pod: client.V1Pod, method: DrainMethod, deadline: float) -> Eviction:
+    name, refusals = name_of(pod), 0
+    namespace, uid = present(meta(pod).namespace, "namespace of a pod"), present(meta(pod).uid, "uid of a pod")
+    if method == "delete":
+        scene.core.delete_namespaced_pod(name, namespace)
+        return Eviction(name, namespace, uid, now(), 0)
+    body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace))
+    while True:
+        try:
+            scene.core.create_namespaced_pod_eviction(name, namespace, body)
+            return Eviction(name, namespace, uid, now(), refusals)
+        except client.ApiException as err:
+            if err.status == 404:
+                return Eviction(name, namespace, uid, now(), refusals)
+            if err.status != 429:
+                raise
+            refusals += 1
+            if time.monotonic() > deadline:
+                raise HarnessError(f"the drain could not evict {namespace}/{name} within {DRAIN_TIMEOUT:.0f}s: "
+                                   f"its disruption budget refused {refusals} times") from None
+            time.sleep(EVICTION_RETRY)
+
+
+def _gone(scene: Scene, eviction: Eviction) -> bool:
+    """The pod taken off is gone (a StatefulSet member back under the same name is another pod: another UID)."""
+    pods = scene.core.list_namespaced_pod(eviction.namespace, field_selector=f"metadata.name={eviction.pod}").items
+    return all(meta(p).uid != eviction.uid for p in pods)
+
+
+# -- losing a node --------------------------------------------------------------------------------
+
+
+@contextmanager
+def node_lost(scene: Scene, node: str, how: NodeLoss, window: Window | None = None) -> Iterator[NodeHit]:
+    """Lose ``node`` the way ``how`` says; restore it on the way out and wait until it is Ready again."""
+    machine = machines(scene)
+    pods = pods_on(scene, node)
+    cut, restore = {
+        "power-off": (machine.power_off, machine.power_on),
+        "kubelet-stop": (machine.stop_kubelet, machine.start_kubelet),
+        "partition": (machine.partition, machine.heal),
+    }[how]
+    at = window.mark(how) if window else now()
+    try:
+        cut(node)
+        yield NodeHit(how, node, at, pods)
+    finally:
+        restore(node)
+        wait_for(lambda: ready_condition(scene.api, node)[0] == "True", RECOVERY_TIMEOUT, f"{node} to be Ready again")
+
+
+def confirm_lost(scene: Scene, hit: NodeHit, timers: NodeTimers) -> NodeHit:
+    """Wait until the node lifecycle controller marks the node not Ready; the hit with its last heartbeat and that time.
+
+    It must happen within the grace period read from the cluster, plus the controller's period
+    and a margin for the API's one-second timestamps; past that the disruption did not take,
+    which is the harness's problem, not the claim's.
+    """
+    limit = timers.monitor_grace + 2 * MONITOR_PERIOD + 10
+
+    def marked() -> float | None:
+        status, since = ready_condition(scene.api, hit.node)
+        return since if status != "True" and since >= hit.at - 1 else None
+
+    try:
+        not_ready_at = wait_for(marked, limit, f"{hit.node} to be marked not Ready after the {hit.disruption}")
+    except WaitTimeout:
+        raise HarnessError(f"{hit.node} was still Ready {limit:.0f}s after the {hit.disruption}: the disruption did not take") from None
+    return replace(hit, last_heartbeat=last_heartbeat(scene.api, hit.node), not_ready_at=not_ready_at)
