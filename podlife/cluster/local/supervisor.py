@@ -75,8 +75,9 @@ class Supervisor:
             self.layout.pidfile(component.name).write_text(f"{proc.pid}\n{binary}\n")
         deadline = time.monotonic() + component.timeout
         while time.monotonic() < deadline:
-            # Until nsenter has exec'd the binary, the pid runs nsenter: not the component yet, not dead either.
-            if self.pid(component.name) is None and not _entering(self.layout.pidfile(component.name)):
+            # Until nsenter has exec'd the binary, the pid runs nsenter: not the component yet, not dead
+            # either. Asked first: once it no longer runs nsenter it runs the binary for good (or died).
+            if not _entering(self.layout.pidfile(component.name)) and self.pid(component.name) is None:
                 raise PodlifeError(f"{component.name} exited during start-up; see {log}")
             if component.ready():
                 return
