@@ -43,6 +43,8 @@ DrainMethod = Literal["evict", "delete"]
 DRAIN_TIMEOUT = 300.0
 #: Seconds between retries of a refused eviction (``kubectl drain`` waits 5 s; 1 s keeps scenarios short).
 EVICTION_RETRY = 1.0
+#: The taint that tells Kubernetes a node is really shut down, so its pods and volumes may be released.
+OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 #: A ceiling for a restored node to report Ready again (its kubelet registers and syncs within seconds).
 RECOVERY_TIMEOUT = 120.0
 
@@ -224,3 +226,29 @@ def confirm_lost(scene: Scene, hit: NodeHit, timers: NodeTimers) -> NodeHit:
     except WaitTimeout:
         raise HarnessError(f"{hit.node} was still Ready {limit:.0f}s after the {hit.disruption}: the disruption did not take") from None
     return replace(hit, last_heartbeat=last_heartbeat(scene.api, hit.node), not_ready_at=not_ready_at)
+
+
+@contextmanager
+def out_of_service(scene: Scene, node: str) -> Iterator[float]:
+    """Taint a stopped node ``out-of-service:NoExecute`` (non-graceful shutdown); yield when; remove the taint on the way out.
+
+    The pod garbage collector then force-deletes the node's terminating pods and their volumes
+    are released: the documented safe way to move a StatefulSet member off a dead node. Only for
+    a node that is really stopped: on a node still running, its pods would run on unseen.
+    """
+    taint = {"key": OUT_OF_SERVICE, "value": "nodeshutdown", "effect": "NoExecute"}
+    has_taints = bool(_node_spec(scene, node).taints)
+    scene.core.patch_node(node, [{"op": "add", "path": "/spec/taints/-" if has_taints else "/spec/taints",
+                                  "value": taint if has_taints else [taint]}])
+    try:
+        yield now()
+    finally:
+        for index, present_taint in enumerate(_node_spec(scene, node).taints or []):
+            if present_taint.key == OUT_OF_SERVICE:
+                scene.core.patch_node(node, [{"op": "test", "path": f"/spec/taints/{index}/key", "value": OUT_OF_SERVICE},
+                                             {"op": "remove", "path": f"/spec/taints/{index}"}])
+                break
+
+
+def _node_spec(scene: Scene, node: str) -> client.V1NodeSpec:
+    return present(scene.core.read_node(node).spec, f"spec of node {node}")

@@ -124,6 +124,14 @@ def assert_replaced_elsewhere(replacements: dict[str, str | None], lost: str, ex
     )
 
 
+def assert_not_replaced(timeline: Timeline, pod: str, uid: str, since: float, until: float) -> None:
+    """ND-03: while the old pod object exists, the StatefulSet created no other pod of its name."""
+    others = sorted({e.pod.uid or "?" for e in timeline.of("Pod", pod) if since <= e.seen <= until and e.pod.uid != uid})
+    assert not others, (
+        f"a second pod named {pod} (uid {', '.join(others)}) appeared while the first, on the partitioned node, still existed"
+    )
+
+
 def longest_silence(ledger: Ledger, since: float, until: float) -> tuple[float, float]:
     """The longest stretch in ``[since, until]`` without a request that succeeded, and where it began.
 
