@@ -76,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--workload", action="append", default=[], metavar="FILE", type=Path,
                     help="run the workload scenarios (scenarios/test_workload.py) against the workloads this file "
                          "names; repeatable. See the README's 'Test your own workload'")
+    group.addoption("--podlife-summary-append", action="store_true",
+                    help="add this run's claims to the summary file instead of replacing it (a second session "
+                         "of the same run, e.g. the node scenarios on a cluster of several nodes)")
     group.addoption("--podlife-summary", default=str(SUMMARY), metavar="PATH", type=Path,
                     help="where the per-claim and per-workload summary is written (relative to the rootdir)")
     group.addoption("--run-exclusive", action="store_true",

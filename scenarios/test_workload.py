@@ -15,14 +15,18 @@ import pytest
 
 from podlife.access import Target
 from podlife.chaos import apps as chaos
+from podlife.chaos import nodes
 from podlife.chaos.crash import crash, node_runtime
 from podlife.chaos.deletion import watch_deletion
+from podlife.errors import NotExercised
+from podlife.kernel.defaults import TRAFFIC_POD_PREFIX
 from podlife.observe.kubelet import expected_backoff
 from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.served import name_of
 from podlife.verdicts.advice import workload_advice
 from podlife.verdicts.backoff import allowed, assert_follows, restarts
+from podlife.verdicts.nodes import healthy_pods
 from podlife.verdicts.replicas import assert_kept_as_replica
 from podlife.verdicts.traffic import assert_no_request_lost, assert_success_ratio, check_hit_traffic, endpoint_removal_lags
 from podlife.verdicts.workload import PreStop, shutdown_times
@@ -130,10 +134,46 @@ def test_crashed_container_restarts_with_the_kubelets_back_off(user_app: UserApp
     assert_kept_as_replica(timeline, container, victim)
 
 
-@pytest.mark.claim("OP-02", "OP-03", "OP-04", "OP-05")
+@pytest.mark.claim("ND-01")
+@pytest.mark.disruptive
+@pytest.mark.nodes
+def test_node_drain_loses_no_request(app: tuple[AppJig, Target], evidence: Evidence) -> None:
+    """Drain the node carrying most of the app's traffic: what was lost, whether a budget held, and the fix."""
+    jig, target = app
+    scene = jig.scene
+    drainable = set(nodes.disruptable_nodes(scene))
+    with scene.traffic(target, rate=chaos.ROLLOUT_RATE) as window:
+        served = chaos.serving(jig, window)
+        by_node: dict[str, int] = {}
+        for pod, count in served.items():
+            where = scene.node_of(pod)
+            if where in drainable:
+                by_node[where] = by_node.get(where, 0) + count
+        if not by_node:
+            raise NotExercised(f"none of the app's serving pods runs on a node podlife may drain ({', '.join(sorted(drainable))})")
+        node = max(by_node, key=lambda n: by_node[n])
+        with nodes.drained(scene, node, window) as drain:
+            chaos.settle(jig, window, "drain")
+    hit = chaos.Hit("drain", drain.at, drain.pods(scene.namespace))
+    healthy = healthy_pods(window.timeline, lambda pod: not pod.startswith(TRAFFIC_POD_PREFIX), drain.at, drain.finished)
+    evidence.measure("drained_node", node)
+    evidence.measure("evictions_refused_by_a_budget", sum(e.refusals for e in drain.evictions))
+    evidence.measure("fewest_ready_during_drain", healthy.fewest)
+    check_hit_traffic(window.ledger, hit)
+    try:
+        assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    except AssertionError as lost:
+        budget = ("no disruption budget refused an eviction: add a PodDisruptionBudget (minAvailable) so a drain takes "
+                  "one pod at a time" if not any(e.refusals for e in drain.evictions) else
+                  f"the budget held the drain back ({healthy.fewest} pods stayed ready)")
+        raise AssertionError(f"{lost}\ndraining {node}: {budget}; spread the replicas over nodes and keep a preStop "
+                             "delay so each evicted pod finishes what it was sent") from None
+
+
+@pytest.mark.claim("OP-02", "OP-03", "OP-04", "OP-05", "ND-01", "ND-04")
 def test_manifests_follow_the_advice(user_app: UserApp, evidence: Evidence) -> None:
     """Advice from the manifests alone: reported, and failed only when the workload file says ``strict``."""
-    advice = [str(a) for a in workload_advice(user_app.target_manifest)]
+    advice = [str(a) for a in workload_advice(user_app.target_manifest, user_app.manifests())]
     evidence.measure("advice", advice)
     if user_app.workload.strict:
         assert not advice, "strict: the manifests do not follow the advice:\n" + "\n".join(advice)

@@ -84,6 +84,20 @@ def test_a_manifest_that_follows_the_advice_gets_none() -> None:
     assert "a node that holds an older latest runs it" in str(workload_advice(stale)[0])
 
 
+def test_placement_advice_asks_for_replicas_spread_and_a_budget() -> None:
+    single = _deployment({"name": "app", "image": "shop:1"}, {"app": "web"})
+    assert [a.claim for a in workload_advice(single, [])][-2:] == ["ND-04", "ND-01"]
+    packed = {**single, "spec": {**single["spec"], "replicas": 3}}
+    advice = [str(a) for a in workload_advice(packed, [])]
+    assert any("not spread across nodes" in a for a in advice) and any("no PodDisruptionBudget" in a for a in advice)
+    spread_spec = {**packed["spec"]["template"]["spec"], "topologySpreadConstraints": [{"maxSkew": 1}]}
+    spread = {**packed, "spec": {**packed["spec"], "template": {**packed["spec"]["template"], "spec": spread_spec}}}
+    budget = {"kind": "PodDisruptionBudget", "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}
+    assert not [a for a in workload_advice(spread, [spread, budget]) if a.claim.startswith("ND")]
+    other = {"kind": "PodDisruptionBudget", "spec": {"selector": {"matchLabels": {"app": "other"}}}}
+    assert [a.claim for a in workload_advice(spread, [other]) if a.claim.startswith("ND")] == ["ND-01"]
+
+
 def _shutdown(finished: float, exit_code: int) -> Shutdown:
     """A pod deleted at 0 whose app container finished at ``finished`` with ``exit_code``."""
     return Shutdown("web-1", "app", 0.0, Timeline(origin=0.0, entries=[

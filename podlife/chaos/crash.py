@@ -35,11 +35,13 @@ def kill_container(ctr: list[str], container_id: str) -> None:
         raise ExecFailed(f"could not kill container {container_id[:12]}: {proc.stderr.strip()[:300]}")
 
 
-def node_runtime(scene: Scene) -> list[str]:
-    """The ``ctr`` command of the scene's node; ``NotApplicable`` where the harness is not on the node."""
+def node_runtime(scene: Scene, pod: str | None = None) -> list[str]:
+    """The ``ctr`` command of the node ``pod`` runs on (any node's when None, to ask whether there is one);
+    ``NotApplicable`` where the harness is not on the nodes."""
     if not scene.cluster.on_this_host:
         raise NotApplicable("crashing a container takes the node's container runtime: the local cluster only")
-    return LocalCluster().ctr_command()
+    cluster = LocalCluster()
+    return cluster.ctr_command(cluster.node_named(scene.node_of(pod)) if pod else None)
 
 
 def crash(scene: Scene, pod: str, container: str, killed: set[str], timeout: float) -> str:
@@ -48,7 +50,7 @@ def crash(scene: Scene, pod: str, container: str, killed: set[str], timeout: flo
     The id joins ``killed``, so repeated crashes each hit the next run of the container, never
     the same one twice.
     """
-    ctr = node_runtime(scene)
+    ctr = node_runtime(scene, pod)
 
     def next_run() -> str | None:
         found = running_container(scene.api, scene.namespace, pod, container)
@@ -62,10 +64,10 @@ def crash(scene: Scene, pod: str, container: str, killed: set[str], timeout: flo
 
 def crash_all(scene: Scene, pods: list[str], container: str) -> list[str]:
     """Kill ``container`` in each of ``pods`` where it runs now; the ids of those killed."""
-    ctr, hit = node_runtime(scene), []
+    hit = []
     for pod in pods:
         running = running_container(scene.api, scene.namespace, pod, container)
         if running:
-            kill_container(ctr, running)
+            kill_container(node_runtime(scene, pod), running)
             hit.append(running)
     return hit

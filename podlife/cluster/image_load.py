@@ -8,7 +8,7 @@ containerd, where the kubelet finds it; a kind cluster loads it with kind's own
 Pods find a loaded image only if they do not insist on pulling: a ``:latest`` tag, or no tag,
 implies ``imagePullPolicy: Always``, so the archive's tags should be versions. For manifests
 that must pull (``Always``, or a ``:latest`` tag), the local cluster also pushes each image to
-its loopback registry, as ``localhost:5000/<path>:<tag>``, where such pulls succeed.
+its registry (on the control plane's address), as ``10.250.0.1:5000/<path>:<tag>``, where such pulls succeed.
 """
 
 from __future__ import annotations

@@ -58,13 +58,27 @@ def kind_binary(kind_bin: Path | None) -> Path:
     return found
 
 
-def create(name: str, kubeconfig: Path | None, image: str | None, kind_bin: Path, kubectl_bin: Path | None) -> "KindCluster":
-    """Create (or reuse) the kind cluster ``name``; a failing ``kind`` is one line with its last words."""
+def cluster_config(nodes: int) -> str:
+    """A kind cluster configuration of one control plane and ``nodes - 1`` workers (kind's own format)."""
+    roles = ["control-plane", *["worker"] * (nodes - 1)]
+    return "\n".join(["kind: Cluster", "apiVersion: kind.x-k8s.io/v1alpha4", "nodes:",
+                      *(f"  - role: {role}" for role in roles), ""])
+
+
+def create(name: str, kubeconfig: Path | None, image: str | None, kind_bin: Path, kubectl_bin: Path | None,
+           nodes: int | None = None) -> "KindCluster":
+    """Create (or reuse) the kind cluster ``name`` (``nodes``: a control plane and workers through a kind config);
+    a failing ``kind`` is one line with its last words."""
     from pytest_kind import KindCluster
 
     cluster = KindCluster(name, kubeconfig, image=image, kind_path=kind_bin, kubectl_path=kubectl_bin)
+    config = None
+    if nodes and nodes > 1:
+        config = cluster.kubeconfig_path.parent / f"{name}-kind-config.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(cluster_config(nodes))
     try:
-        cluster.create()
+        cluster.create(config)
     except subprocess.CalledProcessError as err:
         raise PodlifeError(f"kind could not create cluster {name!r} (exit {err.returncode}); see kind's output above") from None
     return cluster

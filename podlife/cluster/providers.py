@@ -104,7 +104,7 @@ def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     image = kind.node_image(req.k8s_version, req.kind_image)
     binary = kind.kind_binary(req.kind_bin)
     say(f"kind cluster {req.kind_name!r} ({image or 'kind default image'}) via {binary}")
-    cluster = kind.create(req.kind_name, req.kubeconfig, image, binary, req.kind_kubectl_bin)
+    cluster = kind.create(req.kind_name, req.kubeconfig, image, binary, req.kind_kubectl_bin, req.nodes)
     release = (lambda: None) if req.keep_cluster else (lambda: kind.delete(cluster))
     try:
         handle = describe("kind", cluster.kubeconfig_path, None)
@@ -131,6 +131,8 @@ def active_context(req: ClusterRequest) -> str:
 
 
 def _existing(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
+    if req.nodes is not None:
+        raise PodlifeError("--nodes sizes a cluster podlife makes (local or kind); an existing cluster has the nodes it has")
     return Provisioned(describe("existing", _existing_kubeconfig(req), req.context, req.namespaces))
 
 

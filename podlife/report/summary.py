@@ -193,8 +193,15 @@ class SummaryPlugin:
                 continue
             for claim in entry["claims"]:
                 claims.setdefault(claim, []).append({"test": nodeid, **{k: v for k, v in entry.items() if k != "claims"}})
+        path = Path(session.config.rootpath) / session.config.getoption("podlife_summary")
+        earlier: dict[str, Any] = {}
+        if session.config.getoption("podlife_summary_append") and path.exists():
+            earlier = json.loads(path.read_text())
+            claims = merged_claims(earlier.get("claims", {}), claims)
+            workloads = {**earlier.get("workloads", {}), **workloads}
         summary = {
             "cluster": self.cluster,
+            **({"clusters": [*earlier.get("clusters", [earlier["cluster"]]), self.cluster]} if earlier else {}),
             "claims": {
                 claim: {
                     "covered": any(t["kind"] == "check" and t["outcome"] == "passed" for t in tests)
@@ -205,7 +212,6 @@ class SummaryPlugin:
             },
             **({"workloads": workloads} if workloads else {}),
         }
-        path = Path(session.config.rootpath) / session.config.getoption("podlife_summary")
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(summary, indent=2) + "\n")
         self.workloads = workloads
@@ -224,3 +230,12 @@ class SummaryPlugin:
                     terminalreporter.write_line(f"               {line}")
                 for advice in entry.get("measurements", {}).get("advice", []):
                     terminalreporter.write_line(f"               advice: {advice}")
+
+
+def merged_claims(earlier: dict[str, Any], now: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The tests of an earlier session's claims with this session's: a test run again replaces its earlier entry."""
+    merged = {claim: [t for t in entry.get("tests", [])] for claim, entry in earlier.items()}
+    for claim, tests in now.items():
+        again = {t["test"] for t in tests}
+        merged[claim] = [t for t in merged.get(claim, []) if t["test"] not in again] + tests
+    return merged

@@ -78,8 +78,30 @@ def container_advice(container: dict[str, Any], grace: float) -> list[Advice]:
     return advice
 
 
-def workload_advice(target: dict[str, Any]) -> list[Advice]:
-    """Advice on a Deployment's or StatefulSet's manifest: its pod template's containers, labels and annotations."""
+def placement_advice(target: dict[str, Any], others: list[dict[str, Any]]) -> list[Advice]:
+    """Advice on surviving node loss and drains (ND-01, ND-04): replicas, spread, a disruption budget among ``others``."""
+    template = target["spec"]["template"]
+    spec = template.get("spec") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    replicas = int(target["spec"].get("replicas", 1))
+    advice = []
+    if replicas < 2:
+        advice.append(Advice("ND-04", f"{replicas} replica: a drain or a lost node takes the whole app down; run at least 2"))
+    elif not spec.get("topologySpreadConstraints") and not (spec.get("affinity") or {}).get("podAntiAffinity"):
+        advice.append(Advice("ND-04", f"the {replicas} replicas are not spread across nodes (no topologySpreadConstraints "
+                                      "or podAntiAffinity): the scheduler may put them all on one node, and losing it "
+                                      "takes the app down"))
+    budgets = [o for o in others if o.get("kind") == "PodDisruptionBudget"
+               and ((o.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).items() <= labels.items()]
+    if not budgets:
+        advice.append(Advice("ND-01", "no PodDisruptionBudget selects its pods: a node drain may evict every replica "
+                                      "at once; add one (minAvailable, or maxUnavailable: 1)"))
+    return advice
+
+
+def workload_advice(target: dict[str, Any], others: list[dict[str, Any]] | None = None) -> list[Advice]:
+    """Advice on a Deployment's or StatefulSet's manifest: its pod template's containers, labels and annotations;
+    with the workload's other manifests (``others``), its placement across nodes too."""
     template = target["spec"]["template"]
     spec = template.get("spec") or {}
     grace = float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
@@ -91,4 +113,6 @@ def workload_advice(target: dict[str, Any]) -> list[Advice]:
     if not (target.get("metadata") or {}).get("annotations"):
         advice.append(Advice("OP-04", f"{target['kind']}/{target['metadata']['name']} has no annotations: describe it "
                                       "(description, owner, contact) where people and tools look"))
+    if others is not None:
+        advice += placement_advice(target, others)
     return advice

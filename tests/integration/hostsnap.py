@@ -5,8 +5,9 @@
 uses the same functions around a down/up/down cycle.
 
 Captured: iptables and ip6tables rules (counters dropped), every sysctl except those the kernel
-changes by itself, and the cgroup directories of every hierarchy (the sandbox's own per-process
-cgroups, which come and go with every command run on this machine, excepted).
+changes by itself, the cgroup directories of every hierarchy (the sandbox's own per-process
+cgroups, which come and go with every command run on this machine, excepted), the named network
+namespaces, the network links and the routes of the host.
 """
 
 from __future__ import annotations
@@ -66,16 +67,30 @@ def _cgroups() -> list[str]:
     return sorted(found)
 
 
+def _lines(*cmd: str) -> list[str]:
+    """The lines a host command prints, sorted (none where the tool is not installed yet)."""
+    if shutil.which(cmd[0]) is None:
+        return []
+    return sorted(subprocess.run(list(cmd), capture_output=True, text=True).stdout.splitlines())
+
+
+def _links() -> list[str]:
+    """Each link's name and kind (its index and state change with every link made or removed)."""
+    return sorted(line.split(":")[1].strip().split("@")[0] for line in _lines("ip", "-o", "link", "show"))
+
+
 def snapshot() -> dict[str, object]:
     return {"iptables": _rules("iptables-save"), "ip6tables": _rules("ip6tables-save"),
-            "sysctls": _sysctls(), "cgroups": _cgroups()}
+            "sysctls": _sysctls(), "cgroups": _cgroups(),
+            "netns": sorted(p.name for p in Path("/run/netns").glob("*")) if Path("/run/netns").exists() else [],
+            "links": _links(), "routes": _lines("ip", "route", "show")}
 
 
 def differences(before: dict[str, object], after: dict[str, object]) -> list[str]:
     """Human-readable differences between two snapshots; empty when the host is as it was."""
     found = []
-    for key in ("iptables", "ip6tables", "cgroups"):
-        old, new = set(before[key]), set(after[key])  # type: ignore[call-overload]
+    for key in ("iptables", "ip6tables", "cgroups", "netns", "links", "routes"):
+        old, new = set(before.get(key, [])), set(after.get(key, []))  # type: ignore[call-overload, attr-defined]
         found += [f"{key}: gone: {x}" for x in sorted(old - new)] + [f"{key}: new: {x}" for x in sorted(new - old)]
     old_s, new_s = before["sysctls"], after["sysctls"]
     assert isinstance(old_s, dict) and isinstance(new_s, dict)

@@ -22,7 +22,7 @@ from kubernetes import client
 
 from podlife.access import served_by
 from podlife.cluster.local.components import APISERVER_PORT, KUBE_PROXY_HEALTH_PORT
-from podlife.cluster.local.host import LOOPBACK_PORTS, Network
+from podlife.cluster.local.host import LOOPBACK_PORTS, Network, Node
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kube import wait_ready
 from podlife.scene import Scene
@@ -73,11 +73,13 @@ def neighbour() -> Iterator[str]:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
 
 
-def listening_ports(cluster: LocalCluster) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket the cluster's processes listen on."""
+def listening_ports(cluster: LocalCluster, node: Node | None = None) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket the cluster's processes listen on, in ``node``'s network namespace
+    (the host's by default)."""
     pids = set(cluster.supervisor.running().values())
     found = set()
-    for line in subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines():
+    enter = node.enter() if node else []
+    for line in subprocess.run([*enter, "ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines():
         local, users = line.split()[3], line
         address, port = local.rsplit(":", 1)
         if any(f"pid={pid}," in users for pid in pids):
@@ -85,9 +87,16 @@ def listening_ports(cluster: LocalCluster) -> set[tuple[str, int]]:
     return found
 
 
+def other_nodes(cluster: LocalCluster) -> list[Node]:
+    """The nodes in network namespaces of their own (none on a cluster of one node)."""
+    return [n for n in cluster.nodes() if n.netns is not None]
+
+
 def test_components_listen_only_on_the_node_address_or_loopback(local_cluster: LocalCluster) -> None:
     net = Network()
     wide = {f"{a}:{p}" for a, p in listening_ports(local_cluster) if a not in (net.node_ip, "127.0.0.1", "::1")}
+    for node in other_nodes(local_cluster):
+        wide |= {f"{node.name} {a}:{p}" for a, p in listening_ports(local_cluster, node) if a not in (node.ip, "127.0.0.1", "::1")}
     assert not wide, f"cluster processes listen beyond the node address and loopback: {sorted(wide)}"
 
 
@@ -109,6 +118,8 @@ def test_nothing_of_the_cluster_answers_a_neighbour(scene: Scene, local_cluster:
         (net.node_ip, APISERVER_PORT), (net.node_ip, 10250), (net.node_ip, KUBE_PROXY_HEALTH_PORT),
         (net.node_ip, node_port), (pod.status.pod_ip, HTTP_PORT), (service.spec.cluster_ip, 80),
     ]
+    for node in other_nodes(local_cluster):  # every other node's own listeners, on its own address
+        cluster_targets += sorted((node.ip, port) for address, port in listening_ports(local_cluster, node) if address == node.ip)
     from_host = probe(cluster_targets)
     assert all(from_host.values()), f"the probe does not reach the cluster from the host itself: {from_host}"
 
@@ -124,9 +135,10 @@ def test_nothing_of_the_cluster_answers_a_neighbour(scene: Scene, local_cluster:
 
 def test_loopback_ports_refuse_other_users(local_cluster: LocalCluster) -> None:
     as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    targets = [("127.0.0.1", port) for port in LOOPBACK_PORTS]
+    node_ip = Network().node_ip
+    targets = [(address, port) for address in ("127.0.0.1", node_ip) for port in LOOPBACK_PORTS]
     open_ports = {target for target, listening in probe(targets).items() if listening}
-    assert "127.0.0.1:5000" in open_ports, "the registry does not listen: the control cannot run"
+    assert f"{node_ip}:5000" in open_ports, "the registry does not listen: the control cannot run"
     out = subprocess.run([*as_nobody, sys.executable, "-c", PROBE, json.dumps(targets)],
                          capture_output=True, text=True, check=True).stdout
     reached = sorted(target for target, ok in json.loads(out).items() if ok)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STANDIN_KIND = ROOT / "tests" / "standins" / "kind"
 #: The user's image: agnhost under a name no registry serves, so a pod can only run it if it was loaded.
 IMAGE = "example.invalid/podlife-sample/shop:1.0"
-#: Where ``image load`` pushes it: the local cluster's loopback registry.
+#: Where ``image load`` pushes it: the local cluster's registry.
 PUSHED = f"{REGISTRY_ADDRESS}/podlife-sample/shop:1.0"
 
 
@@ -66,7 +66,7 @@ def test_podlife_image_load_imports_an_archive(local_cluster: LocalCluster, arch
 
 def test_a_pod_that_always_pulls_gets_the_pushed_image(scene: Scene, local_cluster: LocalCluster, archive: Path,
                                                        k8s: client.ApiClient, namespace: str) -> None:
-    """``imagePullPolicy: Always`` skips containerd's copy: the pull must come from the loopback registry."""
+    """``imagePullPolicy: Always`` skips containerd's copy: the pull must come from the local registry."""
     subprocess.run(["podlife", "image", "load", str(archive)], capture_output=True, text=True, timeout=120, check=True)
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pulled"},
            "spec": {"restartPolicy": "Never", "containers": [

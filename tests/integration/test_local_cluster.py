@@ -95,7 +95,7 @@ def test_preloaded_image_starts_without_a_pull(scene: Scene, k8s: client.ApiClie
 
 def test_image_pushed_to_local_registry_is_pulled(scene: Scene, k8s: client.ApiClient, namespace: str, local_cluster: LocalCluster,
                                                   tmp_path: Path) -> None:
-    """Assemble a fresh image, push it to the loopback registry, drop the local copy: a pod must pull it.
+    """Assemble a fresh image, push it to the local registry, drop the local copy: a pod must pull it.
 
     The image's content is unique to the test: retagging a preloaded image instead would share
     its digest, and removing that tag makes containerd 1.6's CRI forget the preloaded name too.

@@ -16,6 +16,7 @@ from kubernetes import client
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.build import resolve_version
 from podlife.cluster.local.components import Settings
+from podlife.cluster.local.machines import NodeMachines
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kube import wait_ready
 from podlife.scene import Scene
@@ -54,6 +55,25 @@ def test_down_restores_the_host_and_concurrent_ups_start_one_cluster(scene: Scen
     assert hostsnap.differences(before, hostsnap.snapshot()) == []
     cluster.up(Settings(version=version))
     assert cluster.is_up()
+
+
+@pytest.mark.lifecycle
+def test_down_restores_the_host_after_nodes_were_left_cut_off_and_powered_off(podlife_cluster: ClusterHandle) -> None:
+    """A test that died mid-partition leaves its node cut off (and another powered off): ``down`` still takes it all back."""
+    if not podlife_cluster.on_this_host:
+        pytest.skip("tests the local provider")
+    cluster = LocalCluster()
+    version = resolve_version(podlife_cluster.version)
+    assert cluster.down() == []
+    before = hostsnap.snapshot()
+    cluster.up(Settings(version=version, nodes=3))
+    machines = NodeMachines(cluster)
+    machines.partition("podlife-node-2")
+    machines.power_off("podlife-node-3")
+    assert machines.partitioned("podlife-node-2") and not machines.powered("podlife-node-3")
+    assert cluster.down() == []
+    assert hostsnap.differences(before, hostsnap.snapshot()) == []
+    cluster.up(Settings(version=version))
 
 
 @pytest.fixture

@@ -71,6 +71,26 @@ def test_kind_cluster_created_once_shared_by_workers_and_released(tmp_path: Path
         assert "--name=podlife-ci" in deletes[0] and calls[-1] == deletes[0], "the cluster was deleted before the run ended"
 
 
+def test_kind_with_several_nodes_gets_a_config_of_workers(tmp_path: Path, local_cluster: LocalCluster) -> None:
+    log = tmp_path / "kind-calls"
+    env = {"STANDIN_KIND_LOG": str(log), "STANDIN_KIND_STATE": str(tmp_path / "kind-state"),
+           "STANDIN_KIND_KUBECONFIG": str(local_cluster.layout.kubeconfig)}
+    result = run_pytest(tmp_path, "--cluster", "kind", "--kind-bin", str(STANDIN_KIND), "--cluster-name", "podlife-nodes",
+                        "--nodes", "3", "--kubeconfig", str(tmp_path / "kind.kubeconfig"), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    create = next(c for c in kind_calls(log) if c[:2] == ["create", "cluster"])
+    assert "--config" in create, create
+    config = create[-1]
+    assert config.count("role: control-plane") == 1 and config.count("role: worker") == 2, config
+
+
+def test_nodes_on_an_existing_cluster_is_one_line(tmp_path: Path, local_cluster: LocalCluster) -> None:
+    result = run_pytest(tmp_path, "--cluster", "existing", "--kubeconfig", str(local_cluster.layout.kubeconfig), "--nodes", "3")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "--nodes sizes a cluster podlife makes" in output, output
+    assert "Traceback" not in output
+
+
 def test_kind_without_an_executable_is_one_line(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, "--cluster", "kind", "--kind-bin", str(tmp_path / "no-kind"))
     output = result.stdout + result.stderr

@@ -59,7 +59,8 @@ LOOPBACK_CHAIN = "PODLIFE-LOOPBACK"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: The kubelet's ``cgroupRoot``: every pod's cgroup lives below it, in every hierarchy.
 POD_CGROUP_ROOT = "podlife"
-#: Plain-HTTP (or unauthenticated) ports the cluster's processes open on loopback: the registry,
+#: Plain-HTTP (or unauthenticated) ports the cluster's processes open on this host's loopback or
+#: the control plane's address (traffic sent here to either leaves through ``lo``): the registry,
 #: etcd's peer and metrics ports, the kubelet's healthz and kube-proxy's metrics.
 LOOPBACK_PORTS = (5000, 2380, 2381, 10248, 10249)
 #: Sysctls that ``up`` (``prepare_kernel``), the CNI bridge plugin (ip_forward), kube-proxy
