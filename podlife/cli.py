@@ -234,7 +234,7 @@ def _e2e(args: argparse.Namespace) -> int:
     cluster.leases.hold()  # `podlife cluster down` refuses while the suite runs
     try:
         run = run_suite(record["version"], cluster.layout.kubeconfig, Path(args.report_dir), default_progress,
-                        args.focus, args.skip)
+                        args.focus, args.skip, args.serial)
     finally:
         cluster.leases.release()
     for spec in run.failed:
@@ -309,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(compiled from the cluster's own Kubernetes module; opt-in, minutes)")
     e2e.add_argument("--focus", help="a ginkgo focus expression instead of the lifecycle subset")
     e2e.add_argument("--skip", help="skip these specs as well (a ginkgo expression)")
+    e2e.add_argument("--serial", action="store_true",
+                     help="also run the specs upstream marks [Serial] (taints, scheduling over every node), in one process")
     e2e.add_argument("--report-dir", default="reports/e2e", help="where the suite's log and reports go")
     e2e.set_defaults(func=_e2e)
     clean = commands.add_parser("clean", help="delete what killed runs left (by the podlife labels only)")

@@ -86,6 +86,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--run-nodes", action="store_true",
                     help="also run the node scenarios (drains, node loss, partitions); they disrupt whole nodes, "
                          "so run them alone: pytest -m nodes --run-nodes --nodes 3")
+    group.addoption("--allow-node-disruption", default=None, metavar="NODE[,NODE]",
+                    help="on an existing cluster, the nodes the node scenarios may drain (cordons are always undone); "
+                         "stopping or cutting off a node needs the local cluster")
     group.addoption("--run-lifecycle", action="store_true",
                     help="also run tests that stop and restart the local cluster itself")
     group.addoption("--upgrade-from", default=None, metavar="VERSION",

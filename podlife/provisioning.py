@@ -82,6 +82,7 @@ def cluster_request(config: pytest.Config) -> ClusterRequest:
         kind_kubectl_bin=Path(kubectl_bin) if kubectl_bin else None,
         keep_cluster=opt("keep_cluster"),
         namespaces=namespaces_of(config),
+        allow_node_disruption=tuple(n.strip() for n in (config.getoption("allow_node_disruption") or "").split(",") if n.strip()),
     )
 
 

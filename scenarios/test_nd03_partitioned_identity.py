@@ -70,7 +70,9 @@ def move_the_member(scene: Scene, evidence: Evidence, safe: bool) -> Moved:
     old = scene.running_uid(POD)
     if scene.node_of(POD) != node:
         raise HarnessError(f"{POD} did not start on {node}, the node to cut off")
-    evidence.waits_on(node_monitor_grace=timers.monitor_grace, toleration=TOLERATION)
+    # The grace period and the toleration are Kubernetes's; the watch and the beats are the story's own waits.
+    evidence.waits_on(node_monitor_grace=timers.monitor_grace, toleration=TOLERATION, both_beat=BOTH_BEAT_FOR,
+                      **({} if safe else {"not_replaced_watch": NOT_REPLACED_FOR}))
     with scene.watch() as timeline, chaos.node_lost(scene, node, "power-off" if safe else "partition") as hit:
         chaos.confirm_lost(scene, hit, timers)
         evicted = wait_for(lambda: timeline.deletion_started().get(POD), TOLERATION + 60, f"{POD} to be evicted")

@@ -68,3 +68,10 @@ def test_the_e2e_image_tags_come_from_the_versions_manifest(tmp_path: Path) -> N
 ''')
     assert e2e_image_tags(tmp_path) == [("agnhost", "2.55"), ("agnhost", "2.66.1"), ("busybox", "1.37.0-2"),
                                         ("nginx", "1.27.0-2"), ("nginx", "1.28.0-2")]
+
+
+def test_serial_specs_run_alone_in_one_process(tmp_path: Path) -> None:
+    cmd = suite_command(Path("/b"), Path("/k"), tmp_path, "Taint", None, serial=True)
+    skip = next(a for a in cmd if a.startswith("--skip="))
+    assert r"\[Serial\]" not in skip and r"\[Disruptive\]" in skip and "--procs=1" in cmd
+    assert "--procs=1" not in suite_command(Path("/b"), Path("/k"), tmp_path, "Taint", None)

@@ -102,11 +102,14 @@ def machines(scene: Scene) -> NodeMachines:
 
 
 def disruptable_nodes(scene: Scene) -> list[str]:
-    """The nodes a scenario may stop, cut off or drain: on the local cluster every node but the first."""
-    found = [n.name for n in machines(scene).cluster.nodes() if n.netns is not None]
-    if not found:
-        raise NotApplicable("needs a cluster of several nodes: `podlife cluster up --nodes 3` (or pytest --nodes 3)")
-    return found
+    """The nodes a scenario may drain (and on the local cluster stop or cut off): every node but the first
+    of a cluster podlife made, the nodes ``--allow-node-disruption`` names on an existing one."""
+    if scene.cluster.node_count is None:
+        raise NotApplicable("namespace-scoped mode sees no nodes: the node scenarios need cluster-wide rights")
+    if not scene.cluster.disruptable_nodes:
+        raise NotApplicable("needs a node it may disrupt: `podlife cluster up --nodes 3` (or pytest --nodes 3); "
+                            "on an existing cluster, --allow-node-disruption=NODE")
+    return list(scene.cluster.disruptable_nodes)
 
 
 def pods_on(scene: Scene, node: str, selector: dict[str, str] | None = None) -> tuple[str, ...]:

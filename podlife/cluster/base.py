@@ -39,6 +39,9 @@ class ClusterHandle:
     #: None where the version's usual tag is pulled from a registry.
     agnhost_tag: str | None = None
     traffic: TrafficMode = "host"
+    #: The nodes scenarios may drain (and on the local cluster stop or cut off): the local
+    #: cluster's and kind's nodes but the first, on an existing cluster those the user named.
+    disruptable_nodes: tuple[str, ...] = ()
 
     # What rooms outside ``cluster/`` ask of a cluster, rather than comparing provider names.
 
@@ -67,11 +70,12 @@ class ClusterHandle:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for handing the cluster to xdist workers."""
-        return {**asdict(self), "kubeconfig": str(self.kubeconfig)}
+        return {**asdict(self), "kubeconfig": str(self.kubeconfig), "disruptable_nodes": list(self.disruptable_nodes)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClusterHandle":
-        return cls(**{**data, "kubeconfig": Path(data["kubeconfig"])})
+        return cls(**{**data, "kubeconfig": Path(data["kubeconfig"]),
+                      "disruptable_nodes": tuple(data.get("disruptable_nodes", ()))})
 
 
 #: Transient API failures are retried with exponential back-off (0.25, 0.5, 1, 2, 4 s): refused or

@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from kubernetes import config
+from kubernetes import client, config
 
 from podlife.cluster.base import ClusterHandle, describe
 from podlife.cluster.image_load import load_into_kind, load_into_local
 from podlife.errors import PodlifeError
+from podlife.served import present
 
 PROVIDERS = ("local", "kind", "existing", "auto")
 
@@ -49,6 +50,8 @@ class ClusterRequest:
     keep_cluster: bool = False
     #: Namespace-scoped mode: run in these pre-created namespaces, one per xdist worker.
     namespaces: tuple[str, ...] = ()
+    #: The nodes of an existing cluster the user lets scenarios drain (``--allow-node-disruption``).
+    allow_node_disruption: tuple[str, ...] = ()
 
 
 @dataclass
@@ -93,7 +96,8 @@ def _local(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
         cluster.leases.release()
         raise
     built = Builder(result.version).cached()
-    handle = replace(handle, agnhost_tag=built.agnhost_tag if built else None)
+    handle = replace(handle, agnhost_tag=built.agnhost_tag if built else None,
+                     disruptable_nodes=tuple(n.name for n in cluster.nodes() if n.netns is not None))
     return Provisioned(handle, release=cluster.leases.release,
                        load_image=functools.partial(load_into_local, runtimes=cluster.ctr_commands(), registry=REGISTRY_ADDRESS))
 
@@ -108,6 +112,7 @@ def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     release = (lambda: None) if req.keep_cluster else (lambda: kind.delete(cluster))
     try:
         handle = describe("kind", cluster.kubeconfig_path, None)
+        handle = replace(handle, disruptable_nodes=_worker_nodes(handle))
     except BaseException:
         release()
         raise
@@ -133,7 +138,31 @@ def active_context(req: ClusterRequest) -> str:
 def _existing(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     if req.nodes is not None:
         raise PodlifeError("--nodes sizes a cluster podlife makes (local or kind); an existing cluster has the nodes it has")
-    return Provisioned(describe("existing", _existing_kubeconfig(req), req.context, req.namespaces))
+    handle = describe("existing", _existing_kubeconfig(req), req.context, req.namespaces)
+    if req.allow_node_disruption:
+        known = set(node_names(handle))
+        unknown = [n for n in req.allow_node_disruption if n not in known]
+        if unknown:
+            raise PodlifeError(f"--allow-node-disruption names no node of this cluster: {', '.join(unknown)} "
+                               f"(it has {', '.join(sorted(known)) or 'none the harness may list'})")
+        handle = replace(handle, disruptable_nodes=req.allow_node_disruption)
+    return Provisioned(handle)
+
+
+def node_names(handle: ClusterHandle) -> list[str]:
+    """The cluster's nodes; none where the harness may not list them (namespace-scoped credentials)."""
+    try:
+        return [present(n.metadata, "metadata of a node").name or "" for n in
+                client.CoreV1Api(handle.api_client()).list_node().items]
+    except client.ApiException:
+        return []
+
+
+def _worker_nodes(handle: ClusterHandle) -> tuple[str, ...]:
+    """kind's workers: every node without the control-plane role."""
+    nodes = client.CoreV1Api(handle.api_client()).list_node().items
+    return tuple(sorted(present(n.metadata, "metadata of a node").name or "" for n in nodes
+                        if "node-role.kubernetes.io/control-plane" not in (present(n.metadata, "metadata of a node").labels or {})))
 
 
 def provision(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:

@@ -91,6 +91,14 @@ def test_nodes_on_an_existing_cluster_is_one_line(tmp_path: Path, local_cluster:
     assert "Traceback" not in output
 
 
+def test_allowing_disruption_of_a_node_that_does_not_exist_is_one_line(tmp_path: Path, local_cluster: LocalCluster) -> None:
+    result = run_pytest(tmp_path, "--cluster", "existing", "--kubeconfig", str(local_cluster.layout.kubeconfig),
+                        "--allow-node-disruption", "podlife-node,no-such-node")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "--allow-node-disruption names no node of this cluster: no-such-node" in output, output
+    assert "Traceback" not in output
+
+
 def test_kind_without_an_executable_is_one_line(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, "--cluster", "kind", "--kind-bin", str(tmp_path / "no-kind"))
     output = result.stdout + result.stderr

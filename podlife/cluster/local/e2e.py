@@ -113,12 +113,17 @@ def suite_binaries(version: str, progress: Progress) -> tuple[Path, float | None
         return done, seconds
 
 
-def suite_command(binaries: Path, kubeconfig: Path, report_dir: Path, focus: str | None, skip: str | None) -> list[str]:
-    """ginkgo's command line: the runner's own flags (focus, skip, report), then the suite's (after ``--``)."""
-    skips = [*SKIP_LABELS, *([skip] if skip else [])]
+def suite_command(binaries: Path, kubeconfig: Path, report_dir: Path, focus: str | None, skip: str | None,
+                  serial: bool = False) -> list[str]:
+    """ginkgo's command line: the runner's own flags (focus, skip, report), then the suite's (after ``--``).
+
+    ``serial`` runs the specs upstream marks ``[Serial]`` too (a node's taints, the scheduler's
+    spreading over every node): they need the cluster to themselves, so in one process.
+    """
+    skips = [label for label in SKIP_LABELS if not (serial and label == r"\[Serial\]")] + ([skip] if skip else [])
     return [
         str(binaries / "ginkgo"), "run",
-        f"--procs={PROCS}",
+        f"--procs={1 if serial else PROCS}",
         f"--focus={focus or '|'.join(FOCUS)}",
         f"--skip={'|'.join(skips)}",
         f"--json-report={report_dir / 'e2e.json'}",
@@ -150,7 +155,7 @@ def read_report(path: Path) -> list[SpecResult]:
 
 
 def run_suite(version: str, kubeconfig: Path, report_dir: Path, progress: Progress,
-              focus: str | None = None, skip: str | None = None) -> SuiteRun:
+              focus: str | None = None, skip: str | None = None, serial: bool = False) -> SuiteRun:
     """Compile (once) and run the focused suite against the cluster behind ``kubeconfig``."""
     if shutil.which("go") is None:
         raise PodlifeError("the e2e suite is compiled with Go, which is not on PATH")
@@ -167,7 +172,7 @@ def run_suite(version: str, kubeconfig: Path, report_dir: Path, progress: Progre
     scratch = report_dir / "tmp"
     scratch.mkdir()
     with log.open("w") as out:
-        subprocess.run(suite_command(binaries, kubeconfig, report_dir, focus, skip),
+        subprocess.run(suite_command(binaries, kubeconfig, report_dir, focus, skip, serial),
                        stdout=out, stderr=subprocess.STDOUT, cwd=report_dir, env={**os.environ, "TMPDIR": str(scratch)})
     run = SuiteRun(read_report(report_dir / "e2e.json"), build_seconds, time.monotonic() - started)
     if not run.specs:

@@ -14,9 +14,11 @@ control plane with it, as it would on a single-machine cluster anywhere.
 - **Partition** drops, inside the node's network namespace, every packet from the control
   plane's address and every packet to it, before connection tracking (the raw table) and after
   address translation (the filter table's FORWARD, for pods reaching the API server through its
-  Service), so connections already open die with new ones. **Heal** removes those rules. The
-  node's pods still reach pods on other nodes, as on a real network where only the link to the
-  control plane failed.
+  Service), so connections already open die with new ones. **Heal** removes those rules and
+  resets the node's own connections to the control plane, which the partition left stalled in
+  TCP's retransmission back-off (up to half a minute before they would notice the way is open
+  again), so the node reports within seconds. The node's pods still reach pods on other nodes,
+  as on a real network where only the link to the control plane failed.
 
 Everything here lives in the node's namespace or below the state directory, so ``down`` takes
 it back even after a test died mid-partition (deleting the namespace deletes its rules).
@@ -124,14 +126,17 @@ class NodeMachines:
                 self._iptables(node, "-t", table, "-I", hook, "1", "-j", PARTITION_CHAIN)
 
     def heal(self, name: str) -> None:
-        """Remove the partition's rules (nothing to do on a node that is not cut off)."""
+        """Remove the partition's rules and reset the node's stalled connections (nothing to do on a node not cut off)."""
         node = self.node(name)
+        if not self.partitioned(name):
+            return
         for table, hooks in PARTITION_HOOKS.items():
             for hook in hooks:
                 while self._iptables(node, "-t", table, "-D", hook, "-j", PARTITION_CHAIN, check=False):
                     pass
             self._iptables(node, "-t", table, "-F", PARTITION_CHAIN, check=False)
             self._iptables(node, "-t", table, "-X", PARTITION_CHAIN, check=False)
+        host.sh(*node.enter(), "ss", "-K", "-tn", "dst", self.cluster.net.node_ip, check=False)
 
     def partitioned(self, name: str) -> bool:
         return self._iptables(self.node(name), "-t", "raw", "-L", PARTITION_CHAIN, "-n", check=False)
