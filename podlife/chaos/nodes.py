@@ -22,10 +22,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Protocol
 
 from kubernetes import client
 
+from podlife.cluster.kind_machines import KindMachines
 from podlife.cluster.local.machines import NodeMachines
 from podlife.errors import HarnessError, NotApplicable, WaitTimeout
 from podlife.observe.clock import now
@@ -93,12 +94,25 @@ class NodeHit:
 # -- which nodes ----------------------------------------------------------------------------------
 
 
-def machines(scene: Scene) -> NodeMachines:
-    """The local cluster's node machines; ``NotApplicable`` elsewhere (only a drain needs no machine)."""
-    if not scene.cluster.on_this_host:
-        raise NotApplicable("stopping or cutting off a node takes the node's machine: the local cluster only "
-                            "(elsewhere only the drain runs)")
-    return NodeMachines()
+class Machines(Protocol):
+    """A cluster's nodes as machines: what losing a node takes (the local cluster's processes, kind's containers)."""
+
+    def power_off(self, name: str) -> None: ...
+    def power_on(self, name: str) -> None: ...
+    def stop_kubelet(self, name: str) -> None: ...
+    def start_kubelet(self, name: str) -> None: ...
+    def partition(self, name: str) -> None: ...
+    def heal(self, name: str) -> None: ...
+
+
+def machines(scene: Scene) -> Machines:
+    """The node machines of the local cluster or of kind; ``NotApplicable`` elsewhere (only a drain needs no machine)."""
+    if scene.cluster.on_this_host:
+        return NodeMachines()
+    if scene.cluster.kind_cluster:
+        return KindMachines(scene.cluster.kind_cluster, scene.cluster.disruptable_nodes)
+    raise NotApplicable("stopping or cutting off a node takes the node's machine: the local cluster's or kind's "
+                        "(on an existing cluster only the drain runs)")
 
 
 def disruptable_nodes(scene: Scene) -> list[str]:

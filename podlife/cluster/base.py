@@ -42,6 +42,8 @@ class ClusterHandle:
     #: The nodes scenarios may drain (and on the local cluster stop or cut off): the local
     #: cluster's and kind's nodes but the first, on an existing cluster those the user named.
     disruptable_nodes: tuple[str, ...] = ()
+    #: The kind cluster's name, whose node containers the container engine reaches (kind only).
+    kind_cluster: str | None = None
 
     # What rooms outside ``cluster/`` ask of a cluster, rather than comparing provider names.
 

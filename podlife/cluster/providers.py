@@ -112,7 +112,7 @@ def _kind(req: ClusterRequest, say: Callable[[str], None]) -> Provisioned:
     release = (lambda: None) if req.keep_cluster else (lambda: kind.delete(cluster))
     try:
         handle = describe("kind", cluster.kubeconfig_path, None)
-        handle = replace(handle, disruptable_nodes=_worker_nodes(handle))
+        handle = replace(handle, disruptable_nodes=_worker_nodes(handle), kind_cluster=req.kind_name)
     except BaseException:
         release()
         raise
