@@ -59,7 +59,7 @@ def _cluster_up(args: argparse.Namespace) -> int:
 
     settings = Settings(
         version=resolve_version(args.version),
-        nodes=args.nodes,
+        nodes=node_count(args.nodes),
         feature_gates=args.feature_gates,
         extra_args=parse_extra_args(args.extra_arg),
         kubelet_config=parse_dotted(args.kubelet_config),
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = actions.add_parser("up", help="build what is missing and start the local cluster")
     up.add_argument("--version", help="Kubernetes version, e.g. 1.36 or 1.36.3 (default: see docs/local-cluster.md)")
-    up.add_argument("--nodes", type=node_count, default=1,
+    up.add_argument("--nodes", default="1",
                     help="how many nodes: the first beside the control plane, each other a kubelet and containerd "
                          "of its own in a network namespace (default 1)")
     up.add_argument("--feature-gates", default="", help="feature gates for every component, e.g. A=true,B=false")

@@ -18,7 +18,7 @@ from kubernetes import client
 from podlife import guards, schedule
 from podlife.chaos.upgrade import UpgradeWatch
 from podlife.cluster.base import ClusterHandle
-from podlife.cluster.providers import PROVIDERS, node_count
+from podlife.cluster.providers import PROVIDERS
 from podlife.errors import PodlifeError
 from podlife.kernel.defaults import TEST_LABEL
 from podlife.namespaces import NamespaceJanitor, SharedNamespace
@@ -51,7 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("podlife")
     group.addoption("--cluster", default="auto", choices=PROVIDERS,
                     help="where scenarios run: the embedded local cluster, kind, an existing cluster, or auto")
-    group.addoption("--nodes", type=node_count, default=None,
+    group.addoption("--nodes", default=None, metavar="N",
                     help="nodes of the local (or kind) cluster; a running local cluster of another size is restarted")
     group.addoption("--k8s-version", default=None, help="Kubernetes version for --cluster=local or kind")
     group.addoption("--context", default=None, help="kubeconfig context for --cluster=existing")

@@ -20,7 +20,7 @@ import pytest
 
 from podlife.cluster.base import ClusterHandle
 from podlife.cluster.local.build import local_kubectl
-from podlife.cluster.providers import ClusterRequest, Provisioned, provision
+from podlife.cluster.providers import ClusterRequest, Provisioned, node_count, provision
 from podlife.errors import HarnessError, PodlifeError
 from podlife.kernel.images import ReferenceImages
 from podlife.kube import Discovery
@@ -73,7 +73,7 @@ def cluster_request(config: pytest.Config) -> ClusterRequest:
     return ClusterRequest(
         provider=opt("cluster"),
         k8s_version=opt("k8s_version"),
-        nodes=opt("nodes"),
+        nodes=node_count(opt("nodes")) if opt("nodes") is not None else None,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         context=opt("context"),
         kind_name=opt("cluster_name"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import shutil
@@ -23,13 +22,13 @@ PROVIDERS = ("local", "kind", "existing", "auto")
 
 
 def node_count(text: str) -> int:
-    """``--nodes``: a whole number of at least 1 (argparse prints the message as one line)."""
+    """``--nodes``: a whole number of at least 1; anything else is one line."""
     try:
         count = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of nodes, got {text!r}") from None
+        raise PodlifeError(f"--nodes expects a whole number of nodes, got {text!r}") from None
     if count < 1:
-        raise argparse.ArgumentTypeError(f"a cluster needs at least one node, got {count}")
+        raise PodlifeError(f"--nodes: a cluster needs at least one node, got {count}")
     return count
 
 

@@ -16,6 +16,9 @@ from podlife.cluster.local.provider import LocalCluster
     (["--kubelet-config", "crashLoopBackOff.maxContainerRestartPeriod=[60s"], "cannot read the value"),
     (["--kubelet-config", "crashLoopBackOff.maxRestartPeriod=60s"], "has no field crashLoopBackOff.maxRestartPeriod"),
     (["--version", "1.34"], "not supported by the local cluster: 1.35 is the oldest minor proven"),
+    (["--nodes", "0"], "--nodes: a cluster needs at least one node, got 0"),
+    (["--nodes", "three"], "--nodes expects a whole number of nodes, got 'three'"),
+    (["--nodes", "100"], "--nodes 100 needs about 52736 MiB of memory"),
 ])
 def test_bad_cluster_settings_are_one_line(local_cluster: LocalCluster, args: list[str], message: str) -> None:
     pids = local_cluster.supervisor.running()

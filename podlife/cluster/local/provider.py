@@ -144,6 +144,8 @@ class LocalCluster:
         """
         if os.geteuid() != 0:
             raise PodlifeError("the local cluster runs kubelet and containerd and needs root")
+        if settings.nodes > self.node_count() or not self.is_up():
+            _check_memory(settings.nodes)  # before anything running is stopped for the new settings
         host.ensure_private_dir(self.layout.root, "the state directory ($PODLIFE_STATE)")
         host.ensure_private_dir(cache_root(), "the build cache ($PODLIFE_CACHE)")
         with exclusive(self.layout.lock, "starting or stopping the local cluster", self.progress):
@@ -174,7 +176,6 @@ class LocalCluster:
                 f"iptables already holds Kubernetes chains podlife did not make ({', '.join(foreign[:3])}, ...): "
                 "another Kubernetes runs on this host; stop it first"
             )
-        _check_memory(settings.nodes)
         host.ensure_packages(self.progress)
         builder = Builder(settings.version, self.progress)
         release = builder.ensure()
