@@ -9,7 +9,8 @@ from pathlib import Path
 from kubernetes import client
 
 from podlife.access import served_by
-from podlife.cluster.local.components import NODE_NAME, REGISTRY_ADDRESS
+from podlife.cluster.local.components import REGISTRY_ADDRESS
+from podlife.cluster.local.host import NODE_NAME
 from podlife.cluster.local.images import ImageSpec, write_oci_archive
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kernel.images import BUSYBOX
