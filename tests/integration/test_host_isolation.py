@@ -26,8 +26,9 @@ from podlife.cluster.local.host import LOOPBACK_PORTS, Network, Node
 from podlife.cluster.local.provider import LocalCluster
 from podlife.kube import wait_ready
 from podlife.scene import Scene
+from podlife.served import name_of
 from podlife.waiting import wait_for
-from podlife.workloads.agnhost import HTTP_PORT, Netexec
+from podlife.workloads.agnhost import HTTP_PORT, Netexec, client_pod
 
 HOST_ADDRESS, NEIGHBOUR_ADDRESS = "198.18.0.1", "198.18.0.2"
 HOST_PORT = 18080
@@ -131,6 +132,23 @@ def test_nothing_of_the_cluster_answers_a_neighbour(scene: Scene, local_cluster:
     assert seen.pop(f"{HOST_ADDRESS}:{control_target[1]}"), "the neighbour cannot reach this host at all: the probe is broken"
     reached = sorted(target for target, ok in seen.items() if ok)
     assert not reached, f"a neighbour on the LAN reaches the cluster at {reached}"
+
+
+def test_pods_reach_the_lan_as_the_host(scene: Scene, k8s: client.ApiClient, namespace: str, neighbour: str) -> None:
+    """What leaves the cluster leaves as this host: a neighbour on the LAN sees the host's address, never a pod's."""
+    port = 18081
+    server = subprocess.Popen(["ip", "netns", "exec", neighbour, sys.executable, "-c", (
+        "import socket\n"
+        f"s = socket.create_server(('{NEIGHBOUR_ADDRESS}', {port}))\n"
+        "c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        scene.apply(client_pod("client"))
+        pod = wait_ready(k8s, namespace, {"app": "client"}, 1)[0]
+        seen = wait_for(lambda: scene.exec(name_of(pod), ["sh", "-c", f"curl -s -m 2 telnet://{NEIGHBOUR_ADDRESS}:{port} || true"]),
+                        60, "the neighbour to answer a pod")
+    finally:
+        server.kill()
+    assert seen.strip() == HOST_ADDRESS, f"the neighbour saw the pod's connection come from {seen.strip()!r}, not this host"
 
 
 def test_loopback_ports_refuse_other_users(local_cluster: LocalCluster) -> None:

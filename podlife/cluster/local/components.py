@@ -241,7 +241,8 @@ class ClusterConfig:
                     "type": "bridge",
                     "bridge": self.net.bridge,
                     "isGateway": True,
-                    # Masquerade only what leaves the cluster: pods on other nodes see a pod's own address.
+                    # Pods on other nodes see a pod's own address; what leaves the cluster is
+                    # masqueraded once, on the host (host.setup_network).
                     "ipMasq": False,
                     "hairpinMode": True,
                     "ipam": {

@@ -56,6 +56,7 @@ HOSTPATH_PV_DIR = Path("/tmp/hostpath_pv")
 FORWARD_CHAIN = "PODLIFE-FORWARD"
 GUARD_CHAIN = "PODLIFE-GUARD"
 LOOPBACK_CHAIN = "PODLIFE-LOOPBACK"
+MASQUERADE_CHAIN = "PODLIFE-MASQUERADE"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: The kubelet's ``cgroupRoot``: every pod's cgroup lives below it, in every hierarchy.
 POD_CGROUP_ROOT = "podlife"
@@ -314,6 +315,14 @@ def setup_network(net: Network, nodes: list[Node]) -> None:
         ["-m", "owner", "--uid-owner", "0", "-j", "RETURN"],
         ["-p", "tcp", "-m", "multiport", "--dports", ports, "-j", "REJECT"],
     ], {"OUTPUT": ["-o", "lo"]})
+    # Pods keep their own addresses inside the cluster (the pod bridges do not masquerade), so what
+    # leaves the cluster for the host's own networks leaves as the host, as on any node.
+    _chain("nat", MASQUERADE_CHAIN, [
+        ["-o", net.node_interface, "-j", "RETURN"],
+        ["-o", net.bridge, "-j", "RETURN"],
+        ["-d", net.pod_cidr, "-j", "RETURN"],
+        ["-j", "MASQUERADE"],
+    ], {"POSTROUTING": ["-s", net.pod_cidr]})
 
 
 def _setup_node_namespace(net: Network, node: Node, nodes: list[Node]) -> None:
