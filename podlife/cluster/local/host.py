@@ -334,6 +334,8 @@ def _setup_node_namespace(net: Network, node: Node, nodes: list[Node]) -> None:
     assert node.netns is not None
     if not (NETNS_DIR / node.netns).exists():
         sh("ip", "netns", "add", node.netns)
+        if link_exists(node.link):  # the host end of an earlier namespace's pair: its peer is not in the new one
+            sh("ip", "link", "del", node.link)
     inside = ["ip", "-n", node.netns]
     if not link_exists(node.link):
         sh("ip", "link", "add", node.link, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
@@ -348,6 +350,11 @@ def _setup_node_namespace(net: Network, node: Node, nodes: list[Node]) -> None:
     sh("ip", "route", "replace", node.pod_cidr, "via", node.ip)
     for key in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
         sh(*node.enter(), "sysctl", "-qw", f"{key}=1")
+
+
+def node_links() -> list[str]:
+    """The host ends of nodes' veth pairs still present (empty after a clean teardown)."""
+    return sorted(p.name for p in Path("/sys/class/net").glob("plnode*"))
 
 
 def node_namespaces() -> list[str]:
@@ -404,8 +411,15 @@ def _remove_owned_chains(tool: str, save: str) -> None:
 
 
 def teardown_network(net: Network) -> None:
-    """Remove the nodes' namespaces (their links, routes and rules go with them), interfaces, routes and owned chains."""
+    """Remove the nodes' namespaces (their links, routes and rules go with them), interfaces, routes and owned chains.
+
+    A namespace lives on, unnamed, while a socket in it does: the TCP connections of a node's
+    killed processes linger as orphans, and behind a partition's rules they retransmit for
+    minutes. They are destroyed first, so the namespace, and its link on the nodes' bridge, go
+    at once.
+    """
     for netns in node_namespaces():
+        sh("nsenter", f"--net={NETNS_DIR / netns}", "--", "ss", "-K", "-ta", check=False)
         sh("ip", "netns", "del", netns, check=False)
     for tool, save in IPTABLES:
         _remove_owned_chains(tool, save)

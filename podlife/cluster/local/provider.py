@@ -376,6 +376,7 @@ class LocalCluster:
         found += [f"mount {m}" for m in host.mounts_under(self.layout.root)]
         found += [f"link {name}" for name in (self.net.bridge, self.net.node_interface) if host.link_exists(name)]
         found += [f"network namespace {name}" for name in host.node_namespaces()]
+        found += [f"link {name}" for name in host.node_links()]
         found += [f"chain {c}" for c in host.leftover_chains()]
         found += [f"cgroup {c}" for c in host.pod_cgroups()]
         return found
