@@ -165,8 +165,6 @@ class ClusterConfig:
     def server(self) -> str:
         return f"https://{self.net.node_ip}:{APISERVER_PORT}"
 
-    def node_layout(self, node: Node) -> NodeLayout:
-        return self.layout.node(node.name, node.index == 1)
 
     def kubeconfig(self, user: str) -> Path:
         return self.layout.config / f"{user}.kubeconfig"
@@ -183,7 +181,7 @@ class ClusterConfig:
             self._write_node(node)
 
     def _write_node(self, node: Node) -> None:
-        where = self.node_layout(node)
+        where = self.layout.node(node)
         cfg = where.config
         (cfg / "cni").mkdir(parents=True, exist_ok=True)
         client = node_leaf("kubelet-client", node.name)
@@ -337,11 +335,11 @@ class ClusterConfig:
     def components(self) -> list[Component]:
         """Every component, in start order, with its health check."""
         found = {c.name: c for c in [*self._control_plane(), *(c for node in self.nodes for c in self.node_components(node))]}
-        return [found[name] for name in start_order([self.node_layout(n) for n in self.nodes])]
+        return [found[name] for name in start_order([self.layout.node(n) for n in self.nodes])]
 
     def node_components(self, node: Node) -> list[Component]:
         """The node's containerd, kubelet and kube-proxy, in start order, run in the node's network namespace."""
-        bin_, where, extra = self.release.binary, self.node_layout(node), self.settings.extra_args
+        bin_, where, extra = self.release.binary, self.layout.node(node), self.settings.extra_args
         cfg = where.config
         ctr = ctr_command(where)
         return [

@@ -76,7 +76,7 @@ class NodeMachines:
     def power_off(self, name: str) -> None:
         """Kill everything the node runs at once and drop what a reboot loses."""
         node = self.node(name)
-        layout = self.cluster.node_layout(node)
+        layout = self.cluster.layout.node(node)
         supervisor = self.cluster.supervisor
         for base in ("kube-proxy", "kubelet"):
             supervisor.stop(layout.component(base), grace=0)
@@ -95,19 +95,19 @@ class NodeMachines:
             self.cluster.supervisor.start(component)
 
     def powered(self, name: str) -> bool:
-        layout = self.cluster.node_layout(self.node(name))
+        layout = self.cluster.layout.node(self.node(name))
         return self.cluster.supervisor.pid(layout.component("containerd")) is not None
 
     # -- the kubelet ------------------------------------------------------------------------------
 
     def stop_kubelet(self, name: str) -> None:
         """Stop the node's kubelet the way its service manager would; containers keep running."""
-        layout = self.cluster.node_layout(self.node(name))
+        layout = self.cluster.layout.node(self.node(name))
         self.cluster.supervisor.stop(layout.component("kubelet"), grace=STOP_GRACE)
 
     def start_kubelet(self, name: str) -> None:
         node = self.node(name)
-        kubelet = self.cluster.node_layout(node).component("kubelet")
+        kubelet = self.cluster.layout.node(node).component("kubelet")
         self.cluster.supervisor.start(next(c for c in self._components(node) if c.name == kubelet))
 
     # -- the network ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from podlife.cluster.local.host import Node
+
 CACHE_ENV = "PODLIFE_CACHE"
 STATE_ENV = "PODLIFE_STATE"
 
@@ -56,9 +58,10 @@ class StateLayout:
     def etcd_data(self) -> Path:
         return self.root / "etcd"
 
-    def node(self, name: str, first: bool) -> "NodeLayout":
-        """Where node ``name`` keeps its runtime and kubelet: the first node in the state directory itself."""
-        return NodeLayout(self.root if first else self.root / "nodes" / name, name, first)
+    def node(self, node: Node) -> "NodeLayout":
+        """Where ``node`` keeps its runtime and kubelet: the first node (on the host) in the state directory itself."""
+        first = node.netns is None
+        return NodeLayout(self.root if first else self.root / "nodes" / node.name, node.name, first)
 
     @property
     def registry_data(self) -> Path:

@@ -95,8 +95,6 @@ class LocalCluster:
     def nodes(self) -> list[host.Node]:
         return self.net.nodes(self.node_count())
 
-    def node_layout(self, node: host.Node) -> NodeLayout:
-        return self.layout.node(node.name, node.index == 1)
 
     def node_named(self, name: str) -> host.Node:
         """The node called ``name``; one line naming the nodes there are when there is none."""
@@ -107,14 +105,14 @@ class LocalCluster:
 
     def ctr_command(self, node: host.Node | None = None) -> list[str]:
         """``ctr`` against ``node``'s containerd (the first node's by default)."""
-        return ctr_command(self.node_layout(node or self.net.nodes(1)[0]))
+        return ctr_command(self.layout.node(node or self.net.nodes(1)[0]))
 
     def ctr_commands(self) -> list[list[str]]:
         """``ctr`` against every node's containerd: what reaches all nodes (an image load) goes through each."""
         return [self.ctr_command(node) for node in self.nodes()]
 
     def component_names(self) -> list[str]:
-        return start_order([self.node_layout(n) for n in self.nodes()])
+        return start_order([self.layout.node(n) for n in self.nodes()])
 
     def is_up(self) -> bool:
         running = self.supervisor.running()
@@ -229,7 +227,7 @@ class LocalCluster:
         that node's kubelet, the first that runs pods there, starts. The pool is joined on the way
         out whatever happens, so no import outlives a failed start.
         """
-        layouts = {config.node_layout(n).component("containerd"): config.node_layout(n) for n in config.nodes}
+        layouts = {config.layout.node(n).component("containerd"): config.layout.node(n) for n in config.nodes}
         kubelets = {layout.component("kubelet"): runtime for runtime, layout in layouts.items()}
         with ThreadPoolExecutor(max_workers=1) as pool:
             images: dict[str, Future[None]] = {}
@@ -278,7 +276,7 @@ class LocalCluster:
         """Import ``version``'s reference images into every node of the running cluster (its build is made if missing)."""
         release = Builder(version, self.progress).ensure()
         for node in self.nodes():
-            self._preload(release, self.node_layout(node))
+            self._preload(release, self.layout.node(node))
 
     def _preload(self, release: Release, node: NodeLayout) -> None:
         """Import ``release``'s reference images into the node's containerd, assembling their archives in its cache."""
@@ -310,9 +308,9 @@ class LocalCluster:
             kubelet_schema.check(target.kubelet_config, version)
             config = self._configure(release, target)
             for node in config.nodes:
-                self._preload(release, config.node_layout(node))
+                self._preload(release, config.layout.node(node))
             components = {c.name: c for c in config.components()}
-            nodes = [config.node_layout(n) for n in config.nodes]
+            nodes = [config.layout.node(n) for n in config.nodes]
             started, steps = time.monotonic(), {}
             for name in [*UPGRADED_CONTROL_PLANE, *(n.component(base) for n in nodes for base in ("kubelet", "kube-proxy"))]:
                 self.supervisor.stop(name)
@@ -341,7 +339,7 @@ class LocalCluster:
 
     def _down_locked(self) -> list[str]:
         record = self.recorded()
-        layouts = [self.node_layout(n) for n in self.nodes()]
+        layouts = [self.layout.node(n) for n in self.nodes()]
         runtimes = [n.component("containerd") for n in layouts]
         for name in reversed(start_order(layouts)):
             if name not in runtimes:
