@@ -112,3 +112,21 @@ def test_a_second_session_adds_its_claims_and_replaces_tests_run_again() -> None
     merged = merged_claims(earlier, {"ND-01": [{"test": "n", "outcome": "passed"}], "ND-02": [{"test": "m", "outcome": "passed"}]})
     assert merged == {"RQ-01": [{"test": "a", "outcome": "passed"}], "ND-01": [{"test": "n", "outcome": "passed"}],
                       "ND-02": [{"test": "m", "outcome": "passed"}]}
+
+
+def test_a_node_that_cannot_be_restored_is_a_harness_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from podlife.chaos import nodes
+    from podlife.errors import HarnessError, PodlifeError
+
+    def refuse(name: str) -> None:
+        raise PodlifeError(f"kubelet@{name} exited during start-up")
+
+    idle = lambda name: None  # noqa: E731
+    machine = SimpleNamespace(power_off=idle, power_on=refuse, stop_kubelet=idle, start_kubelet=idle, partition=idle, heal=idle)
+    monkeypatch.setattr(nodes, "machines", lambda scene: machine)
+    monkeypatch.setattr(nodes, "pods_on", lambda scene, node: ())
+    with pytest.raises(HarnessError, match="n2 could not be restored after the power-off: kubelet@n2 exited"):
+        with nodes.node_lost(SimpleNamespace(), "n2", "power-off"):  # type: ignore[arg-type]
+            pass

@@ -28,7 +28,7 @@ from kubernetes import client
 
 from podlife.cluster.kind_machines import KindMachines
 from podlife.cluster.local.machines import NodeMachines
-from podlife.errors import HarnessError, NotApplicable, WaitTimeout
+from podlife.errors import HarnessError, NotApplicable, PodlifeError, WaitTimeout
 from podlife.observe.clock import now
 from podlife.observe.nodes import MONITOR_PERIOD, NodeTimers, last_heartbeat, ready_condition
 from podlife.observe.window import Window
@@ -221,7 +221,10 @@ def node_lost(scene: Scene, node: str, how: NodeLoss, window: Window | None = No
         cut(node)
         yield NodeHit(how, node, at, pods)
     finally:
-        restore(node)
+        try:
+            restore(node)
+        except PodlifeError as err:  # a component that would not start again: the harness's problem, not the claim's
+            raise HarnessError(f"{node} could not be restored after the {how}: {err}") from None
         wait_for(lambda: ready_condition(scene.api, node)[0] == "True", RECOVERY_TIMEOUT, f"{node} to be Ready again")
 
 
