@@ -22,10 +22,12 @@ def assert_marked_before_removed(s: Shutdown) -> None:
     entries = list(s.timeline.of("Pod", s.pod))
     marked = next((e for e in entries if e.pod.deleting is not None and e.change != "DELETED"), None)
     removed = s.timeline.removed(s.pod)
-    assert marked is not None, f"pod {s.pod} was never seen Terminating (deletionTimestamp set) before it vanished"
-    assert removed is not None, f"pod {s.pod} was not removed"
+    assert marked is not None, (f"the pod object {s.pod} vanished without a terminating phase: the API server removed it "
+                                "at once instead of setting its deletionTimestamp and waiting for the kubelet")
+    assert removed is not None, f"pod {s.pod} was not removed: the kubelet never confirmed its containers stopped"
     stopped = [e for e in entries if e.seen <= removed.seen and e.pod.terminated(s.container)]
-    assert stopped, f"pod {s.pod} was removed before {s.container} was reported terminated"
+    assert stopped, (f"pod {s.pod} was removed before {s.container} was reported terminated: the object went while the "
+                     "container may still have run (the kubelet removes it only once its containers stopped)")
 
 
 def assert_pre_stop_completed_before_sigterm(s: Shutdown) -> None:
@@ -33,9 +35,11 @@ def assert_pre_stop_completed_before_sigterm(s: Shutdown) -> None:
     events = [e for e, _ in s.records()]
     for needed in ("prestop-start", "prestop-end", "sigterm"):
         assert needed in events, f"no '{needed}' record in {s.container}'s file: records were {events}"
-    assert events.index("prestop-start") < events.index("prestop-end") < events.index("sigterm"), (
-        f"expected prestop-start, prestop-end, sigterm in that order; the file says {events}"
-    )
+    assert events.index("sigterm") > events.index("prestop-start"), (
+        f"SIGTERM reached {s.container} before its preStop hook started (records {events}): the kubelet signalled first")
+    assert events.index("sigterm") > events.index("prestop-end"), (
+        f"SIGTERM reached {s.container} while its preStop hook still ran (records {events}): the kubelet did not wait "
+        "for the hook to end")
 
 
 #: The kubelet never kills sooner than this after a graceful delete (``minimumGracePeriodInSeconds``).
