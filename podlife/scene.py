@@ -25,6 +25,7 @@ from podlife.access import Target
 from podlife.cluster.base import ClusterHandle
 from podlife.kernel.evidence import EvidenceSink
 from podlife.kernel.images import ReferenceImages
+from podlife.observe.datapath import DataPath, DataPathSampler
 from podlife.observe.timeline import TimelineRecorder
 from podlife.observe.window import Window, observe
 
@@ -86,6 +87,10 @@ class Scene:
         """``kubectl delete pod NAME [--grace-period=N]``; ``grace_period=0`` is ``--force``."""
         self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_period)
 
+    def annotate_pod(self, name: str, annotations: dict[str, str]) -> None:
+        """``kubectl annotate pod NAME KEY=VALUE...``."""
+        self.core.patch_namespaced_pod(name, self.namespace, {"metadata": {"annotations": annotations}})
+
     def scale(self, kind: str, name: str, replicas: int) -> None:
         """``kubectl scale KIND/NAME --replicas=N`` for a Deployment or a StatefulSet."""
         patch = {"spec": {"replicas": replicas}}
@@ -117,6 +122,16 @@ class Scene:
         """Watch the namespace and send traffic to ``target`` for the block (see ``observe.window``)."""
         with observe(self, target, self.evidence, rate) as window:
             yield window
+
+    @contextlib.contextmanager
+    def data_path(self) -> Iterator[DataPath | None]:
+        """The node's rules sampled for the block where this host routes the cluster's Services (the local
+        cluster's first node); None elsewhere (see ``observe.datapath``)."""
+        if not (self.cluster.on_this_host and DataPathSampler.available()):
+            yield None
+            return
+        with DataPathSampler(self.namespace) as sampler:
+            yield sampler.data_path
 
     # -- reads -----------------------------------------------------------------------------------
 

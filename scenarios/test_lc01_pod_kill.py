@@ -44,7 +44,7 @@ def test_replicated_app_keeps_serving_when_a_pod_is_killed(jig: MakeJig, evidenc
     app = Netexec("web", replicas=3, readiness_probe=True, pre_stop_sleep=5)
     window, hit = kill_a_pod_under_traffic(jig, evidence, app)
     check_hit_traffic(window.ledger, hit)
-    assert_success_ratio(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
+    assert_success_ratio(window, SUCCESS_THRESHOLD)
 
 
 @pytest.mark.claim("LC-01")
@@ -54,4 +54,4 @@ def test_control_single_replica_falls_below_threshold(jig: MakeJig, evidence: Ev
     window, _ = kill_a_pod_under_traffic(jig, evidence, Netexec("web", replicas=1, readiness_probe=True,
                                                                  startup_delay=SLOW_START))
     with pytest.raises(AssertionError, match="below"):
-        assert_success_ratio(window.ledger, window.timeline, window.landmarks, SUCCESS_THRESHOLD)
+        assert_success_ratio(window, SUCCESS_THRESHOLD)

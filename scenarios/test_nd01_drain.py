@@ -66,7 +66,7 @@ def test_drain_honours_the_budget_and_loses_no_request(scene: Scene, jig: MakeJi
     window, hit = drain_under_traffic(scene, jig, evidence, budget=True)
     assert sum(e.refusals for e in hit.evictions) > 0, "the budget never refused an eviction: the drain did not test it"
     budget_kept(window, hit)
-    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    assert_no_request_lost(window)
 
 
 @pytest.mark.claim("ND-01")
@@ -76,7 +76,7 @@ def test_control_drain_without_budget_leaves_the_service_empty(scene: Scene, jig
     window, hit = drain_under_traffic(scene, jig, evidence, budget=False)
     with pytest.raises(AssertionError, match="below the budget"):
         budget_kept(window, hit)
-    assert_requests_lost(window.ledger, window.timeline, window.landmarks, since="drain")
+    assert_requests_lost(window, since="drain")
 
 
 @pytest.mark.claim("ND-01")

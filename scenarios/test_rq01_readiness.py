@@ -34,11 +34,11 @@ def scale_up_a_slow_starter_under_traffic(jig: MakeJig, readiness_probe: bool) -
 @pytest.mark.claim("RQ-01")
 def test_new_pods_get_traffic_only_when_ready(jig: MakeJig) -> None:
     window, _ = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=True)
-    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    assert_no_request_lost(window)
 
 
 @pytest.mark.claim("RQ-01")
 @pytest.mark.control
 def test_without_readiness_probe_requests_fail(jig: MakeJig) -> None:
     window, _ = scale_up_a_slow_starter_under_traffic(jig, readiness_probe=False)
-    assert_requests_lost(window.ledger, window.timeline, window.landmarks, since="scale-up")
+    assert_requests_lost(window, since="scale-up")

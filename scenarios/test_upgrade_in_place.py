@@ -120,7 +120,7 @@ def serve_through(jig: MakeJig, evidence: Evidence, upgrade: Upgrade, served: Ap
 @pytest.mark.disruptive
 def test_in_place_upgrade_leaves_running_apps_alone(versions: tuple[str, str], jig: MakeJig, evidence: Evidence) -> None:
     window, started = serve_through(jig, evidence, in_place(versions))
-    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    assert_no_request_lost(window)
     assert_pods_untouched(window.timeline, started)
     assert_endpoints_never_emptied(window.timeline, "web", started)
 
@@ -163,7 +163,7 @@ def test_apps_keep_serving_while_you_upgrade(jig: MakeJig, evidence: Evidence, r
     window, started = serve_through(jig, evidence, wait_for_the_user)
     replaced = sorted({e.name for e in window.timeline.of("Pod") if e.seen >= started and e.change in ("ADDED", "DELETED")})
     evidence.measure("pods_added_or_deleted", replaced)
-    assert_no_request_lost(window.ledger, window.timeline, window.landmarks)
+    assert_no_request_lost(window)
     assert_endpoints_never_emptied(window.timeline, "web", started)
 
 
@@ -183,6 +183,6 @@ def test_your_workload_survives_an_in_place_upgrade(versions: tuple[str, str], u
     window, started = serve_through(jig, evidence, in_place(versions), user_app)
     ledger = window.attributed()
     check_hit_traffic(ledger, Hit("upgrade", started, tuple(sorted(ledger.served_by()))))
-    assert_no_request_lost(ledger, window.timeline, window.landmarks)
+    assert_no_request_lost(window)
     assert_pods_untouched(window.timeline, started)
     assert_endpoints_never_emptied(window.timeline, user_app.access.service, started)

@@ -6,6 +6,7 @@ container unless the test says so; an endpoint is never terminating; an event is
 
 from __future__ import annotations
 
+from podlife.observe.datapath import DataPath
 from podlife.observe.snapshots import (
     ContainerSnapshot,
     ContainerState,
@@ -15,7 +16,9 @@ from podlife.observe.snapshots import (
     SliceSnapshot,
     Termination,
 )
-from podlife.observe.timeline import Entry
+from podlife.observe.timeline import Entry, Timeline
+from podlife.observe.traffic import Ledger
+from podlife.observe.window import Window
 
 
 def exited(code: int, finished: float, message: str = "", started: float | None = None) -> Termination:
@@ -41,3 +44,22 @@ def slice_entry(seen: float, ready: dict[str, bool], change: str = "MODIFIED", n
 
 def event_entry(seen: float, reason: str, pod: str, change: str = "ADDED", message: str = "") -> Entry:
     return Entry(seen, f"{pod}.1", change, EventSnapshot(reason, f"Pod/{pod}", message, 1))
+
+
+class Recorded:
+    """A finished traffic run: the ledger a generator would have left behind."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __enter__(self) -> "Recorded":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def window_of(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float] | None = None,
+              data_path: DataPath | None = None) -> Window:
+    """The window a scenario would have observed: ``timeline`` and ``ledger``, the rules sampled or not."""
+    return Window(timeline, Recorded(ledger), landmarks or {}, data_path=data_path)

@@ -2,7 +2,7 @@
 
 The disruption recipes of ``podlife.chaos.apps`` are driven through a real ``AppJig`` over this
 scene, so they are unit-tested without a cluster. The fake is deliberately small: a Deployment
-that surges one pod at a time in a rollout, scales down newest first, keeps a deleted pod
+that surges one pod at a time in a rollout, scales down newest first (lowest deletion cost before that), keeps a deleted pod
 (``deletionTimestamp`` set, seen on the timeline) for a few ticks, and readies a new pod a few
 ticks after it is created. A traffic thread ticks it every ``TICK`` seconds and sends one request
 per tick to the ready pods in turn, answered with the pod's name; with ``failing`` set, requests
@@ -25,6 +25,7 @@ from podlife.observe.clock import now
 from podlife.observe.timeline import Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.observe.window import Window
+from podlife.workloads.jig import DELETION_COST
 from tests.entries import pod_entry
 
 TICK = 0.01
@@ -38,6 +39,8 @@ class FakePod:
     revision: int
     born: int
     deleted_at: int | None = None
+    #: ``controller.kubernetes.io/pod-deletion-cost``: lower goes first on a scale-down.
+    deletion_cost: int = 0
 
     def ready(self, tick: int) -> bool:
         return self.deleted_at is None and tick - self.born >= READY_AFTER
@@ -93,6 +96,10 @@ class FakeScene:
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
         with self._lock:
             self._delete(self.pods_by_name[name])
+
+    def annotate_pod(self, name: str, annotations: dict[str, str]) -> None:
+        with self._lock:
+            self.pods_by_name[name].deletion_cost = int(annotations.get(DELETION_COST, 0))
 
     def pods(self, selector: dict[str, str]) -> list[client.V1Pod]:
         with self._lock:
@@ -158,8 +165,8 @@ class FakeScene:
         elif old and len(live) > self.replicas:
             if any(p.ready(self.tick) for p in current):  # surge one: an old pod goes once a new one is ready
                 self._delete(old[0])
-        elif len(live) > self.replicas:  # scale-down: newest first
-            self._delete(live[-1])
+        elif len(live) > self.replicas:  # scale-down: the lowest deletion cost first, then the newest
+            self._delete(min(live, key=lambda p: (p.deletion_cost, -p.born)))
 
     def _create(self, born: int) -> None:
         name = next(self._names)

@@ -17,6 +17,7 @@ import allure
 import pytest
 
 from podlife.errors import TestOverran
+from podlife.observe.datapath import DataPathSampler
 from podlife.observe.shutdown import Shutdown
 from podlife.observe.snapshots import Termination
 from podlife.observe.timeline import Entry, Timeline
@@ -25,7 +26,14 @@ from podlife.observe.window import Window
 from podlife.report import drawing
 from podlife.report.drawing import attach_drawn, illustrate, shutdown_svg, traffic_svg
 from podlife.report.ledger_csv import COLUMNS, ledger_csv, outcome
-from podlife.report.pictures import UNKNOWN_LANE, endpoint_marks, short_pod_name, shutdown_picture, traffic_picture
+from podlife.report.pictures import (
+    UNKNOWN_LANE,
+    data_path_marks,
+    endpoint_marks,
+    short_pod_name,
+    shutdown_picture,
+    traffic_picture,
+)
 from podlife.report.summary import Evidence
 from tests.entries import container, event_entry, exited, pod_entry, slice_entry
 
@@ -248,3 +256,16 @@ def test_drawing_the_same_data_twice_gives_the_same_file() -> None:
     assert traffic_svg(picture) == traffic_svg(picture)
     assert shutdown_svg(shutdown_picture(_shutdown([_pod(1.05, "witness", "DELETED", deleting=ZERO + 1.0)]), 0.0))
     assert drawing.OUTCOME_COLOURS.keys() == drawing.OUTCOME_NAMES.keys()
+
+
+def test_the_data_paths_drop_is_marked_on_the_pod_that_held_the_address() -> None:
+    """An address passes from the deleted pod to a new one: the drop is the old pod's."""
+    timeline = Timeline(origin=ZERO, entries=[pod_entry(ZERO, OLD_A, "EXISTING", ip="10.244.0.9"),
+                                              pod_entry(ZERO + 9.0, NEW, "ADDED", ip="10.244.0.9")])
+    sampler = DataPathSampler("ns")
+    for taken, routed in ((1.0, True), (6.75, True), (6.8, False), (9.5, True)):
+        sampler.record(ZERO + taken, {("ns/web:http", "10.244.0.9")} if routed else set())
+    marks = data_path_marks(timeline, sampler.data_path, ZERO)
+    assert {pod: [(m.kind, round(m.at, 2)) for m in ms] for pod, ms in marks.items()} == {
+        OLD_A: [("data-path-dropped", 6.8)]}
+    assert data_path_marks(timeline, None, ZERO) == {}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from podlife.chaos.apps import Hit
+from podlife.errors import NotExercised
+from podlife.observe.datapath import DataPath, DataPathSampler
 from podlife.observe.shutdown import Shutdown
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
-from podlife.verdicts.advice import pre_stop_advice, workload_advice
-from podlife.verdicts.traffic import diagnose
+from podlife.verdicts.advice import HookSleep, hook_sleep, pre_stop_advice, workload_advice
+from podlife.verdicts.traffic import check_exposed, diagnose, exposure
 from podlife.verdicts.workload import PreStop, shutdown_times
-from tests.entries import container, exited, pod_entry, slice_entry
+from tests.entries import container, event_entry, exited, pod_entry, slice_entry, window_of
 
 
 def _req(seq: int, sent: float, pod: str | None, ok: bool = True) -> Request:
@@ -26,32 +29,92 @@ def _deleting(seen: float, pod: str) -> Entry:
 
 
 TIMELINE = Timeline(origin=0.0, entries=[
-    pod_entry(0.0, "old", "EXISTING"),
+    pod_entry(0.0, "old", "EXISTING", ip="10.244.0.5"),
     _slice(0.0, old=True),
-    pod_entry(2.0, "new", "ADDED"),
+    pod_entry(2.0, "new", "ADDED", ip="10.244.0.6"),
     _slice(2.0, old=True, new=True),     # the new pod is there at 2.0 and first answers at 4.0
     _deleting(6.0, "old"),
     _slice(6.5, old=False, new=True),    # the old pod's endpoint goes 0.5 s after its deletion
 ])
 
 
+def _rules(*samples: tuple[float, set[str]]) -> DataPath:
+    """The node's rules as sampled at each time, routing ``web`` to the addresses given."""
+    sampler = DataPathSampler("ns")
+    for taken, addresses in samples:
+        sampler.record(taken, {("ns/web:http", a) for a in addresses})
+    return sampler.data_path
+
+
+OLD, NEW = "10.244.0.5", "10.244.0.6"
+
+
 def test_a_request_refused_while_a_pod_was_routed_to_but_not_yet_answering_is_a_start_up_failure() -> None:
     ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 3.0, None, ok=False), _req(2, 4.0, "new")])
-    [line] = diagnose(ledger, TIMELINE)
-    assert line.startswith("1 request(s) went to pods before they had ever answered (new? x1; Connection refused x1)")
+    [line] = diagnose(window_of(ledger, TIMELINE))
+    assert line.startswith("1 request(s) failed at pods that had never answered yet (new? x1; Connection refused x1)")
     assert "readiness probe" in line
 
 
-def test_a_request_refused_by_a_deleted_pod_still_routed_to_is_a_shutdown_failure_with_the_measured_fix() -> None:
+def test_a_request_refused_by_a_deleted_pod_still_routed_to_is_a_leaving_failure_with_the_step_and_fix() -> None:
     ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), _req(2, 6.2, "old", ok=False)])
-    [line] = diagnose(ledger, TIMELINE)
-    assert "deletion had started (old x1; Connection refused x1)" in line
-    assert "endpoint removal took up to 0.50s here" in line and "preStop sleep of at least 2s" in line
+    [text] = diagnose(window_of(ledger, TIMELINE))
+    assert "failed at pods that were leaving, the data path still routing to them (old x1; Connection refused x1)" in text
+    assert "old: deletion started at +6.000s; the EndpointSlice marked it not ready 0.50s later" in text
+    assert "requests sent to it from +0.20s on failed: the app stopped serving before the data path stopped routing to it" in text
+    assert "preStop sleep of at least 2s" in text
 
 
-def test_a_failure_no_pod_phase_explains_is_said_to_be_unexplained() -> None:
+def test_the_data_path_places_a_refusal_that_names_no_pod_and_sizes_the_fix() -> None:
+    """kube-proxy's rules dropped the old pod 0.8 s after its deletion (the slice after 0.5 s): a refusal
+    at +0.7 s, when the rules routed to the old pod and to a new one that had answered, is the old pod's."""
+    rules = _rules((5.0, {OLD, NEW}), (6.75, {OLD, NEW}), (6.8, {NEW}))
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), _req(2, 6.7, None, ok=False)])
+    [text] = diagnose(window_of(ledger, TIMELINE, data_path=rules))
+    assert "(old? x1; Connection refused x1)" in text
+    assert "the node's rules stopped routing to it 0.80s later" in text
+    assert "preStop sleep of at least 2s (the longest data-path lag here, 0.80s, plus 1s" in text
+
+
+def test_the_data_path_tells_a_starting_pod_from_a_leaving_one() -> None:
+    """Without the rules a refusal at +6.2 s could be the new pod's (never answered yet) or the old one's;
+    the rules show the new pod was not routed to yet."""
+    late = Timeline(origin=0.0, entries=[*TIMELINE.entries[:2], pod_entry(6.1, "new", "ADDED", ip=NEW),
+                                         _deleting(6.0, "old"), _slice(6.15, old=False, new=True)])
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 6.2, None, ok=False), _req(2, 7.5, "new")])
+    [unplaced] = diagnose(window_of(ledger, late))
+    assert "could not be placed" in unplaced and "a starting pod (new) and a leaving one (old)" in unplaced
+    rules = _rules((5.0, {OLD}), (6.5, {OLD}), (6.55, {NEW}))
+    [placed] = diagnose(window_of(ledger, late, data_path=rules))
+    assert "(old? x1; Connection refused x1)" in placed
+
+
+def test_a_refusal_while_the_rules_routed_to_no_pod_is_said_to_be_so() -> None:
+    rules = _rules((5.0, {OLD}), (6.1, set()), (9.5, set()))
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 9.0, None, ok=False)])
+    [line] = diagnose(window_of(ledger, TIMELINE, data_path=rules))
+    assert line.startswith("1 request(s) failed while the node's rules routed the Service to no pod at all")
+
+
+def test_a_failure_no_pod_phase_explains_is_said_to_be_unplaced_with_why() -> None:
     ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), _req(2, 9.0, None, ok=False)])
-    assert diagnose(ledger, TIMELINE) == ["1 failed request(s) could not be tied to a pod's start or shutdown (Connection refused x1)"]
+    [line] = diagnose(window_of(ledger, TIMELINE))
+    assert line.startswith("1 failed request(s) could not be placed (Connection refused x1): no pod was starting or leaving")
+    rules = _rules((5.0, {OLD, NEW}), (6.8, {NEW}), (9.5, {NEW}))
+    [line] = diagnose(window_of(ledger, TIMELINE, data_path=rules))
+    assert "the data path routed to new then, each of which had answered before and none was leaving" in line
+
+
+def test_exposure_counts_requests_that_reached_a_pod_after_the_kubelet_began_stopping_it() -> None:
+    timeline = Timeline(origin=0.0, entries=[*TIMELINE.entries, event_entry(6.1, "Killing", "old")])
+    hit = Hit("scale-down", 5.9, ("old",))
+    few = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 6.05, "old"), _req(2, 6.2, "old"), _req(3, 6.3, "new")])
+    assert exposure(few, timeline, ["old"]) == {"old": 1}
+    with pytest.raises(NotExercised, match=r"only 1 request\(s\) reached the pods the scale-down removed after the "
+                                           r"kubelet began stopping them \(old 1; at least 3 needed\)"):
+        check_exposed(window_of(few, timeline), hit)
+    enough = Ledger("http://web", 10, [_req(0, 1.0, "old"), *(_req(i, 6.1 + i / 10, "old") for i in range(1, 4))])
+    assert check_exposed(window_of(enough, timeline), hit) == {"old": 3}
 
 
 def test_a_pre_stop_delay_that_eats_the_grace_period_is_advised_against() -> None:
@@ -113,8 +176,19 @@ def test_a_clean_shutdown_is_split_at_sigterm_when_the_hook_is_a_sleep() -> None
 
 def test_a_hook_of_unknown_length_is_named_and_not_split() -> None:
     http = PreStop.of({"lifecycle": {"preStop": {"httpGet": {"path": "/drain", "port": 8080}}}})
-    assert shutdown_times(_shutdown(3.0, 0), 30, http) == {"shutdown_s": 3.0, "pre_stop": "httpGet (length unknown)"}
-    assert shutdown_times(_shutdown(0.2, 0), 30, PreStop.of({})) == {"shutdown_s": 0.2, "pre_stop": "none"}
+    times = shutdown_times(_shutdown(3.0, 0), 30, http)
+    assert times["pre_stop"] == "httpGet (length unknown from the manifests)" and "after_sigterm_s" not in times
+    assert times["advice"] == ["RQ-03: its preStop hook (httpGet (length unknown from the manifests)) is not a plain "
+                               "sleep: the pod took 3.0s from the delete to exit, the hook and the app's shutdown together"]
+
+
+def test_an_app_without_a_hook_that_stops_before_the_data_path_drops_it_is_told_the_delay_it_needs() -> None:
+    times = shutdown_times(_shutdown(0.2, 0), 30, PreStop.of({}), data_path_lag=1.4)
+    assert times["advice"] == ["RQ-03: app stopped 0.2s after the delete, with no preStop hook, while the data path "
+                               "could still route requests to it (the node's rules dropped it 1.40s after its deletion "
+                               "started). Fix: a preStop sleep of at least 3s"]
+    assert "kube-proxy syncs its rules at most once a second" in shutdown_times(_shutdown(0.2, 0), 30, PreStop.of({}))["advice"][0]
+    assert "advice" not in shutdown_times(_shutdown(6.0, 0), 30, PreStop.of({}), data_path_lag=0.3)
 
 
 def test_sigkill_at_the_grace_period_blames_sigterm_handling() -> None:
@@ -137,3 +211,40 @@ def test_a_hook_that_eats_most_of_the_grace_period_is_advice_on_a_pass() -> None
 def test_exit_137_before_the_grace_period_is_not_a_kill_at_grace() -> None:
     """An app that SIGKILLs itself (or is OOM-killed) early did not run into the grace period."""
     assert shutdown_times(_shutdown(1.0, 137), 10, SLEEP_5)["shutdown_s"] == 1.0
+
+
+#: preStop hooks as the Kubernetes docs and popular charts write them: (command, seconds, exact).
+HOOKS = [
+    (["sleep", "5"], 5.0, True),
+    (["/bin/sleep", "10"], 10.0, True),
+    (["/bin/sh", "-c", "sleep 5"], 5.0, True),
+    (["sh", "-c", "sleep 15"], 15.0, True),
+    (["/bin/bash", "-c", "sleep 2s; sleep 1m"], 62.0, True),
+    (["/bin/sh", "-ec", "sleep 5"], 5.0, True),
+    (["busybox", "sleep", "3"], 3.0, True),
+    (["/bin/sh", "-c", "sleep 5 && /usr/sbin/nginx -s quit"], 5.0, False),
+    (["/bin/sh", "-c", "nginx -s quit; while pgrep -x nginx; do sleep 1; done"], None, False),
+    (["sh", "-c", "sleep 10\nkill -TERM 1"], 10.0, False),
+    (["/wait-shutdown"], None, False),
+    (["sh", "-c", "sleep $DELAY"], None, False),
+    (["sh", "-c", "check || sleep 5"], None, False),
+    (["sh", "-c", "sleep 5 &"], None, False),
+    (["sh", "-c", "sleep 'unbalanced"], None, False),
+]
+
+
+@pytest.mark.parametrize(("command", "seconds", "exact"), HOOKS)
+def test_a_hook_is_read_as_people_write_it(command: list[str], seconds: float | None, exact: bool) -> None:
+    assert hook_sleep({"lifecycle": {"preStop": {"exec": {"command": command}}}}) == HookSleep(seconds, exact)
+
+
+def test_advice_counts_a_shell_wrapped_sleep_and_calls_other_hooks_of_unknown_length() -> None:
+    def rq03(hook: dict) -> list[str]:  # type: ignore[type-arg]
+        deployment = _deployment({"name": "app", "image": "shop:1", "lifecycle": {"preStop": hook}}, {"app": "web"})
+        return [str(a) for a in workload_advice(deployment) if a.claim == "RQ-03"]
+
+    assert rq03({"exec": {"command": ["/bin/sh", "-c", "sleep 5"]}}) == []
+    assert rq03({"exec": {"command": ["sh", "-c", "sleep 5 && nginx -s quit"]}}) == []
+    [unknown] = rq03({"httpGet": {"path": "/drain", "port": 8080}})
+    assert "preStop hook's length is unknown from the manifests" in unknown and "shutdown check measures" in unknown
+    assert PreStop.of({"lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "sleep 5; drain"]}}}}).describe() == "exec at least 5s"

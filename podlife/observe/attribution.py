@@ -86,18 +86,13 @@ def attribute(ledger: Ledger, seen: dict[str, str], timeline: Timeline) -> int:
     Failed requests are named too (a refused connection is tracked like any other): which pod
     refused is what tells a shutdown that came too early from a pod that was not ready.
     """
-    pods_at: dict[str, list[tuple[float, str]]] = {}
-    for entry in timeline.of("Pod"):
-        if entry.pod.ip:
-            pods_at.setdefault(entry.pod.ip, []).append((entry.seen, entry.name))
+    holders = timeline.address_holders()
     named = 0
     for i, request in enumerate(ledger.requests):
         address = seen.get(request.source or "")
-        if request.pod or address not in pods_at:
+        pod = timeline.pod_at(address, request.sent, holders) if address and not request.pod else None
+        if pod is None:
             continue
-        # An address can pass from a deleted pod to a new one: take the pod that held it last before the request.
-        holders = pods_at[address]
-        pod = next((name for seen_at, name in reversed(holders) if seen_at <= request.sent), holders[0][1])
         ledger.requests[i] = replace(request, pod=pod)
         named += 1
     return named

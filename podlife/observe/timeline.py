@@ -106,6 +106,35 @@ class Timeline:
                 seen.setdefault(entry.name, entry.seen)
         return seen
 
+    def stopping(self, pod: str) -> Entry | None:
+        """The kubelet's ``Killing`` event for ``pod``: it started stopping a container (the preStop hook, then SIGTERM).
+
+        A container without a hook gets SIGTERM at this moment, so requests the pod got after it
+        are requests such an app would have lost. Events listed when the watch started
+        (``EXISTING``) happened before the window: not its landmarks.
+        """
+        return next((e for e in self.events("Killing", pod) if e.change != "EXISTING"), None)
+
+    def address_holders(self) -> dict[str, list[tuple[float, str]]]:
+        """Per pod address, the pods that held it and from when, in order: an address passes from a deleted pod to a new one."""
+        holders: dict[str, list[tuple[float, str]]] = {}
+        for entry in self.of("Pod"):
+            if entry.pod.ip:
+                held = holders.setdefault(entry.pod.ip, [])
+                if not held or held[-1][1] != entry.name:
+                    held.append((entry.seen, entry.name))
+        return holders
+
+    def pod_at(self, address: str, at: float, holders: dict[str, list[tuple[float, str]]] | None = None) -> str | None:
+        """The pod that held ``address`` at ``at``: the last to take it before then (else the first ever); None if no pod did.
+
+        ``holders`` is ``address_holders()`` computed once, for a caller that asks many times.
+        """
+        held = (holders if holders is not None else self.address_holders()).get(address)
+        if not held:
+            return None
+        return next((name for since, name in reversed(held) if since <= at), held[0][1])
+
     def removed(self, pod: str) -> Entry | None:
         """The watch's DELETED event for ``pod``: a GET answering 404 can come before it arrives."""
         return next((e for e in self.of("Pod", pod) if e.change == "DELETED"), None)

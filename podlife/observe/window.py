@@ -11,6 +11,7 @@ from podlife.access import Target
 from podlife.kernel.evidence import EvidenceSink
 from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
+from podlife.observe.datapath import DataPath, DataPathSampler
 from podlife.observe.incluster import InClusterTraffic, Route
 from podlife.observe.timeline import Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger, Traffic
@@ -35,6 +36,8 @@ class Window:
     landmarks: dict[str, float] = field(default_factory=dict)
     #: Connection tracking, when requests must be attributed to pods that way (see ``attribution``).
     tracking: ConntrackSampler | None = None
+    #: When the node's rules routed to each pod, where the harness can read them (see ``datapath``).
+    data_path: DataPath | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -70,8 +73,11 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float) -
         traffic: TrafficSource = (InClusterTraffic(route, target, rate=rate) if target.in_cluster
                                   else Traffic(target, rate=rate))
         window = Window(timeline, traffic)
-        if target.service_address and not (target.naming.body or target.naming.header) and ConntrackSampler.available():
+        # Tracked even when the app names its pods: a refused connection has no answer to name one.
+        if target.service_address and ConntrackSampler.available():
             window.tracking = tracking.enter_context(ConntrackSampler(target.service_address))
+        if target.service_address and not target.in_cluster and DataPathSampler.available():
+            window.data_path = tracking.enter_context(DataPathSampler(route.namespace)).data_path
         try:
             with traffic:
                 yield window

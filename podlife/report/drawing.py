@@ -36,7 +36,7 @@ OUTCOME_NAMES = {"ok": "answered", "refused": "connection refused", "reset": "co
 #: Landmarks: (colour, marker). Dark and shaped, so they read apart from the request ticks.
 MARK_STYLES = {
     "ready": ("#1f77b4", "^"), "deleting": ("#08519c", "v"), "stopping": ("#8c564b", "s"),
-    "endpoint-not-ready": ("#525252", "D"), "endpoint-removed": ("#000000", "X"),
+    "endpoint-not-ready": ("#525252", "D"), "endpoint-removed": ("#000000", "X"), "data-path-dropped": ("#d62728", "d"),
     "prestop-start": ("#8c6d31", ">"), "prestop-end": ("#8c6d31", "<"),
     "sigterm": ("#000000", "*"), "sigterm-estimated": ("#969696", "*"),
     "exit": ("#000000", "o"), "removed": ("#969696", "x"),
@@ -78,8 +78,10 @@ def illustrate(evidence: EvidenceSink, observation: object) -> None:
     """
     if isinstance(observation, Window):
         ledger, timeline, landmarks = observation.ledger, observation.timeline, observation.landmarks
+        routes = observation.data_path
         attach_drawn(evidence, "request ledger", lambda: ledger_csv(ledger, timeline.origin), "csv")
-        attach_drawn(evidence, "request timeline", lambda: traffic_svg(traffic_picture(ledger, timeline, landmarks)), "svg")
+        attach_drawn(evidence, "request timeline",
+                     lambda: traffic_svg(traffic_picture(ledger, timeline, landmarks, routes)), "svg")
     elif isinstance(observation, Shutdown) and observation.grace is not None:
         grace = observation.grace
         attach_drawn(evidence, "shutdown sequence",

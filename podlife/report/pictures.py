@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from podlife.observe.clock import K8S_TIMESTAMP_RESOLUTION
+from podlife.observe.datapath import DataPath
 from podlife.observe.records import parse_records
 from podlife.observe.shutdown import DeclaredPreStop, Shutdown
 from podlife.observe.snapshots import EndpointState
@@ -45,6 +46,7 @@ MARKS = {
     "stopping": "kubelet Killing event: preStop, then SIGTERM (seen)",
     "endpoint-not-ready": "endpoint not ready (seen)",
     "endpoint-removed": "endpoint removed (seen)",
+    "data-path-dropped": "the node's rules stopped routing to it (sampled)",
     "prestop-start": "preStop start (record)",
     "prestop-end": "preStop end (record)",
     "sigterm": "SIGTERM (record)",
@@ -83,14 +85,6 @@ def _became_ready(entries: list[Entry]) -> Entry | None:
     return None
 
 
-def _killing(timeline: Timeline, pod: str) -> Entry | None:
-    """The kubelet's ``Killing`` event for ``pod``, emitted when it starts stopping a container (preStop, then SIGTERM).
-
-    Events listed when the watch started (``EXISTING``) happened before the window: not its landmarks.
-    """
-    return next((e for e in timeline.events("Killing", pod) if e.change != "EXISTING"), None)
-
-
 def pod_marks(timeline: Timeline, pod: str, zero: float, container: str | None = None) -> list[Mark]:
     """What happened to ``pod``, in time order; exits and records of ``container`` only, when named.
 
@@ -100,7 +94,7 @@ def pod_marks(timeline: Timeline, pod: str, zero: float, container: str | None =
     seen: list[tuple[Entry | None, str]] = [
         (_became_ready(list(timeline.of("Pod", pod))), "ready"),
         (timeline.deleting(pod), "deleting"),
-        (_killing(timeline, pod), "stopping"),
+        (timeline.stopping(pod), "stopping"),
         (timeline.removed(pod), "removed"),
     ]
     marks = [Mark(e.seen - zero, kind) for e, kind in seen if e is not None]
@@ -126,6 +120,19 @@ def endpoint_marks(timeline: Timeline, zero: float) -> dict[str, list[Mark]]:
             elif was.ready and not now[pod].ready:
                 marks.setdefault(pod, []).append(Mark(entry.seen - zero, "endpoint-not-ready"))
         before[entry.name] = now
+    return marks
+
+
+def data_path_marks(timeline: Timeline, data_path: DataPath | None, zero: float) -> dict[str, list[Mark]]:
+    """Per pod, when the node's rules stopped routing to it (the first sample without it), where they were read."""
+    if data_path is None:
+        return {}
+    holders = timeline.address_holders()
+    marks: dict[str, list[Mark]] = {}
+    for route in data_path.routes:
+        pod = timeline.pod_at(route.address, route.last, holders)
+        if route.gone_by is not None and pod is not None:
+            marks.setdefault(pod, []).append(Mark(route.gone_by - zero, "data-path-dropped"))
     return marks
 
 
@@ -157,7 +164,8 @@ class TrafficPicture:
     end: float
 
 
-def traffic_picture(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float]) -> TrafficPicture:
+def traffic_picture(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float],
+                    data_path: DataPath | None = None) -> TrafficPicture:
     """Lay a window out: a lane for each pod that served or was an endpoint, then one for unnamed requests.
 
     Pods are in order of first appearance (first seen by the watch, else first named by a
@@ -166,6 +174,8 @@ def traffic_picture(ledger: Ledger, timeline: Timeline, landmarks: dict[str, flo
     """
     zero = timeline.origin
     endpoints = endpoint_marks(timeline, zero)
+    for pod, marks in data_path_marks(timeline, data_path, zero).items():
+        endpoints.setdefault(pod, []).extend(marks)
     pods = {r.pod for r in ledger.requests if r.pod} | {pod for e in timeline.of("EndpointSlice") for pod in e.slice.endpoints}
     first_seen = {pod: min([e.seen for e in timeline.of("Pod", pod)] + [r.sent for r in ledger.requests if r.pod == pod])
                   for pod in pods}

@@ -29,6 +29,9 @@ CLAIMS_KEY, KIND_KEY, MEASURE_KEY, CLUSTER_KEY = "podlife.claims", "podlife.kind
 INCONCLUSIVE_KEY = "podlife.inconclusive"
 #: Set on a workload scenario's reports: the workload's name and the check's; and on a failed
 #: one, what the verdict found (its assertion message, with the fix it suggests).
+#: Lines of a check's finding the scorecard shows: a failure's placement (a header, a line per
+#: leaving pod of a three-replica rollout, the fix), not the request list after it.
+SCORECARD_LINES = 6
 WORKLOAD_KEY, CHECK_KEY, FINDING_KEY = "podlife.workload", "podlife.check", "podlife.finding"
 
 
@@ -226,7 +229,7 @@ class SummaryPlugin:
             for check, entry in card["checks"].items():
                 terminalreporter.write_line(f"  {entry['outcome']:<12} {check.replace('_', ' ')}")
                 detail = entry.get("finding") or entry.get("reason")
-                for line in (detail or "").splitlines()[:3]:
+                for line in (detail or "").splitlines()[:SCORECARD_LINES]:
                     terminalreporter.write_line(f"               {line}")
                 for advice in entry.get("measurements", {}).get("advice", []):
                     terminalreporter.write_line(f"               advice: {advice}")

@@ -1,10 +1,17 @@
 """Verdicts over the traffic ledger, for podlife's apps and users' alike: what was lost, why, and the fix.
 
-Every failed request is explained from the timeline (which pod it went to, and what that pod
-was doing: shutting down, or not yet able to answer), with the change that would fix it, so a
-failing reference scenario reads like a failing workload check. A pass counts only if the
-disruption hit pods that were carrying traffic (``check_hit_traffic``); otherwise the result
-is inconclusive (``NotExercised``), not a pass: the workload analogue of a negative control.
+Every failed request is placed by pod and phase: a pod *starting* (routed to, never yet
+answered), *serving* (had answered, was not leaving), or *leaving* (its deletion started and the
+data path still routed to it), with the step that broke and the change that would fix it, so a
+failing reference scenario reads like a failing workload check. Where the harness can read the
+node's rules (``observe.datapath``) it knows which pods the data path routed to when a request
+was sent, so a refused connection that names no pod is placed too; elsewhere the ledger bounds
+it. A request that cannot be placed is said to be, with why.
+
+A pass must have been exposed to the failure it rules out: ``check_exposed`` asks that requests
+reached the leaving pods after the kubelet began stopping them (where an app without a preStop
+delay gets SIGTERM), else the result is inconclusive (``NotExercised``) with the exposure
+measured; ``check_hit_traffic`` asks less, for disruptions judged by a success ratio.
 """
 
 from __future__ import annotations
@@ -12,14 +19,27 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Iterable
 
 from podlife.chaos.apps import Hit
 from podlife.errors import NotExercised
 from podlife.kernel.defaults import TRAFFIC_POD_PREFIX
+from podlife.observe.datapath import DataPath
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
+from podlife.observe.window import Window
 
 SHOWN_FAILURES = 8
+#: Margin added to the longest data-path lag measured here when suggesting a preStop delay:
+#: kube-proxy's one-second minimum sync period, by which a removal arriving just after a sync
+#: waits, which this run may not have met and a busier cluster will.
+PRE_STOP_MARGIN = 1.0
+#: Requests that must reach the leaving pods after the kubelet began stopping them for a pass to
+#: count. Each is a request an app without a preStop delay (SIGTERM at that moment, exit at once)
+#: would have lost, but the event's arrival and the app's exit each take a few milliseconds, so
+#: one request right at the edge proves little; three, at 25 or more per second per pod, span
+#: over 0.1 s past it.
+MIN_EXPOSED = 3
 
 
 def _describe(r: Request, origin: float) -> str:
@@ -38,13 +58,8 @@ def explain_failures(ledger: Ledger, timeline: Timeline, landmarks: dict[str, fl
     return "\n".join(lines)
 
 
-#: Margin added to the slowest endpoint removal measured here when suggesting a preStop delay:
-#: kube-proxy's one-second minimum sync period, which a busier cluster may need on top.
-PRE_STOP_MARGIN = 1.0
-
-
 def endpoint_removal_lags(timeline: Timeline) -> dict[str, float]:
-    """Per deleted pod, seconds from its deletionTimestamp to its endpoint leaving the ready set.
+    """Per deleted pod, seconds from its deletionTimestamp to its endpoint leaving the ready set (the API side).
 
     Both ends are when the harness's watches delivered them, so the watch delay cancels out.
     """
@@ -60,86 +75,221 @@ def endpoint_removal_lags(timeline: Timeline) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Phases:
-    """When each pod of the window was starting (there, never yet answered) or shutting down (deleted, still routed)."""
+class Leaving:
+    """A pod whose deletion started: when, when the EndpointSlice and when the data path let go of it."""
 
+    pod: str
+    since: float
+    #: Seconds from ``since`` until its endpoint was no longer ready (None: it stayed ready).
+    api_lag: float | None
+    #: Seconds from ``since`` until the data path no longer routed to it: measured from the node's
+    #: rules (to their sampling's resolution), or, where they cannot be read, at least the last
+    #: request it got (``measured`` False). None when neither tells.
+    data_path_lag: float | None
+    measured: bool
+
+    @property
+    def routed_until(self) -> float:
+        """Until when requests may have reached it: the data path's drop, else an estimate from the API side."""
+        if self.measured and self.data_path_lag is not None:
+            return self.since + self.data_path_lag
+        estimate = (self.api_lag if self.api_lag is not None else math.inf) + PRE_STOP_MARGIN
+        return self.since + max(self.data_path_lag or 0.0, estimate)
+
+    def lag_text(self) -> str:
+        api = (f"the EndpointSlice marked it not ready {self.api_lag:.2f}s later" if self.api_lag is not None
+               else "its endpoint stayed ready in the EndpointSlice (RQ-02: it turns not ready when deletion starts)")
+        if self.data_path_lag is None:
+            return f"{api}; when the data path dropped it is unknown"
+        if self.measured:
+            return f"{api}, the node's rules stopped routing to it {self.data_path_lag:.2f}s later"
+        return f"{api}; the data path still routed to it {self.data_path_lag:.2f}s later (its last request)"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a failed request belongs: ``phase`` (starting, serving, leaving, no endpoint, unplaced), the
+    pod (with ``?`` when inferred from what the data path routed to), and for unplaced ones why."""
+
+    phase: str
+    pod: str
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Phases:
+    """What each pod of a window was doing when: routed from when, first answered when, leaving since when."""
+
+    #: Per pod: when it was first routed to (the data path's first sample, else its endpoint's first
+    #: ready sighting) and when it first answered (inf: never).
     starting: dict[str, tuple[float, float]]
-    stopping: dict[str, tuple[float, float]]
+    leaving: dict[str, Leaving]
+    data_path: DataPath | None
+    timeline: Timeline
+    #: ``timeline.address_holders()``, read once.
+    holders: dict[str, list[tuple[float, str]]]
 
     @classmethod
-    def of(cls, ledger: Ledger, timeline: Timeline) -> "Phases":
-        first_success: dict[str, float] = {}
+    def of(cls, ledger: Ledger, timeline: Timeline, data_path: DataPath | None = None) -> "Phases":
+        first_answer: dict[str, float] = {}
         for r in ledger.requests:
             if r.ok and r.pod:
-                first_success[r.pod] = min(first_success.get(r.pod, math.inf), r.sent)
-        # From the pod's first sight, not its endpoint's: kube-proxy may route to it before the watch tells.
+                first_answer[r.pod] = min(first_answer.get(r.pod, math.inf), r.sent)
+        holders = timeline.address_holders()
         routed: dict[str, float] = {}
-        for entry in timeline.of("Pod"):
-            if not entry.name.startswith(TRAFFIC_POD_PREFIX):
-                routed.setdefault(entry.name, entry.seen)
-        lags = endpoint_removal_lags(timeline)
-        deleting = timeline.deletion_started()
-        return cls(
-            starting={pod: (since, first_success.get(pod, math.inf)) for pod, since in routed.items()},
-            stopping={pod: (since, since + lags.get(pod, math.inf) + PRE_STOP_MARGIN) for pod, since in deleting.items()},
-        )
+        for entry in timeline.of("EndpointSlice"):
+            for pod, state in entry.slice.endpoints.items():
+                if state.ready:
+                    routed.setdefault(pod, entry.seen)
+        if data_path is not None:
+            for route in data_path.routes:
+                if (holder := timeline.pod_at(route.address, route.first, holders)) is not None:
+                    routed[holder] = min(routed.get(holder, math.inf), route.spans()[1][0])
+        api_lags = endpoint_removal_lags(timeline)
+        leaving = {pod: _leaving(pod, since, api_lags.get(pod), ledger, data_path, holders)
+                   for pod, since in timeline.deletion_started().items() if not pod.startswith(TRAFFIC_POD_PREFIX)}
+        starting = {pod: (since, first_answer.get(pod, math.inf)) for pod, since in routed.items()}
+        return cls(starting, leaving, data_path, timeline, holders)
 
-    def cause(self, r: Request) -> tuple[str, str]:
-        """(cause, pod) of a failed request: from the pod it went to, or else from which pods could have refused it then."""
+    def _is_starting(self, pod: str, at: float) -> bool:
+        return at < self.starting.get(pod, (0.0, math.inf))[1]
+
+    def _is_leaving(self, pod: str, at: float) -> bool:
+        return pod in self.leaving and self.leaving[pod].since <= at
+
+    def routed_at(self, at: float) -> list[str] | None:
+        """The pods the data path may have routed a request sent at ``at`` to; None where the rules were not read."""
+        if self.data_path is None:
+            return None
+        pods = (self.timeline.pod_at(a, at, self.holders) for a in self.data_path.routed_at(at))
+        return sorted({pod for pod in pods if pod is not None})
+
+    def place(self, r: Request) -> Placed:
+        """The phase and pod of a failed request: from the pod it went to, else from the pods that could have refused it then."""
+        at = r.sent
         if r.pod:
-            if r.sent < self.starting.get(r.pod, (0.0, math.inf))[1]:
-                return "start-up", r.pod
-            return ("shutdown", r.pod) if r.pod in self.stopping and r.sent >= self.stopping[r.pod][0] else ("unknown", r.pod)
-        starting = [p for p, (a, b) in self.starting.items() if a <= r.sent < b]
-        stopping = [p for p, (a, b) in self.stopping.items() if a <= r.sent < b]
-        if starting and not stopping:
-            return "start-up", f"{'/'.join(sorted(starting))}?"
-        if stopping and not starting:
-            return "shutdown", f"{'/'.join(sorted(stopping))}?"
-        return "unknown", "a starting or a stopping pod" if starting else "?"
+            if self._is_leaving(r.pod, at):
+                return Placed("leaving", r.pod)
+            return Placed("starting", r.pod) if self._is_starting(r.pod, at) else Placed("serving", r.pod)
+        routed = self.routed_at(at)
+        if routed is None:  # no rules read: the candidates are the pods starting or leaving then, as estimated
+            leaving = [p for p, lv in self.leaving.items() if lv.since <= at <= lv.routed_until]
+            starting = [p for p, (a, b) in self.starting.items() if a <= at < b and p not in leaving]
+        else:
+            if not routed:
+                return Placed("no endpoint", "?")
+            leaving = [p for p in routed if self._is_leaving(p, at)]
+            starting = [p for p in routed if p not in leaving and self._is_starting(p, at)]
+        if leaving and not starting:
+            return Placed("leaving", f"{'/'.join(leaving)}?")
+        if starting and not leaving:
+            return Placed("starting", f"{'/'.join(starting)}?")
+        if starting:
+            return Placed("unplaced", "?", f"a starting pod ({', '.join(starting)}) and a leaving one "
+                                           f"({', '.join(leaving)}) were both routed to, and it names neither")
+        if routed is None:
+            return Placed("unplaced", "?", "no pod was starting or leaving then, and the node's rules could not be read "
+                                           "to tell which pod it went to")
+        return Placed("unplaced", "?", f"the data path routed to {', '.join(routed)} then, each of which had answered "
+                                       "before and none was leaving")
+
+    def pre_stop_needed(self) -> tuple[int, float, bool] | None:
+        """(seconds of preStop delay, the longest data-path lag it covers, whether that lag was measured)."""
+        lags = [(lv.data_path_lag, lv.measured) for lv in self.leaving.values() if lv.data_path_lag is not None]
+        if not lags:
+            return None
+        longest, measured = max(lags)
+        return math.ceil(longest + PRE_STOP_MARGIN), longest, measured
 
 
-def diagnose(ledger: Ledger, timeline: Timeline) -> list[str]:
-    """One line per cause of the failed requests, with the fix it calls for.
+def _leaving(pod: str, since: float, api_lag: float | None, ledger: Ledger | None, data_path: DataPath | None,
+             holders: dict[str, list[tuple[float, str]]]) -> Leaving:
+    """How long the data path routed to a leaving pod: from the node's rules, else from the last request it got."""
+    address = next((a for a, held in holders.items() if any(name == pod for _, name in held)), None)
+    if data_path is not None and address is not None:
+        route = data_path.route_at(address, since)
+        if route is not None:
+            dropped = route.gone_by if route.gone_by is not None else route.last
+            return Leaving(pod, since, api_lag, round(max(dropped - since, 0.0), 3), True)
+    requests = ledger.requests if ledger is not None else []
+    last = max((r.sent for r in requests if r.pod == pod and r.sent >= since), default=None)
+    return Leaving(pod, since, api_lag, None if last is None else round(last - since, 3), False)
 
-    A failed request names its pod when the pod's answer or connection tracking told; a refused
-    connection leaves no tracking behind, so then the cause is read from what the app's pods
-    were doing when it was sent: a pod routed to but never yet answering is starting, a deleted
-    pod still routed to is shutting down. Such pods are named with a question mark.
-    """
-    phases = Phases.of(ledger, timeline)
-    by_cause: dict[str, Counter[str]] = {}
-    errors: dict[str, Counter[str]] = {}
-    for r in ledger.failures:
-        cause, pod = phases.cause(r)
-        by_cause.setdefault(cause, Counter())[pod] += 1
-        errors.setdefault(cause, Counter())[r.error or f"HTTP {r.status}"] += 1
+
+def leaving(timeline: Timeline, pod: str, data_path: DataPath | None) -> Leaving:
+    """A deleted pod's exit from the EndpointSlice and from the data path, without traffic (a lone deletion)."""
+    return _leaving(pod, timeline.deletion_started()[pod], endpoint_removal_lags(timeline).get(pod), None, data_path,
+                    timeline.address_holders())
+
+
+def diagnose(window: Window) -> list[str]:
+    """One paragraph per phase the failed requests belong to: the step that broke, and the fix it calls for."""
+    phases = Phases.of(window.ledger, window.timeline, window.data_path)
+    placed: dict[str, list[tuple[Request, Placed]]] = {}
+    for r in window.ledger.failures:
+        where = phases.place(r)
+        placed.setdefault(where.phase, []).append((r, where))
+    origin = window.timeline.origin
     lines = []
-    if "shutdown" in by_cause:
-        lags = endpoint_removal_lags(timeline)
-        worst = max(lags.values(), default=0.0)
+    if "leaving" in placed:
+        lines.append(_leaving_text(placed["leaving"], phases, origin))
+    if "starting" in placed:
+        failed = placed["starting"]
         lines.append(
-            f"{sum(by_cause['shutdown'].values())} request(s) went to pods whose deletion had started "
-            f"({_pods(by_cause['shutdown'])}; {_pods(errors['shutdown'])}): the app stopped answering while the Service still routed to it "
-            f"(endpoint removal took up to {worst:.2f}s here). Fix: a preStop sleep of at least "
-            f"{math.ceil(worst + PRE_STOP_MARGIN)}s, or keep serving that long after SIGTERM"
+            f"{len(failed)} request(s) failed at pods that had never answered yet ({_counts(p.pod for _, p in failed)}; "
+            f"{_errors(failed)}): they were routed to before they could serve. Fix: a readiness probe that succeeds only "
+            "once the app answers (on the path traffic uses)"
         )
-    if "start-up" in by_cause:
-        lines.append(
-            f"{sum(by_cause['start-up'].values())} request(s) went to pods before they had ever answered "
-            f"({_pods(by_cause['start-up'])}; {_pods(errors['start-up'])}): they were in the Service before they could serve. "
-            "Fix: a readiness "
-            "probe that succeeds only once the app answers (on the path traffic uses)"
-        )
-    if "unknown" in by_cause:
-        lines.append(f"{sum(by_cause['unknown'].values())} failed request(s) could not be tied to a pod's start or shutdown "
-                     f"({_pods(errors['unknown'])})")
+    if "no endpoint" in placed:
+        failed = placed["no endpoint"]
+        lines.append(f"{len(failed)} request(s) failed while the node's rules routed the Service to no pod at all "
+                     f"({_errors(failed)}; kube-proxy rejects such connections): every pod was gone or not ready then")
+    if "serving" in placed:
+        failed = placed["serving"]
+        lines.append(f"{len(failed)} request(s) failed at pods that had answered before and were not leaving "
+                     f"({_counts(p.pod for _, p in failed)}; {_errors(failed)}): the app failed while serving")
+    if "unplaced" in placed:
+        failed = placed["unplaced"]
+        lines.append(f"{len(failed)} failed request(s) could not be placed ({_errors(failed)}): "
+                     + "; ".join(f"{why} (x{n})" for why, n in Counter(p.why for _, p in failed).most_common()))
     return lines
 
 
-def _pods(counts: Counter[str]) -> str:
-    """``a x3, b x1``: what a Counter of pods (or of errors) holds, most first."""
-    return ", ".join(f"{pod} x{n}" for pod, n in counts.most_common())
+def _leaving_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: float) -> str:
+    lines = [f"{len(failed)} request(s) failed at pods that were leaving, the data path still routing to them "
+             f"({_counts(p.pod for _, p in failed)}; {_errors(failed)}):"]
+    for name, leaving in sorted(phases.leaving.items(), key=lambda kv: kv[1].since):
+        mine = [r for r, p in failed if p.pod.rstrip("?").split("/").count(name)]
+        if not mine:
+            continue
+        first = min(r.sent for r in mine) - leaving.since
+        lines.append(f"  {name}: deletion started at {leaving.since - origin:+.3f}s; {leaving.lag_text()}; requests sent to "
+                     f"it from {first:+.2f}s on failed: the app stopped serving before the data path stopped routing to it")
+    needed = phases.pre_stop_needed()
+    if needed:
+        seconds, lag, measured = needed
+        what = "the longest data-path lag here" if measured else "at least the data path's lag here (the last request a leaving pod got)"
+        lines.append(f"Fix: a preStop sleep of at least {seconds}s ({what}, {lag:.2f}s, plus {PRE_STOP_MARGIN:g}s for "
+                     "kube-proxy's sync period), or keep serving that long after SIGTERM")
+    else:
+        lines.append("Fix: a preStop sleep longer than the data path takes to drop a leaving pod, or keep serving that "
+                     "long after SIGTERM")
+    return "\n".join(lines)
+
+
+def _counts(names: Iterable[str]) -> str:
+    """``a x3, b x1``: how often each name occurs, most first."""
+    return ", ".join(f"{name} x{n}" for name, n in Counter(names).most_common())
+
+
+def _errors(failed: list[tuple[Request, Placed]]) -> str:
+    return _counts(r.error or f"HTTP {r.status}" for r, _ in failed)
+
+
+def data_path_lags(window: Window) -> dict[str, float]:
+    """Per leaving pod, seconds from its deletion starting until the data path dropped it (measured, or at least)."""
+    phases = Phases.of(window.ledger, window.timeline, window.data_path)
+    return {pod: lv.data_path_lag for pod, lv in phases.leaving.items() if lv.data_path_lag is not None}
 
 
 def check_hit_traffic(ledger: Ledger, hit: Hit) -> dict[str, int]:
@@ -152,24 +302,77 @@ def check_hit_traffic(ledger: Ledger, hit: Hit) -> dict[str, int]:
     return dict(served)
 
 
-def assert_no_request_lost(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float]) -> None:
-    """Every request answered as a healthy app answers; failures come with their causes and fixes."""
-    ledger.check_usable()
-    if ledger.failures:
-        raise AssertionError("\n".join([*diagnose(ledger, timeline), explain_failures(ledger, timeline, landmarks)]))
+def exposure(ledger: Ledger, timeline: Timeline, pods: Iterable[str]) -> dict[str, int]:
+    """Per pod, the requests that reached it after the kubelet began stopping it (its ``Killing`` event, else its
+    deletion): each one an app that exits at SIGTERM without a preStop delay would have lost."""
+    started = timeline.deletion_started()
+    counts = {}
+    for pod in pods:
+        stopping = timeline.stopping(pod)
+        since = stopping.seen if stopping is not None else started.get(pod, math.inf)
+        counts[pod] = sum(1 for r in ledger.requests if r.pod == pod and r.sent >= since)
+    return counts
 
 
-def assert_success_ratio(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float], at_least: float) -> None:
-    """The app kept serving: the success ratio stays at or above ``at_least``; failures come with causes and fixes."""
+def exposed(window: Window) -> bool:
+    """Whether the window's leaving pods were exposed enough (or a request was already lost): a disruption may stop repeating."""
+    ledger = window.attributed()
+    return bool(ledger.failures) or sum(exposure(ledger, window.timeline, window.timeline.deletion_started()).values()) >= MIN_EXPOSED
+
+
+def check_exposed(window: Window, hit: Hit) -> dict[str, int]:
+    """``NotExercised`` unless requests reached the pods the disruption removed after the kubelet began stopping them.
+
+    A loss is possible only there: before, the app has not been told to stop; after the data
+    path dropped it, nothing reaches it. A disruption whose removals the data path applied at
+    once leaves that window empty, and an app that exits at SIGTERM would pass too. Returns the
+    exposure per pod, for the report.
+    """
+    window.ledger.check_attributable()
+    counts = exposure(window.ledger, window.timeline, hit.pods)
+    if sum(counts.values()) < MIN_EXPOSED and not window.ledger.failures:
+        lags = data_path_lags(window)
+        raise NotExercised(
+            f"only {sum(counts.values())} request(s) reached the pods the {hit.disruption} removed after the kubelet began "
+            f"stopping them ({_counts_of(counts)}; at least {MIN_EXPOSED} needed): the data path dropped them "
+            f"{_lags_of(lags)} after their deletion started, before an app without a preStop delay would have failed "
+            "a request, so a pass would prove nothing"
+        )
+    return counts
+
+
+def _counts_of(counts: dict[str, int]) -> str:
+    return ", ".join(f"{pod} {n}" for pod, n in counts.items()) or "no pod removed"
+
+
+def _lags_of(lags: dict[str, float]) -> str:
+    return "within " + ", ".join(f"{lag:.2f}s" for lag in lags.values()) if lags else "at an unknown time"
+
+
+def _failed(window: Window, opening: list[str]) -> AssertionError:
+    return AssertionError("\n".join([*opening, *diagnose(window),
+                                     explain_failures(window.ledger, window.timeline, window.landmarks)]))
+
+
+def assert_no_request_lost(window: Window) -> None:
+    """Every request answered as a healthy app answers; failures come placed, with the step that broke and the fix."""
+    window.ledger.check_usable()
+    if window.ledger.failures:
+        raise _failed(window, [])
+
+
+def assert_success_ratio(window: Window, at_least: float) -> None:
+    """The app kept serving: the success ratio stays at or above ``at_least``; failures come placed, with fixes."""
+    ledger = window.ledger
     ledger.check_usable()
     if ledger.success_ratio < at_least:
-        raise AssertionError("\n".join([f"success ratio {ledger.success_ratio:.4f} is below {at_least}",
-                                        *diagnose(ledger, timeline), explain_failures(ledger, timeline, landmarks)]))
+        raise _failed(window, [f"success ratio {ledger.success_ratio:.4f} is below {at_least}"])
 
 
-def assert_requests_lost(ledger: Ledger, timeline: Timeline, landmarks: dict[str, float], since: str | None = None) -> None:
+def assert_requests_lost(window: Window, since: str | None = None) -> None:
     """The negative control's verdict: the bad variant must visibly lose requests, and (given the
     disruption's landmark ``since``) none before it began, else something else broke."""
+    ledger, landmarks = window.ledger, window.landmarks
     ledger.check_usable()
     assert ledger.failures, (
         f"the bad variant lost none of {len(ledger.requests)} requests, so the check could not tell it "

@@ -45,6 +45,9 @@ class Netexec:
     dependency_check: str = "readiness"
     #: Pod-spec fields that place the pods across nodes (``placement``): affinity, spread, tolerations.
     scheduling: dict[str, Any] = field(default_factory=dict)
+    #: The Service's ``publishNotReadyAddresses``: its endpoints stay ready whatever the pods' state,
+    #: terminating ones too (RQ-02's negative control).
+    publish_not_ready: bool = False
 
     @property
     def selector(self) -> dict[str, str]:
@@ -147,10 +150,11 @@ class Netexec:
 
     def service(self, port: int = 80, headless: bool = False) -> dict[str, Any]:
         """A Service for the app, of the same name."""
-        return service(self.name, self.selector, port, headless)
+        return service(self.name, self.selector, port, headless, self.publish_not_ready)
 
 
-def service(name: str, selector: dict[str, str], port: int = 80, headless: bool = False) -> dict[str, Any]:
+def service(name: str, selector: dict[str, str], port: int = 80, headless: bool = False,
+            publish_not_ready: bool = False) -> dict[str, Any]:
     """A Service sending to netexec's port of the pods ``selector`` picks.
 
     NodePort unless headless, so clients off the cluster reach it too.
@@ -159,6 +163,8 @@ def service(name: str, selector: dict[str, str], port: int = 80, headless: bool 
         "selector": selector,
         "ports": [{"name": "http", "port": port, "targetPort": HTTP_PORT}],
     }
+    if publish_not_ready:
+        spec["publishNotReadyAddresses"] = True
     if headless:
         spec["clusterIP"] = "None"
     else:

@@ -115,6 +115,17 @@ class AppJig:
     def delete_pod(self, name: str, grace_period: int | None = None) -> None:
         self.scene.delete_pod(name, grace_period)
 
+    def remove_first(self, pods: list[str]) -> None:
+        """Have the next scale-down remove ``pods`` first: a lower ``controller.kubernetes.io/pod-deletion-cost``
+        goes first among ready pods. A StatefulSet always removes its highest ordinal: nothing to mark."""
+        if self.app.kind == "StatefulSet":
+            return
+        for pod in pods:
+            self.scene.annotate_pod(pod, {DELETION_COST: "-1"})
+
+
+#: The annotation by which a ReplicaSet orders pods of equal readiness on a scale-down (lower first).
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
 #: The ``jig`` fixture: a jig for an app, bound to the test's cluster, namespace and evidence.
 MakeJig = Callable[[App], AppJig]
