@@ -1,6 +1,6 @@
 """Users' own workloads, end to end on the local cluster, as a user runs them.
 
-The sample workloads under ``fixtures/workloads/`` are one well-behaved app and two that
+The sample workloads under ``fixtures/workloads/`` are one well-behaved app and three that
 misbehave; the scorecard must flag exactly the misbehaving ones, each with its cause. The
 user-written scenario (``fixtures/workloads/test_my_app.py``) runs in the same pytest run.
 """
@@ -53,6 +53,15 @@ def test_the_scorecard_flags_exactly_the_misbehaving_workloads(local_cluster: Lo
     slow = cards["slow"]["checks"]["new_pod_gets_traffic_only_once_it_answers"]
     assert slow["outcome"] == "failed" and "readiness probe" in slow["finding"], slow
     assert outcomes["slow"]["pod_shuts_down_on_sigterm_within_its_grace_period"] == "passed"
+    # abrupt exits at SIGTERM with no preStop delay: the rollout and the scale-down place its losses on the
+    # leaving pods, and the shutdown check, which passes, advises the delay the data path calls for.
+    abrupt = cards["abrupt"]["checks"]
+    for check in ("rolling_update_loses_no_request", "scale_down_loses_no_request"):
+        assert abrupt[check]["outcome"] == "failed", (check, abrupt[check])
+        assert "the app stopped serving before the data path stopped routing to it" in abrupt[check]["finding"], abrupt[check]
+        assert "preStop sleep of at least" in abrupt[check]["finding"], abrupt[check]
+    advice = abrupt["pod_shuts_down_on_sigterm_within_its_grace_period"]["measurements"]["advice"]
+    assert any(a.startswith("RQ-03: app stopped") and "Fix: a preStop sleep of at least" in a for a in advice), advice
     shutdown = cards["web"]["checks"]["pod_shuts_down_on_sigterm_within_its_grace_period"]["measurements"]
     # web exits on SIGTERM: well before its 15 s grace period, 10 s after its 5 s preStop sleep, runs out
     # (the kubelet's reaction to the delete is included). It cannot exit before the sleep ends, 5 s
