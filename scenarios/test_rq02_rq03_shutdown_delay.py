@@ -2,8 +2,8 @@
 lets them finish, so a rolling update or a scale-down under traffic loses no request.
 
 RQ-02 is judged on what it says happens: when a pod's deletion starts, its endpoint turns not
-ready in the EndpointSlice at once, while its container still runs (removal beside SIGTERM, not
-after it). Its control is a Service with ``publishNotReadyAddresses``, which keeps terminating
+ready in the EndpointSlice within the pod's preStop delay, while its container still runs
+(removal beside the hook and SIGTERM, not after them). Its control is a Service with ``publishNotReadyAddresses``, which keeps terminating
 endpoints ready by design. RQ-03's checks count only when requests reached the old pods after
 the kubelet began stopping them (``check_exposed``): the scale-down flaps until they did.
 
@@ -89,7 +89,7 @@ def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evide
                                                              action: PreStopAction) -> None:
     window, hit = disrupt_under_traffic(jig, chaos.rolling_update, PRE_STOP_SLEEP, action)
     evidence.measure("exposure", check_exposed(window, hit))
-    evidence.measure("endpoint_not_ready_after_s", assert_endpoints_left_on_deletion(window.timeline, hit.pods, "app"))
+    evidence.measure("endpoint_not_ready_after_s", assert_endpoints_left_on_deletion(window.timeline, hit.pods, "app", PRE_STOP_SLEEP))
     assert_no_request_lost(window)
     assert_served_after_deletion(window, evidence)
 
@@ -132,7 +132,7 @@ def delete_one_of_two(jig: MakeJig, publish_not_ready: bool = False) -> tuple[st
 @pytest.mark.disruptive
 def test_endpoint_turns_not_ready_as_deletion_starts(jig: MakeJig, evidence: Evidence) -> None:
     victim, shutdown = delete_one_of_two(jig)
-    evidence.measure("endpoint_not_ready_after_s", assert_endpoints_left_on_deletion(shutdown.timeline, [victim], "app"))
+    evidence.measure("endpoint_not_ready_after_s", assert_endpoints_left_on_deletion(shutdown.timeline, [victim], "app", PRE_STOP_SLEEP))
 
 
 @pytest.mark.claim("RQ-02")
@@ -141,4 +141,4 @@ def test_endpoint_turns_not_ready_as_deletion_starts(jig: MakeJig, evidence: Evi
 def test_endpoint_published_while_not_ready_stays_ready_as_deletion_starts(jig: MakeJig) -> None:
     victim, shutdown = delete_one_of_two(jig, publish_not_ready=True)
     with pytest.raises(AssertionError, match=f"the endpoint of {victim} stayed ready"):
-        assert_endpoints_left_on_deletion(shutdown.timeline, [victim], "app")
+        assert_endpoints_left_on_deletion(shutdown.timeline, [victim], "app", PRE_STOP_SLEEP)

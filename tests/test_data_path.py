@@ -63,7 +63,7 @@ def _timeline(*slices: Entry, stopped_at: float = 9.0) -> Timeline:
 
 def test_rq02_holds_when_the_endpoint_turns_not_ready_while_the_container_runs() -> None:
     timeline = _timeline(_slice(1.03, **{"web-1": (False, True)}))
-    assert assert_endpoints_left_on_deletion(timeline, ["web-1"], "app") == {"web-1": 0.03}
+    assert assert_endpoints_left_on_deletion(timeline, ["web-1"], "app", 5) == {"web-1": 0.03}
 
 
 def test_rq02_names_an_endpoint_that_stayed_ready_through_the_shutdown() -> None:
@@ -71,10 +71,18 @@ def test_rq02_names_an_endpoint_that_stayed_ready_through_the_shutdown() -> None
     timeline = _timeline(_slice(1.03, **{"web-1": (True, True)}), _slice(9.15))
     with pytest.raises(AssertionError, match=r"the endpoint of web-1 stayed ready in the EndpointSlice after its deletion "
                                              r"started, until it vanished from the slice 8\.15s later, after app had stopped"):
-        assert_endpoints_left_on_deletion(timeline, ["web-1"], "app")
+        assert_endpoints_left_on_deletion(timeline, ["web-1"], "app", 5)
 
 
 def test_rq02_names_an_endpoint_that_waited_for_the_container() -> None:
     timeline = _timeline(_slice(6.2, **{"web-1": (False, True)}), stopped_at=6.1)
     with pytest.raises(AssertionError, match=r"turned not ready only 5\.20s after its deletion started, once app had stopped"):
-        assert_endpoints_left_on_deletion(timeline, ["web-1"], "app")
+        assert_endpoints_left_on_deletion(timeline, ["web-1"], "app", 5)
+
+
+def test_rq02_names_an_endpoint_still_ready_past_the_pre_stop_delay() -> None:
+    """A controller that waits for the readiness probe to fail: not ready only once the app stopped answering."""
+    timeline = _timeline(_slice(6.5, **{"web-1": (False, True)}), stopped_at=7.0)
+    with pytest.raises(AssertionError, match=r"stayed ready for 5\.50s after its deletion started, past its 5s preStop "
+                                             r"delay: it still got new requests after SIGTERM"):
+        assert_endpoints_left_on_deletion(timeline, ["web-1"], "app", 5)
