@@ -26,7 +26,7 @@ from podlife.observe.window import Window
 from podlife.report.summary import Evidence
 from podlife.served import name_of
 from podlife.verdicts.endpoints import assert_endpoints_left_on_deletion
-from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost, check_exposed, exposed
+from podlife.verdicts.traffic import assert_no_request_lost, assert_requests_lost, check_exposed, exposed, removal_lags
 from podlife.workloads.agnhost import Netexec, PreStopAction
 from podlife.workloads.jig import AppJig, MakeJig
 
@@ -65,6 +65,13 @@ def disrupt_under_traffic(jig: MakeJig, disrupt: chaos.Disruption, pre_stop_slee
     return window, hit
 
 
+def judge_exposed(window: Window, hit: chaos.Hit, evidence: Evidence) -> None:
+    """RQ-03's pass counts only if requests reached the old pods as they stopped; the lags go beside it."""
+    for name, lags in removal_lags(window).items():
+        evidence.measure(name, lags)
+    evidence.measure("exposure", check_exposed(window, hit))
+
+
 def served_after_deletion(window: Window) -> dict[str, int]:
     """Per deleted pod, how many successful requests it answered after its deletion started (RQ-02)."""
     started = window.timeline.deletion_started()
@@ -88,7 +95,7 @@ def assert_served_after_deletion(window: Window, evidence: Evidence) -> None:
 def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence,
                                                              action: PreStopAction) -> None:
     window, hit = disrupt_under_traffic(jig, chaos.rolling_update, PRE_STOP_SLEEP, action)
-    evidence.measure("exposure", check_exposed(window, hit))
+    judge_exposed(window, hit, evidence)
     evidence.measure("endpoint_not_ready_after_s", assert_endpoints_left_on_deletion(window.timeline, hit.pods, "app", PRE_STOP_SLEEP))
     assert_no_request_lost(window)
     assert_served_after_deletion(window, evidence)
@@ -98,7 +105,7 @@ def test_rolling_update_with_pre_stop_delay_loses_no_request(jig: MakeJig, evide
 @pytest.mark.disruptive
 def test_scale_down_with_pre_stop_delay_loses_no_request(jig: MakeJig, evidence: Evidence) -> None:
     window, hit = disrupt_under_traffic(jig, scale_down, PRE_STOP_SLEEP)
-    evidence.measure("exposure", check_exposed(window, hit))
+    judge_exposed(window, hit, evidence)
     assert_no_request_lost(window)
     assert_served_after_deletion(window, evidence)
 

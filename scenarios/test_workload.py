@@ -35,10 +35,9 @@ from podlife.verdicts.traffic import (
     assert_success_ratio,
     check_exposed,
     check_hit_traffic,
-    data_path_lags,
-    endpoint_removal_lags,
     exposed,
     leaving,
+    removal_lags,
 )
 from podlife.verdicts.workload import PreStop, shutdown_times
 from podlife.waiting import wait_for
@@ -66,8 +65,8 @@ def judge_lossless(window: Window, evidence: Evidence, hit: chaos.Hit) -> None:
     last request a leaving pod got) are reported beside each other: the second is what a preStop
     delay must cover.
     """
-    evidence.measure("endpoint_removal_lag_s", endpoint_removal_lags(window.timeline))
-    evidence.measure("data_path_lag_s", data_path_lags(window))
+    for name, lags in removal_lags(window).items():
+        evidence.measure(name, lags)
     evidence.measure("exposure", check_exposed(window, hit))
     assert_no_request_lost(window)
 

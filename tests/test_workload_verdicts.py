@@ -248,3 +248,20 @@ def test_advice_counts_a_shell_wrapped_sleep_and_calls_other_hooks_of_unknown_le
     [unknown] = rq03({"httpGet": {"path": "/drain", "port": 8080}})
     assert "preStop hook's length is unknown from the manifests" in unknown and "shutdown check measures" in unknown
     assert PreStop.of({"lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "sleep 5; drain"]}}}}).describe() == "exec at least 5s"
+
+
+def test_a_request_in_flight_when_the_deletion_started_is_the_leaving_pods() -> None:
+    """Sent just before the deletion, cut off when the app exited at SIGTERM: a leaving failure, not a serving one."""
+    cut = Request(2, 5.9, 5.9, 0.5, None, "Connection reset", "old")
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), cut])
+    [text] = diagnose(window_of(ledger, TIMELINE))
+    assert "failed at pods that were leaving" in text and "requests sent to it from -0.10s on failed" in text
+
+
+def test_without_the_rules_the_last_placed_failure_bounds_the_data_path_lag_from_below() -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), _req(2, 6.2, "old", ok=False),
+                                       _req(3, 7.1, "old", ok=False)])
+    [text] = diagnose(window_of(ledger, TIMELINE))
+    assert "the data path still routed to it 1.10s later (its last request there)" in text
+    assert ("Fix: a preStop sleep of at least 3s (the data path still routed to old 1.10s after its deletion started, "
+            "and maybe longer, plus 1s") in text

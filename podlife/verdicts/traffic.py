@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from podlife.chaos.apps import Hit
@@ -103,7 +103,7 @@ class Leaving:
             return f"{api}; when the data path dropped it is unknown"
         if self.measured:
             return f"{api}, the node's rules stopped routing to it {self.data_path_lag:.2f}s later"
-        return f"{api}; the data path still routed to it {self.data_path_lag:.2f}s later (its last request)"
+        return f"{api}; the data path still routed to it {self.data_path_lag:.2f}s later (its last request there)"
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,10 @@ class Phases:
     def _is_starting(self, pod: str, at: float) -> bool:
         return at < self.starting.get(pod, (0.0, math.inf))[1]
 
-    def _is_leaving(self, pod: str, at: float) -> bool:
-        return pod in self.leaving and self.leaving[pod].since <= at
+    def _is_leaving(self, pod: str, at: float, finished: float | None = None) -> bool:
+        """Whether ``pod`` was leaving for a request sent at ``at``: sent after its deletion started, or still
+        in flight then (``finished``), as a request an app that exits at SIGTERM cuts off is."""
+        return pod in self.leaving and self.leaving[pod].since <= (at if finished is None else max(at, finished))
 
     def routed_at(self, at: float) -> list[str] | None:
         """The pods the data path may have routed a request sent at ``at`` to; None where the rules were not read."""
@@ -168,7 +170,7 @@ class Phases:
         """The phase and pod of a failed request: from the pod it went to, else from the pods that could have refused it then."""
         at = r.sent
         if r.pod:
-            if self._is_leaving(r.pod, at):
+            if self._is_leaving(r.pod, at, r.finished):
                 return Placed("leaving", r.pod)
             return Placed("starting", r.pod) if self._is_starting(r.pod, at) else Placed("serving", r.pod)
         routed = self.routed_at(at)
@@ -192,15 +194,6 @@ class Phases:
                                            "to tell which pod it went to")
         return Placed("unplaced", "?", f"the data path routed to {', '.join(routed)} then, each of which had answered "
                                        "before and none was leaving")
-
-    def pre_stop_needed(self) -> tuple[int, float, bool] | None:
-        """(seconds of preStop delay, the longest data-path lag it covers, whether that lag was measured)."""
-        lags = [(lv.data_path_lag, lv.measured) for lv in self.leaving.values() if lv.data_path_lag is not None]
-        if not lags:
-            return None
-        longest, measured = max(lags)
-        return math.ceil(longest + PRE_STOP_MARGIN), longest, measured
-
 
 def _leaving(pod: str, since: float, api_lag: float | None, ledger: Ledger | None, data_path: DataPath | None,
              holders: dict[str, list[tuple[float, str]]]) -> Leaving:
@@ -256,21 +249,30 @@ def diagnose(window: Window) -> list[str]:
 
 
 def _leaving_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: float) -> str:
+    """The leaving pods' failures: per pod the steps (deletion, EndpointSlice, data path, first failure), then the fix.
+
+    Where the rules were not read, the last failed request placed on a pod also bounds its
+    data-path lag from below: the data path still routed to it then.
+    """
     lines = [f"{len(failed)} request(s) failed at pods that were leaving, the data path still routing to them "
              f"({_counts(p.pod for _, p in failed)}; {_errors(failed)}):"]
+    lags = {name: (lv.data_path_lag, lv.measured) for name, lv in phases.leaving.items() if lv.data_path_lag is not None}
     for name, leaving in sorted(phases.leaving.items(), key=lambda kv: kv[1].since):
-        mine = [r for r, p in failed if p.pod.rstrip("?").split("/").count(name)]
+        mine = [r.sent - leaving.since for r, p in failed if name in p.pod.rstrip("?").split("/")]
         if not mine:
             continue
-        first = min(r.sent for r in mine) - leaving.since
+        if not leaving.measured:
+            at_least = round(max(leaving.data_path_lag or 0.0, *mine), 3)
+            leaving = replace(leaving, data_path_lag=at_least)
+            lags[name] = (at_least, False)
         lines.append(f"  {name}: deletion started at {leaving.since - origin:+.3f}s; {leaving.lag_text()}; requests sent to "
-                     f"it from {first:+.2f}s on failed: the app stopped serving before the data path stopped routing to it")
-    needed = phases.pre_stop_needed()
-    if needed:
-        seconds, lag, measured = needed
-        what = "the longest data-path lag here" if measured else "at least the data path's lag here (the last request a leaving pod got)"
-        lines.append(f"Fix: a preStop sleep of at least {seconds}s ({what}, {lag:.2f}s, plus {PRE_STOP_MARGIN:g}s for "
-                     "kube-proxy's sync period), or keep serving that long after SIGTERM")
+                     f"it from {min(mine):+.2f}s on failed: the app stopped serving before the data path stopped routing to it")
+    if lags:
+        name, (lag, measured) = max(lags.items(), key=lambda kv: kv[1][0])
+        what = (f"the longest data-path lag here, {lag:.2f}s" if measured else
+                f"the data path still routed to {name} {lag:.2f}s after its deletion started, and maybe longer")
+        lines.append(f"Fix: a preStop sleep of at least {math.ceil(lag + PRE_STOP_MARGIN)}s ({what}, plus "
+                     f"{PRE_STOP_MARGIN:g}s for kube-proxy's sync period), or keep serving that long after SIGTERM")
     else:
         lines.append("Fix: a preStop sleep longer than the data path takes to drop a leaving pod, or keep serving that "
                      "long after SIGTERM")
@@ -290,6 +292,12 @@ def data_path_lags(window: Window) -> dict[str, float]:
     """Per leaving pod, seconds from its deletion starting until the data path dropped it (measured, or at least)."""
     phases = Phases.of(window.ledger, window.timeline, window.data_path)
     return {pod: lv.data_path_lag for pod, lv in phases.leaving.items() if lv.data_path_lag is not None}
+
+
+def removal_lags(window: Window) -> dict[str, dict[str, float]]:
+    """The API side's lag (deletion to the EndpointSlice marking each pod not ready) beside the data path's
+    (deletion to the node's rules dropping it, or at least its last request there), as the report shows them."""
+    return {"endpoint_removal_lag_s": endpoint_removal_lags(window.timeline), "data_path_lag_s": data_path_lags(window)}
 
 
 def check_hit_traffic(ledger: Ledger, hit: Hit) -> dict[str, int]:
