@@ -1,10 +1,12 @@
-"""Benchmark of the traffic generator against a local agnhost Service, beside wrk on the same target.
+"""Benchmark of the traffic generators against a local agnhost Service, beside wrk on the same target.
 
 Run as root with the local cluster (``podlife cluster up``): ``python bench/traffic.py [--smoke]``.
-The generator keeps a full record per request and opens a new connection for each, so wrk is
-run with ``Connection: close`` too. Printed: the highest rate the generator sustains (every
-request sent within SEND_LAG of its schedule and at least 95 % of the target rate achieved),
-wrk's rate on the same Service, and their ratio. wrk runs last: it closes its connections
+Both generators, the Python one (``observe.traffic``) and the compiled engine
+(``observe.engine``), keep a full record per request and open a new connection for each, so wrk
+is run with ``Connection: close`` too; then the engine with 16 kept-alive connections beside wrk
+with its default keep-alive. Printed: the highest rate each sustains (every request sent within
+SEND_LAG of its schedule and at least 95 % of the target rate achieved), wrk's rates on the
+same Service, and the ratios. wrk runs last: it closes its connections
 itself, and the TIME_WAIT sockets it leaves fill the ephemeral port range for a minute, which
 slows every later connect (the generator reads to EOF, so the server closes and the generator
 leaves none). wrk's figure varies by a third between runs on a 2-core machine.
@@ -26,11 +28,14 @@ from common import bench_parser, local_scene
 
 from podlife.access import Target
 from podlife.cluster.local.provider import LocalCluster
+from podlife.observe.engine import EngineTraffic
 from podlife.observe.traffic import Ledger, Traffic
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import AppJig
 
-RATES = (100, 200, 400, 800, 1200, 1600, 2000, 2200, 2400, 2600, 2800, 3200)
+RATES = (100, 200, 400, 800, 1200, 1600, 2000, 2200, 2400, 2600, 2800, 3200, 3600, 4000, 4500, 5000, 6000, 7000, 8000)
+#: Kept-alive connections for the keep-alive comparison: wrk's 16 (``-c16``).
+KEEPALIVE = 16
 SECONDS = 5.0
 SMOKE_RATES, SMOKE_SECONDS = (100,), 1.0
 SEND_LAG = 0.1
@@ -57,19 +62,27 @@ class Step:
 
 
 def generator_step(url: str, rate: float, seconds: float) -> Step:
-    """Send ``rate`` requests a second to ``url`` for ``seconds``."""
+    """Send ``rate`` requests a second to ``url`` for ``seconds`` with the Python generator."""
     traffic = Traffic(Target(url), rate=rate, limit=int(rate * seconds), max_seconds=seconds)
     with traffic:
         ledger = traffic.finish()
     return Step.of(ledger, rate)
 
 
-def climb(rates: Sequence[float], run: Callable[[float], Step]) -> float:
+def engine_step(url: str, rate: float, seconds: float, keepalive: int = 0) -> Step:
+    """The same with the compiled engine (``keepalive`` kept-alive connections, 0 for a new one per request)."""
+    traffic = EngineTraffic(Target(url), rate=rate, limit=int(rate * seconds), max_seconds=seconds, keepalive=keepalive)
+    with traffic:
+        ledger = traffic.finish()
+    return Step.of(ledger, rate)
+
+
+def climb(rates: Sequence[float], run: Callable[[float], Step], name: str = "generator") -> float:
     """Run the steps up to the first one not sustained, printing each; the highest rate sustained (0 if none)."""
     sustained = 0.0
     for rate in rates:
         step = run(rate)
-        print(f"generator at {rate:>5}/s: achieved {step.achieved:7.1f}/s, worst send lag {step.lag * 1000:6.1f} ms"
+        print(f"{name} at {rate:>5}/s: achieved {step.achieved:7.1f}/s, worst send lag {step.lag * 1000:6.1f} ms"
               f"{'' if step.sustained else '  (not sustained)'}")
         if not step.sustained:
             break
@@ -85,8 +98,9 @@ def wrk_requests_per_second(output: str) -> float:
     return float(match.group(1))
 
 
-def wrk_rate(url: str, seconds: float) -> float:
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds:.0f}s", "-H", "Connection: close", url],
+def wrk_rate(url: str, seconds: float, keepalive: bool = False) -> float:
+    close = [] if keepalive else ["-H", "Connection: close"]
+    out = subprocess.run(["wrk", "-t2", f"-c{KEEPALIVE}", f"-d{seconds:.0f}s", *close, url],
                          capture_output=True, text=True, check=True).stdout
     return wrk_requests_per_second(out)
 
@@ -106,13 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     with local_scene(cluster, "bench-traffic") as scene:
         url = AppJig(scene, Netexec("web", replicas=2, readiness_probe=True)).deploy().url
         sustained = climb(rates, lambda rate: generator_step(url, rate, seconds))
-        print(f"sustained generator rate (full per-request records): {sustained:.0f} req/s")
+        engine = climb(rates, lambda rate: engine_step(url, rate, seconds), "engine")
+        kept = climb(rates, lambda rate: engine_step(url, rate, seconds, KEEPALIVE), f"engine, {KEEPALIVE} kept-alive")
+        print(f"sustained rate, full per-request records, new connection per request: generator {sustained:.0f} req/s, "
+              f"engine {engine:.0f} req/s")
+        print(f"sustained rate, engine on {KEEPALIVE} kept-alive connections: {kept:.0f} req/s")
         if not has_wrk:
             print("wrk: not installed, no comparison (apt-get install wrk)")
             return 0
         wrk = wrk_rate(url, seconds)
-        print(f"wrk, same target, new connection per request:        {wrk:.0f} req/s")
-        print(f"ratio generator/wrk: {sustained / wrk:.3f}")
+        print(f"wrk, same target, new connection per request: {wrk:.0f} req/s")
+        print(f"ratio generator/wrk: {sustained / wrk:.3f}; engine/wrk: {engine / wrk:.3f}")
+        wrk_kept = wrk_rate(url, seconds, keepalive=True)
+        print(f"wrk, {KEEPALIVE} kept-alive connections: {wrk_kept:.0f} req/s; ratio engine/wrk kept-alive: {kept / wrk_kept:.3f}")
     return 0
 
 

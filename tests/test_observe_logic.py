@@ -14,6 +14,7 @@ from kubernetes import client
 from podlife.errors import HarnessError
 from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
+from podlife.observe.engine import parse_line
 from podlife.observe.records import parse_records
 from podlife.observe.shutdown import Shutdown
 from podlife.observe.snapshots import (
@@ -231,3 +232,12 @@ def test_the_timeline_answers_what_scenarios_ask_of_a_pod() -> None:
     assert deleting is not None and deleting.seen == 3.0 and timeline.deletion_started() == {"web-1": 3.0}
     assert timeline.most_restarts("web-1", "app") == 2
     assert [e.seen for e in timeline.events("Killing", "web-2")] == [1.5] and timeline.events("Killing", "web-1") == []
+
+
+def test_an_engine_line_is_a_ledger_entry_naming_the_pod_only_for_a_healthy_answer() -> None:
+    ok = parse_line("7\t1700000000000000\t1700000000000250\t1500\t200\t-\t10.250.0.1:40022\t1\tweb-1\n", 200)
+    assert ok == Request(7, 1700000000.0, 1700000000.00025, 0.0015, 200, None, "web-1", "10.250.0.1:40022", 200, True)
+    refused = parse_line("8\t1700000000010000\t1700000000010100\t300\t0\tConnection refused\t-\t0\t-\n", 200)
+    assert (refused.status, refused.error, refused.source, refused.pod, refused.reused) == (
+        None, "Connection refused", None, None, False)
+    assert parse_line("9\t1\t2\t3\t503\t-\t10.0.0.1:1\t0\tweb-2\n", 200).pod is None

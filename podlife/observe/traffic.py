@@ -49,6 +49,8 @@ class Request:
     source: str | None = None
     #: The status a healthy answer has.
     expected: int = 200
+    #: Whether it went on a kept-alive connection an earlier request had opened.
+    reused: bool = False
 
     @property
     def ok(self) -> bool:

@@ -12,13 +12,14 @@ from podlife.kernel.evidence import EvidenceSink
 from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
 from podlife.observe.datapath import DataPath, DataPathSampler
+from podlife.observe.engine import host_traffic
 from podlife.observe.incluster import InClusterTraffic, Route
 from podlife.observe.timeline import Timeline, TimelineRecorder
-from podlife.observe.traffic import Ledger, Traffic
+from podlife.observe.traffic import Ledger
 
 
 class TrafficSource(Protocol):
-    """A traffic generator: the host's (``traffic.Traffic``) or a pod's (``incluster.InClusterTraffic``)."""
+    """A traffic generator: the host's (``engine.EngineTraffic``, else ``traffic.Traffic``) or a pod's (``incluster.InClusterTraffic``)."""
 
     ledger: Ledger
 
@@ -71,7 +72,7 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float) -
     """
     with TimelineRecorder(route.api, route.namespace) as timeline, contextlib.ExitStack() as tracking:
         traffic: TrafficSource = (InClusterTraffic(route, target, rate=rate) if target.in_cluster
-                                  else Traffic(target, rate=rate))
+                                  else host_traffic(target, rate))
         window = Window(timeline, traffic)
         # Tracked even when the app names its pods: a refused connection has no answer to name one.
         if target.service_address and ConntrackSampler.available():

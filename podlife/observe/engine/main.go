@@ -1,0 +1,289 @@
+// podlife-traffic: podlife's open-loop HTTP/1.1 traffic engine. Every request is scheduled at
+// start + seq/rate, sent on time whatever the ones before it are doing (no coordinated omission),
+// and written as one line to standard output as soon as it ends, so the harness streams the
+// ledger instead of reading it at the end. Standard library only: it builds offline, statically,
+// and runs wherever a Linux binary can be copied (the host, or a pod of the reference images).
+//
+// A line: seq, scheduled, sent (both µs since the epoch), latency (µs), status (0 for none),
+// error (- for none), the client's local address, reused (1 when the request went on a kept-alive
+// connection), the pod the answer named (- for none), separated by tabs. The first line is
+// "START <start µs>", the last "END <requests>". Closing standard input stops the schedule; the
+// requests in flight end (or time out) first.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type result struct {
+	seq             int64
+	scheduled, sent int64
+	latency         int64
+	status          int
+	err, local, pod string
+	reused          bool
+}
+
+type engine struct {
+	address  string
+	request  []byte
+	timeout  time.Duration
+	naming   string
+	header   string
+	results  chan result
+	stopped  atomic.Bool
+	inFlight sync.WaitGroup
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// describe turns a failure into the words podlife's ledgers use.
+func describe(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "Connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "Connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "No route to host"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timed out"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "RemoteDisconnected"
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(err.Error(), "\t", " "), "\n", " ")
+}
+
+// exchange sends one request on conn and reads the whole answer, within deadline.
+func (e *engine) exchange(conn net.Conn, reader *bufio.Reader, deadline time.Time) (status int, pod string, keep bool, err error) {
+	if err = conn.SetDeadline(deadline); err != nil {
+		return
+	}
+	if _, err = conn.Write(e.request); err != nil {
+		return
+	}
+	response, err := http.ReadResponse(reader, nil)
+	if err != nil {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(response.Body, 1<<20))
+	response.Body.Close()
+	if err != nil {
+		return
+	}
+	status = response.StatusCode
+	switch e.naming {
+	case "body":
+		pod = strings.TrimSpace(string(body))
+	case "header":
+		pod = strings.TrimSpace(response.Header.Get(e.header))
+	}
+	if len(pod) > 253 || strings.ContainsAny(pod, " \t\n") {
+		pod = ""
+	}
+	return status, pod, !response.Close, nil
+}
+
+// once sends request seq on a connection of its own.
+func (e *engine) once(seq int64, scheduled time.Time) {
+	defer e.inFlight.Done()
+	sent := time.Now()
+	r := result{seq: seq, scheduled: micros(scheduled), sent: micros(sent)}
+	deadline := sent.Add(e.timeout)
+	conn, err := net.DialTimeout("tcp", e.address, e.timeout)
+	if err == nil {
+		r.local = conn.LocalAddr().String()
+		reader := bufio.NewReaderSize(conn, 4096)
+		r.status, r.pod, _, err = e.exchange(conn, reader, deadline)
+		if err == nil {
+			// Wait for the server to close first: the side that closes first keeps the connection in
+			// TIME_WAIT for a minute, and thousands a second of those on this side would use up the
+			// ephemeral ports the next connects need.
+			io.Copy(io.Discard, reader)
+		}
+		conn.Close()
+	}
+	if err != nil {
+		r.err = describe(err)
+	}
+	r.latency = time.Since(sent).Microseconds()
+	e.results <- r
+}
+
+type job struct {
+	seq       int64
+	scheduled time.Time
+}
+
+// client keeps one connection alive across the requests it is handed, opening a new one when the
+// server closed the last (or it failed).
+func (e *engine) client(jobs <-chan job) {
+	var conn net.Conn
+	var reader *bufio.Reader
+	for j := range jobs {
+		sent := time.Now()
+		r := result{seq: j.seq, scheduled: micros(j.scheduled), sent: micros(sent)}
+		deadline := sent.Add(e.timeout)
+		var err error
+		if conn != nil {
+			r.reused = true
+		} else if conn, err = net.DialTimeout("tcp", e.address, e.timeout); err == nil {
+			reader = bufio.NewReaderSize(conn, 4096)
+		}
+		keep := false
+		if err == nil {
+			r.local = conn.LocalAddr().String()
+			r.status, r.pod, keep, err = e.exchange(conn, reader, deadline)
+		}
+		if err != nil {
+			r.err = describe(err)
+		}
+		if !keep && conn != nil {
+			conn.Close()
+			conn = nil
+		}
+		r.latency = time.Since(sent).Microseconds()
+		e.results <- r
+		e.inFlight.Done()
+	}
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+func (e *engine) write(out *bufio.Writer, done chan<- int64) {
+	var written int64
+	flush := time.NewTicker(50 * time.Millisecond)
+	defer flush.Stop()
+	for {
+		select {
+		case r, ok := <-e.results:
+			if !ok {
+				out.Flush()
+				done <- written
+				return
+			}
+			fmt.Fprintf(out, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\n", r.seq, r.scheduled, r.sent, r.latency, r.status,
+				orDash(r.err), orDash(r.local), boolInt(r.reused), orDash(r.pod))
+			written++
+		case <-flush.C:
+			out.Flush()
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func main() {
+	target := flag.String("url", "", "http://host:port/path to send GET requests to")
+	rate := flag.Float64("rate", 100, "requests per second")
+	count := flag.Int64("count", 100000, "requests to schedule at most")
+	seconds := flag.Float64("seconds", 900, "seconds to schedule requests for at most")
+	timeout := flag.Duration("timeout", 2*time.Second, "a request's time limit, connect to last byte")
+	startAt := flag.Int64("start", 0, "when request 0 is due, µs since the epoch (0: now)")
+	conns := flag.Int("keepalive", 0, "kept-alive connections (simulated clients); 0: a new connection per request")
+	naming := flag.String("naming", "", "how an answer names its pod: body, header:NAME, or nothing")
+	flag.Parse()
+
+	parsed, err := url.Parse(*target)
+	if err != nil || parsed.Scheme != "http" || parsed.Host == "" {
+		fmt.Fprintf(os.Stderr, "podlife-traffic: not a plain http URL: %q\n", *target)
+		os.Exit(2)
+	}
+	if *rate <= 0 {
+		fmt.Fprintf(os.Stderr, "podlife-traffic: the rate must be positive, not %g\n", *rate)
+		os.Exit(2)
+	}
+	address := parsed.Host
+	if parsed.Port() == "" {
+		address = net.JoinHostPort(parsed.Hostname(), "80")
+	}
+	connection := "close"
+	if *conns > 0 {
+		connection = "keep-alive"
+	}
+	e := &engine{
+		address: address,
+		request: []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\nUser-Agent: podlife\r\n\r\n",
+			parsed.RequestURI(), parsed.Host, connection)),
+		timeout: *timeout,
+		results: make(chan result, 65536),
+	}
+	if *naming == "body" {
+		e.naming = "body"
+	} else if name, ok := strings.CutPrefix(*naming, "header:"); ok {
+		e.naming, e.header = "header", name
+	}
+
+	start := time.Now()
+	if *startAt > 0 {
+		start = time.UnixMicro(*startAt)
+	}
+	out := bufio.NewWriterSize(os.Stdout, 1<<16)
+	fmt.Fprintf(out, "START %d\n", micros(start))
+	out.Flush()
+	done := make(chan int64)
+	go e.write(out, done)
+	go func() { // closing standard input stops the schedule
+		io.Copy(io.Discard, os.Stdin)
+		e.stopped.Store(true)
+	}()
+	var jobs chan job
+	if *conns > 0 {
+		jobs = make(chan job, 1<<20)
+		for i := 0; i < *conns; i++ {
+			go e.client(jobs)
+		}
+	}
+	limit := time.Duration(*seconds * float64(time.Second))
+	for seq := int64(0); seq < *count && !e.stopped.Load(); seq++ {
+		offset := time.Duration(float64(seq) / *rate * float64(time.Second))
+		if offset > limit {
+			break
+		}
+		due := start.Add(offset)
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		e.inFlight.Add(1)
+		if jobs != nil {
+			jobs <- job{seq, due}
+		} else {
+			go e.once(seq, due)
+		}
+	}
+	e.inFlight.Wait()
+	if jobs != nil {
+		close(jobs)
+	}
+	close(e.results)
+	written := <-done
+	fmt.Fprintf(out, "END %d\n", written)
+	out.Flush()
+}

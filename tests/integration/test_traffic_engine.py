@@ -1,0 +1,74 @@
+"""The compiled traffic engine against a small HTTP server on this host's loopback: no cluster needed.
+
+It is built from the package's Go source as the harness builds it (once, cached by the source's
+hash), then run on a schedule; the ledger must hold every request, on time, with what the
+server answered, on new or kept-alive connections as asked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from podlife.access import PodNaming, Target
+from podlife.errors import HarnessError
+from podlife.observe.engine import EngineTraffic, engine_binary
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="building the engine needs a Go toolchain")
+
+
+class Named(BaseHTTPRequestHandler):
+    """Answers every GET with its own name, keeping the connection when asked (HTTP/1.1)."""
+
+    protocol_version = "HTTP/1.1"
+    #: Headers and body go out in two writes; with Nagle's algorithm the body waits for the client's
+    #: delayed ACK (40 ms) on a kept-alive connection. Servers of real apps (Go's, nginx) disable it.
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        body = b"pod-a\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Named)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hostname"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("keepalive", [0, 4])
+def test_every_request_is_in_the_ledger_on_time_and_named(server: str, keepalive: int) -> None:
+    assert engine_binary() is not None
+    traffic = EngineTraffic(Target(server, naming=PodNaming(body=True)), rate=200, limit=200, keepalive=keepalive)
+    with traffic:
+        ledger = traffic.finish()
+    assert [r.seq for r in ledger.requests] == list(range(200)) and traffic.ended == 200
+    assert all(r.ok and r.pod == "pod-a" and r.source and r.source.startswith("127.0.0.1:") for r in ledger.requests)
+    assert ledger.max_send_lag() < 0.05, ledger.max_send_lag()
+    reused = sum(r.reused for r in ledger.requests)
+    assert (reused == 0) if keepalive == 0 else reused >= 200 - keepalive
+
+
+def test_a_refused_connection_is_a_failed_request_not_a_harness_error() -> None:
+    with EngineTraffic(Target("http://127.0.0.1:9/"), rate=50, limit=10) as traffic:
+        ledger = traffic.finish()
+    assert [r.error for r in ledger.requests] == ["Connection refused"] * 10
+
+
+def test_bad_input_is_one_line() -> None:
+    with pytest.raises(HarnessError, match="not a plain http URL"):
+        with EngineTraffic(Target("ftp://example/"), rate=50, limit=10):
+            pass
