@@ -25,7 +25,7 @@ from podlife.access import Target
 from podlife.cluster.base import ClusterHandle
 from podlife.kernel.evidence import EvidenceSink
 from podlife.kernel.images import ReferenceImages
-from podlife.observe.datapath import DataPath, DataPathSampler
+from podlife.observe.datapath import DataPath, sampled
 from podlife.observe.timeline import TimelineRecorder
 from podlife.observe.window import Window, observe
 
@@ -127,11 +127,8 @@ class Scene:
     def data_path(self) -> Iterator[DataPath | None]:
         """The node's rules sampled for the block where this host routes the cluster's Services (the local
         cluster's first node); None elsewhere (see ``observe.datapath``)."""
-        if not (self.cluster.on_this_host and DataPathSampler.available()):
-            yield None
-            return
-        with DataPathSampler(self.namespace) as sampler:
-            yield sampler.data_path
+        with sampled(self.namespace, self.cluster.on_this_host) as data_path:
+            yield data_path
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -18,11 +18,13 @@ first node, which routes the host's traffic. Elsewhere the ledger bounds the lag
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from podlife.observe.clock import now
@@ -73,11 +75,7 @@ class DataPath:
     """Every endpoint of one namespace the node routed to during a window, on the harness's clock."""
 
     namespace: str
-    interval: float = SAMPLE_EVERY
     routes: list[Routed] = field(default_factory=list)
-    samples: int = 0
-    #: Why the rules could not be read (the last failure), if they could not.
-    failure: str | None = None
 
     def routed_at(self, at: float) -> dict[str, bool]:
         """Addresses the rules routed to at ``at``: True where the samples around it agree, False where
@@ -93,14 +91,18 @@ class DataPath:
 
     def route_at(self, address: str, at: float) -> Routed | None:
         """The route to ``address`` that may have been in place at ``at``."""
-        return next((r for r in self.routes if r.address == address and r.spans()[1][0] < at < r.spans()[1][1]), None)
+        for route in self.routes:
+            added_after, dropped_by = route.spans()[1]
+            if route.address == address and added_after < at < dropped_by:
+                return route
+        return None
 
 
 class DataPathSampler:
     """Samples the node's NAT rules in a background thread for as long as the ``with`` block runs."""
 
     def __init__(self, namespace: str, read: tuple[str, ...] = READ_RULES, every: float = SAMPLE_EVERY) -> None:
-        self.data_path = DataPath(namespace, every)
+        self.data_path = DataPath(namespace)
         self._read, self._every = read, every
         self._open: dict[tuple[str, str], Routed] = {}
         self._previous: float | None = None
@@ -129,18 +131,19 @@ class DataPathSampler:
             self.sample()
 
     def sample(self) -> None:
-        """Read the rules once and extend, open or close each endpoint's route."""
+        """Read the rules once and extend, open or close each endpoint's route.
+
+        A read that fails records nothing: the samples on either side of it then bound every
+        change that fell in the gap, so the uncertainty widens instead of a time being made up.
+        """
         taken = now()
         done = subprocess.run(self._read, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            self.data_path.failure = (done.stderr.strip() or f"{self._read[0]} exited {done.returncode}")[:200]
-            return
-        self.record(taken, routed_endpoints(done.stdout, self.data_path.namespace))
+        if done.returncode == 0:
+            self.record(taken, routed_endpoints(done.stdout, self.data_path.namespace))
 
     def record(self, taken: float, routed: set[tuple[str, str]]) -> None:
         """One sample's endpoints, taken at ``taken``: a route per endpoint from its first sample to its last."""
         path = self.data_path
-        path.samples += 1
         for key in routed:
             route = self._open.get(key)
             if route is None:
@@ -151,3 +154,14 @@ class DataPathSampler:
         for key in set(self._open) - routed:
             self._open.pop(key).gone_by = taken
         self._previous = taken
+
+
+@contextlib.contextmanager
+def sampled(namespace: str, readable: bool) -> Iterator[DataPath | None]:
+    """The node's rules of ``namespace`` sampled for the block where ``readable`` (this host's rules route the
+    traffic, the local cluster) and this host lets the harness read them; None otherwise."""
+    if not (readable and DataPathSampler.available()):
+        yield None
+        return
+    with DataPathSampler(namespace) as sampler:
+        yield sampler.data_path

@@ -96,7 +96,7 @@ def parse_line(line: str, expect: int = 200) -> Request | None:
 
 
 def naming_argument(naming: PodNaming) -> str:
-    """How the schedule's ninth argument tells it where an answer names its pod."""
+    """Where an answer names its pod, as a generator is told: the schedule's ninth argument, the engine's ``-naming``."""
     return f"header:{naming.header}" if naming.header else "body" if naming.body else "none"
 
 

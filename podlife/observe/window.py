@@ -11,7 +11,7 @@ from podlife.access import Target
 from podlife.kernel.evidence import EvidenceSink
 from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
-from podlife.observe.datapath import DataPath, DataPathSampler
+from podlife.observe.datapath import DataPath, sampled
 from podlife.observe.engine import host_traffic
 from podlife.observe.incluster import InClusterTraffic, Route
 from podlife.observe.timeline import Timeline, TimelineRecorder
@@ -77,8 +77,8 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float) -
         # Tracked even when the app names its pods: a refused connection has no answer to name one.
         if target.service_address and ConntrackSampler.available():
             window.tracking = tracking.enter_context(ConntrackSampler(target.service_address))
-        if target.service_address and not target.in_cluster and DataPathSampler.available():
-            window.data_path = tracking.enter_context(DataPathSampler(route.namespace)).data_path
+        # The rules of this host route the host's requests (``service_address``: the local cluster), not the pods'.
+        window.data_path = tracking.enter_context(sampled(route.namespace, bool(target.service_address) and not target.in_cluster))
         try:
             with traffic:
                 yield window

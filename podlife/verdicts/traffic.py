@@ -42,6 +42,11 @@ PRE_STOP_MARGIN = 1.0
 MIN_EXPOSED = 3
 
 
+def pre_stop_for(lag: float) -> int:
+    """The preStop delay, in whole seconds, that covers a data-path lag and kube-proxy's sync period."""
+    return math.ceil(lag + PRE_STOP_MARGIN)
+
+
 def _describe(r: Request, origin: float) -> str:
     return f"#{r.seq} sent at {r.sent - origin:+.3f}s: {r.error or f'HTTP {r.status}'}"
 
@@ -195,6 +200,7 @@ class Phases:
         return Placed("unplaced", "?", f"the data path routed to {', '.join(routed)} then, each of which had answered "
                                        "before and none was leaving")
 
+
 def _leaving(pod: str, since: float, api_lag: float | None, ledger: Ledger | None, data_path: DataPath | None,
              holders: dict[str, list[tuple[float, str]]]) -> Leaving:
     """How long the data path routed to a leaving pod: from the node's rules, else from the last request it got."""
@@ -271,7 +277,7 @@ def _leaving_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: 
         name, (lag, measured) = max(lags.items(), key=lambda kv: kv[1][0])
         what = (f"the longest data-path lag here, {lag:.2f}s" if measured else
                 f"the data path still routed to {name} {lag:.2f}s after its deletion started, and maybe longer")
-        lines.append(f"Fix: a preStop sleep of at least {math.ceil(lag + PRE_STOP_MARGIN)}s ({what}, plus "
+        lines.append(f"Fix: a preStop sleep of at least {pre_stop_for(lag)}s ({what}, plus "
                      f"{PRE_STOP_MARGIN:g}s for kube-proxy's sync period), or keep serving that long after SIGTERM")
     else:
         lines.append("Fix: a preStop sleep longer than the data path takes to drop a leaving pod, or keep serving that "

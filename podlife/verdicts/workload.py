@@ -7,14 +7,13 @@ What a disruption under traffic lost, and why, is judged for every app alike in 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from podlife.observe.shutdown import Shutdown
 from podlife.verdicts.advice import hook_sleep, pre_stop_advice
 from podlife.verdicts.shutdown import KILL_EARLY_TOLERANCE, KUBELET_MINIMUM_GRACE, SIGKILL_EXIT
-from podlife.verdicts.traffic import PRE_STOP_MARGIN
+from podlife.verdicts.traffic import PRE_STOP_MARGIN, pre_stop_for
 
 
 @dataclass(frozen=True)
@@ -81,13 +80,13 @@ def shutdown_times(s: Shutdown, grace: float, pre_stop: PreStop, data_path_lag: 
         raise AssertionError(f"{s.container} of {s.pod} was SIGKILLed {took:.1f}s after the delete, at its "
                              f"{grace:g}s grace period: {fix}")
     advice = [f"LC-12: {text}"] if (text := pre_stop_advice(hook, grace)) else []
-    needed = (data_path_lag or 0.0) + PRE_STOP_MARGIN
-    if pre_stop.action is None and took < needed:
+    lag = data_path_lag or 0.0
+    if pre_stop.action is None and took < lag + PRE_STOP_MARGIN:
         measured = (f"the node's rules dropped it {data_path_lag:.2f}s after its deletion started" if data_path_lag is not None
                     else "kube-proxy syncs its rules at most once a second")
         advice.append(f"RQ-03: {s.container} stopped {took:.1f}s after the delete, with no preStop hook, while the data "
                       f"path could still route requests to it ({measured}). Fix: a preStop sleep of at least "
-                      f"{math.ceil(needed)}s")
+                      f"{pre_stop_for(lag)}s")
     elif pre_stop.action is not None and pre_stop.seconds is None:
         advice.append(f"RQ-03: its preStop hook ({pre_stop.describe()}) is not a plain sleep: the pod took {took:.1f}s "
                       "from the delete to exit, the hook and the app's shutdown together")

@@ -53,7 +53,7 @@ def run_build_step(cmd: list[str], cwd: Path | None = None, env: dict[str, str] 
     return out
 
 
-def _go_env() -> dict[str, str]:
+def go_env() -> dict[str, str]:
     """Static, reproducible binaries: no cgo (they must run on scratch images), no VCS stamping."""
     env = dict(os.environ)
     env.update(CGO_ENABLED="0", GOFLAGS="-trimpath -buildvcs=false", GOTOOLCHAIN="local")
@@ -68,7 +68,7 @@ def go_compile(cmd: list[str], module: Path, label: str, progress: Progress) -> 
     """
     tail: list[str] = []
     counting = cmd[:2] == ["go", "build"] and "-v" in cmd
-    with _process_group(cmd, cwd=module, env=_go_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc, \
+    with _process_group(cmd, cwd=module, env=go_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc, \
             _Heartbeat(label, progress, counting=counting) as beat:
         assert proc.stderr is not None
         for line in proc.stderr:
@@ -133,7 +133,7 @@ def go_build_module(
         lines = "\n".join(f'\t_ "{p}"' for p in imports)
         (module / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{lines}\n)\n")
     progress(f"resolving Go modules for {name}")
-    run_build_step(["go", "mod", "tidy"], cwd=module, env=_go_env())
+    run_build_step(["go", "mod", "tidy"], cwd=module, env=go_env())
     out_dir = module / "out"
     out_dir.mkdir()
     progress(f"building {name} (cold: many minutes on 2 cores; cached afterwards)")

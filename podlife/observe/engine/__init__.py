@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import IO
 
 from podlife.access import Target
-from podlife.cluster.local.gobuild import run_build_step
+from podlife.cluster.local.gobuild import go_env, run_build_step
 from podlife.cluster.local.paths import cache_root
 from podlife.errors import HarnessError
+from podlife.observe.incluster import naming_argument
 from podlife.observe.traffic import Ledger, Request, Traffic
 
 SOURCE = "main.go"
@@ -51,8 +52,7 @@ def engine_binary() -> Path | None:
         (Path(work) / "go.mod").write_text(GO_MOD)
         (Path(work) / SOURCE).write_text(source)
         partial = built.parent / f".{BINARY}.{os.getpid()}"
-        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-trimpath -buildvcs=false", "GOTOOLCHAIN": "local"}
-        run_build_step(["go", "build", "-ldflags=-s -w", "-o", str(partial), "."], cwd=Path(work), env=env)
+        run_build_step(["go", "build", "-ldflags=-s -w", "-o", str(partial), "."], cwd=Path(work), env=go_env())
         partial.replace(built)  # atomic: a concurrent build (another test worker) replaces it with the same binary
     return built
 
@@ -78,9 +78,9 @@ class EngineTraffic:
         found = binary or engine_binary()
         if found is None:
             raise HarnessError("the traffic engine needs a Go toolchain to be built on this machine")
-        naming = "body" if target.naming.body else f"header:{target.naming.header}" if target.naming.header else ""
         self.command = [str(found), "-url", target.url, "-rate", repr(rate), "-count", str(limit), "-seconds",
-                        repr(max_seconds), "-timeout", f"{timeout}s", "-keepalive", str(keepalive), "-naming", naming]
+                        repr(max_seconds), "-timeout", f"{timeout}s", "-keepalive", str(keepalive),
+                        "-naming", naming_argument(target.naming)]
         self.expect = target.expect
         self.ledger = Ledger(target.url, rate)
         self._proc: subprocess.Popen[str] | None = None

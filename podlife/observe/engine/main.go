@@ -208,7 +208,7 @@ func main() {
 	timeout := flag.Duration("timeout", 2*time.Second, "a request's time limit, connect to last byte")
 	startAt := flag.Int64("start", 0, "when request 0 is due, µs since the epoch (0: now)")
 	conns := flag.Int("keepalive", 0, "kept-alive connections (simulated clients); 0: a new connection per request")
-	naming := flag.String("naming", "", "how an answer names its pod: body, header:NAME, or nothing")
+	naming := flag.String("naming", "none", "how an answer names its pod: body, header:NAME, or none")
 	flag.Parse()
 
 	parsed, err := url.Parse(*target)
