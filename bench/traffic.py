@@ -11,8 +11,13 @@ itself, and the TIME_WAIT sockets it leaves fill the ephemeral port range for a 
 slows every later connect (the generator reads to EOF, so the server closes and the generator
 leaves none). wrk's figure varies by a third between runs on a 2-core machine.
 
-``--smoke`` (CI) sends one second at 100 req/s, then runs wrk for a second if it is installed:
-the whole path, deploy to ratio, in well under a minute, its figures meaning nothing.
+The engine is then run in a pod of the cluster (``incluster.InPod``), copied in over exec, with
+its CPU request (``incluster.engine_cpu``, from the rate) set as its limit too, so the rate it
+holds is the rate at the request it declares. Last, the ledger's memory: ``LEDGER_SAMPLE``
+engine lines parsed into entries under tracemalloc, scaled to a million requests.
+
+``--smoke`` (CI) sends one second at 100 req/s from each, then runs wrk for a second if it is
+installed: the whole path, deploy to ratio, in well under a minute, its figures meaning nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +34,8 @@ from common import bench_parser, local_scene
 
 from podlife.access import Target
 from podlife.cluster.local.provider import LocalCluster
-from podlife.observe.engine import EngineTraffic
+from podlife.observe.engine import EngineTraffic, parse_line
+from podlife.observe.incluster import InPod, Route
 from podlife.observe.traffic import Ledger, Traffic
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import AppJig
@@ -39,6 +46,10 @@ KEEPALIVE = 16
 SECONDS = 5.0
 SMOKE_RATES, SMOKE_SECONDS = (100,), 1.0
 SEND_LAG = 0.1
+#: Rates for the engine in a pod: the issue's bar is 2,000 req/s per pod.
+IN_CLUSTER_RATES = (1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000)
+#: Engine lines parsed to measure a ledger entry's memory (a million would take the bench a while).
+LEDGER_SAMPLE, SMOKE_LEDGER_SAMPLE = 200_000, 10_000
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,34 @@ def engine_step(url: str, rate: float, seconds: float, keepalive: int = 0) -> St
     with traffic:
         ledger = traffic.finish()
     return Step.of(ledger, rate)
+
+
+def in_cluster_step(scene: Route, url: str, rate: float, seconds: float) -> Step:
+    """The engine in a pod of the cluster, at ``rate`` with its CPU request as its limit; prints the request."""
+    place = InPod(scene, rate, capped=True)
+    traffic = EngineTraffic(Target(url, in_cluster=True), rate=rate, limit=int(rate * seconds), max_seconds=seconds, place=place)
+    with traffic:
+        ledger = traffic.finish()
+    print(f"  (pod {place.name}: cpu {place.cpu} requested and limited; clock offset {ledger.clock_offset * 1000:+.2f} ms "
+          f"within {ledger.clock_uncertainty * 1000:.2f} ms)")
+    return Step.of(ledger, rate)
+
+
+def ledger_mib_per_million(sample: int) -> float:
+    """MiB a million ledger entries hold, from ``sample`` engine lines parsed under tracemalloc.
+
+    The lines are as the engine writes them for a new connection per request: each its own
+    client port, the answers named by three pods.
+    """
+    lines = [f"{i}\t{1_700_000_000_000_000 + i * 500}\t{1_700_000_000_000_000 + i * 500 + 40}\t{1200 + i % 700}\t200\t-\t"
+             f"10.250.0.1:{32768 + i % 28000}\tnew\tweb-5fc5545cc5-m9m4{i % 3}" for i in range(sample)]
+    tracemalloc.start()
+    try:
+        entries = [parse_line(line, 200) for line in lines]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return held / len(entries) * 1_000_000 / (1 << 20)
 
 
 def climb(rates: Sequence[float], run: Callable[[float], Step], name: str = "generator") -> float:
@@ -125,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sustained rate, full per-request records, new connection per request: generator {sustained:.0f} req/s, "
               f"engine {engine:.0f} req/s")
         print(f"sustained rate, engine on {KEEPALIVE} kept-alive connections: {kept:.0f} req/s")
+        in_cluster = climb(IN_CLUSTER_RATES if not args.smoke else rates,
+                           lambda rate: in_cluster_step(scene, url, rate, seconds), "engine in a pod")
+        print(f"sustained rate, engine in one pod at its CPU request, new connection per request: {in_cluster:.0f} req/s")
+        print(f"ledger memory: {ledger_mib_per_million(SMOKE_LEDGER_SAMPLE if args.smoke else LEDGER_SAMPLE):.0f} MiB "
+              "per million requests")
         if not has_wrk:
             print("wrk: not installed, no comparison (apt-get install wrk)")
             return 0

@@ -31,6 +31,11 @@ class PodNaming:
     body: bool = False
     header: str | None = None
 
+    @property
+    def argument(self) -> str:
+        """Where an answer names its pod, as the generators are told: the shell schedule's ninth argument, the engine's ``-naming``."""
+        return f"header:{self.header}" if self.header else "body" if self.body else "none"
+
 
 @dataclass(frozen=True)
 class Target:

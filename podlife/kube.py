@@ -23,6 +23,9 @@ CANNOT_RUN = frozenset({
 })
 
 
+#: Bytes per websocket frame of an exec's input.
+EXEC_CHUNK = 1 << 16
+
 #: The field manager podlife's applies are recorded under (``kubectl`` shows it in managedFields).
 FIELD_MANAGER = "podlife"
 
@@ -225,21 +228,41 @@ def pod_gone(api: client.ApiClient, namespace: str, name: str) -> bool:
     return not client.CoreV1Api(api).list_namespaced_pod(namespace, field_selector=f"metadata.name={name}").items
 
 
-def exec_in(api: client.ApiClient, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
-    """Run ``command`` in a pod's container and return its standard output; a non-zero exit raises.
-
-    Scenarios read state from inside pods (files on volumes, DNS answers) the way an operator
-    with ``kubectl exec`` would, so this works on any cluster, not just the local one.
-    """
+def exec_session(api: client.ApiClient, namespace: str, pod: str, command: list[str], container: str | None = None,
+                 stdin: bool = False) -> Any:
+    """An exec into a pod's container as an open stream (the client's ``WSClient``), for commands that talk or run long."""
     kwargs = {"container": container} if container else {}
-    session = stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, pod, namespace, command=command,
-                     stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False, **kwargs)
-    session.run_forever(timeout=60)
-    out, err = session.read_stdout(), session.read_stderr()
+    return stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                  stdout=True, stderr=True, stdin=stdin, tty=False, _preload_content=False, **kwargs)
+
+
+def exit_code(session: Any) -> int | str:
+    """How an ended exec session's command ended: its exit code, or the reason it could not run or was cut off."""
     try:
         code: int | str = session.returncode
     except ValueError as failure:  # the runtime could not start the command at all: the reason is in the text
         code = str(failure).split(": ", 1)[-1]
+    except (TypeError, KeyError):  # no status on the error channel: the stream broke before the command ended
+        code = "the exec stream closed before the command ended"
+    return code
+
+
+def exec_in(api: client.ApiClient, namespace: str, pod: str, command: list[str], container: str | None = None,
+            stdin: bytes | None = None) -> str:
+    """Run ``command`` in a pod's container and return its standard output; a non-zero exit raises.
+
+    Scenarios read state from inside pods (files on volumes, DNS answers) the way an operator
+    with ``kubectl exec`` would, so this works on any cluster, not just the local one. ``stdin``
+    is written to the command's input (it must read exactly that much: the stream has no end of
+    input to give it on older API servers).
+    """
+    session = exec_session(api, namespace, pod, command, container, stdin=stdin is not None)
+    if stdin is not None:
+        for at in range(0, len(stdin), EXEC_CHUNK):
+            session.write_stdin(stdin[at:at + EXEC_CHUNK])
+    session.run_forever(timeout=60)
+    out, err = session.read_stdout(), session.read_stderr()
+    code = exit_code(session)
     session.close()
     if code != 0:
         raise ExecFailed(f"{' '.join(command)!r} in {namespace}/{pod} failed ({code}): {(err or out).strip()[:300]}")

@@ -107,9 +107,9 @@ class Scene:
         else:
             self.apps.patch_namespaced_deployment(name, self.namespace, body)
 
-    def exec(self, pod: str, command: list[str], container: str | None = None) -> str:
-        """``kubectl exec``: the command's standard output; a non-zero exit is a ``HarnessError``."""
-        return kube.exec_in(self.api, self.namespace, pod, command, container)
+    def exec(self, pod: str, command: list[str], container: str | None = None, stdin: bytes | None = None) -> str:
+        """``kubectl exec``: the command's standard output (``stdin`` its input); a non-zero exit is a ``HarnessError``."""
+        return kube.exec_in(self.api, self.namespace, pod, command, container, stdin)
 
     # -- watching --------------------------------------------------------------------------------
 
@@ -118,9 +118,10 @@ class Scene:
         return TimelineRecorder(self.api, self.namespace)
 
     @contextlib.contextmanager
-    def traffic(self, target: Target, rate: float = TRAFFIC_RATE) -> Iterator[Window]:
-        """Watch the namespace and send traffic to ``target`` for the block (see ``observe.window``)."""
-        with observe(self, target, self.evidence, rate) as window:
+    def traffic(self, target: Target, rate: float = TRAFFIC_RATE, keepalive: int = 0) -> Iterator[Window]:
+        """Watch the namespace and send traffic to ``target`` for the block (see ``observe.window``); ``keepalive``
+        clients each keep a connection, else every request opens its own."""
+        with observe(self, target, self.evidence, rate, keepalive) as window:
             yield window
 
     @contextlib.contextmanager

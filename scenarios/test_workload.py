@@ -2,7 +2,8 @@
 
 Story, for each workload the file names: its manifests are applied into a fresh namespace and
 it serves steady traffic through its Service; then Kubernetes does to it what it does in
-production (a rolling update, a scale-down, a killed pod, a new pod starting, a pod deleted)
+production (a rolling update, with clients that open a connection per request and with clients
+that keep theirs, a scale-down, a killed pod, a new pod starting, a pod deleted)
 and the verdicts say what the app lost, why, and the change that fixes it; on the local
 cluster its container is also crashed from the node and its restarts timed. A pass counts only
 if the disruption exposed the app to the failure it rules out (requests reached the removed pods
@@ -35,6 +36,7 @@ from podlife.verdicts.traffic import (
     assert_success_ratio,
     check_exposed,
     check_hit_traffic,
+    check_kept_alive_exposed,
     exposed,
     leaving,
     removal_lags,
@@ -79,6 +81,19 @@ def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: E
         chaos.serving(jig, window)
         hit = chaos.rolling_update(jig, window)
     judge_lossless(window, evidence, hit)
+
+
+@pytest.mark.claim("RQ-02", "RQ-04")
+@pytest.mark.disruptive
+def test_rolling_update_loses_no_request_on_kept_alive_connections(app: tuple[AppJig, Target], evidence: Evidence) -> None:
+    """Clients that keep their connections stay with the old pods after the data path dropped them (RQ-02);
+    the app must end those connections cleanly before it exits (RQ-04)."""
+    jig, target = app
+    with jig.scene.traffic(target, rate=chaos.ROLLOUT_RATE, keepalive=chaos.KEPT_ALIVE_CLIENTS) as window:
+        chaos.serving(jig, window)
+        hit = chaos.rolling_update(jig, window)
+    evidence.measure("kept_alive_exposure", check_kept_alive_exposed(window, hit))
+    assert_no_request_lost(window)
 
 
 @pytest.mark.claim("RQ-03")

@@ -235,9 +235,16 @@ def test_the_timeline_answers_what_scenarios_ask_of_a_pod() -> None:
 
 
 def test_an_engine_line_is_a_ledger_entry_naming_the_pod_only_for_a_healthy_answer() -> None:
-    ok = parse_line("7\t1700000000000000\t1700000000000250\t1500\t200\t-\t10.250.0.1:40022\t1\tweb-1\n", 200)
-    assert ok == Request(7, 1700000000.0, 1700000000.00025, 0.0015, 200, None, "web-1", "10.250.0.1:40022", 200, True)
-    refused = parse_line("8\t1700000000010000\t1700000000010100\t300\t0\tConnection refused\t-\t0\t-\n", 200)
+    ok = parse_line("7\t1700000000000000\t1700000000000250\t1500\t200\t-\t10.250.0.1:40022\treused\tweb-1\n", 200)
+    assert ok == Request(7, 1700000000.0, 1700000000.00025, 0.0015, 200, None, "web-1", "10.250.0.1:40022", 200, "reused")
+    assert ok.reused
+    refused = parse_line("8\t1700000000010000\t1700000000010100\t300\t0\tConnection refused\t-\tnew\t-\n", 200)
     assert (refused.status, refused.error, refused.source, refused.pod, refused.reused) == (
         None, "Connection refused", None, None, False)
-    assert parse_line("9\t1\t2\t3\t503\t-\t10.0.0.1:1\t0\tweb-2\n", 200).pod is None
+    assert parse_line("9\t1\t2\t3\t503\t-\t10.0.0.1:1\treopened,close\tweb-2\n", 200).pod is None
+
+
+def test_an_engine_line_is_put_on_the_harness_clock() -> None:
+    """A pod's node keeps its own clock: the measured offset (the engine's clock minus the harness's) comes off both times."""
+    entry = parse_line("1\t1700000002000000\t1700000002000100\t500\t200\t-\t10.0.0.1:1\tnew\tweb-1\n", 200, offset=2.0)
+    assert (entry.scheduled, entry.sent, entry.latency) == (1700000000.0, 1700000000.0001, 0.0005)

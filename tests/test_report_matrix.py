@@ -44,7 +44,7 @@ def test_the_packaged_catalog_parses_whole() -> None:
     assert catalog.categories == {"LC": "Pod lifecycle", "SD": "Pod shutdown", "RQ": "Every client request handled",
                                   "OP": "Easier to run and manage", "ND": "Nodes come and go"}
     assert list(catalog.claims) == ([f"LC-{n:02}" for n in range(1, 16)] + [f"SD-{n:02}" for n in range(1, 7)]
-                                    + [f"RQ-{n:02}" for n in range(1, 4)] + [f"OP-{n:02}" for n in range(1, 7)]
+                                    + [f"RQ-{n:02}" for n in range(1, 5)] + [f"OP-{n:02}" for n in range(1, 7)]
                                     + [f"ND-{n:02}" for n in range(1, 5)])
     assert catalog.claims["ND-01"].text.startswith("A drain evicts") and "source notes" not in catalog.claims["OP-06"].text
     assert all(c.text for c in catalog.claims.values())

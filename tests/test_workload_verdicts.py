@@ -11,7 +11,7 @@ from podlife.observe.shutdown import Shutdown
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import HookSleep, hook_sleep, pre_stop_advice, workload_advice
-from podlife.verdicts.traffic import check_exposed, diagnose, exposure
+from podlife.verdicts.traffic import check_exposed, check_kept_alive_exposed, diagnose, exposure
 from podlife.verdicts.workload import PreStop, shutdown_times
 from tests.entries import container, event_entry, exited, pod_entry, slice_entry, window_of
 
@@ -265,3 +265,43 @@ def test_without_the_rules_the_last_placed_failure_bounds_the_data_path_lag_from
     assert "the data path still routed to it 1.10s later (its last request there)" in text
     assert ("Fix: a preStop sleep of at least 3s (the data path still routed to old 1.10s after its deletion started, "
             "and maybe longer, plus 1s") in text
+
+
+def test_a_request_cut_on_a_kept_alive_connection_long_after_the_rules_dropped_its_pod_is_named_so_with_its_fix() -> None:
+    """The rules dropped the old pod 0.8 s after its deletion; a request on a connection kept since before still
+    reached it 5 s after and was cut when the app exited: no preStop length helps, closing the connection does."""
+    rules = _rules((5.0, {OLD, NEW}), (6.75, {OLD, NEW}), (6.8, {NEW}))
+    cut = Request(3, 11.0, 11.0, 0.1, None, "RemoteDisconnected", "old", "10.0.0.1:4000", 200, "reused")
+    kept = Request(2, 10.0, 10.0, 0.1, 200, None, "old", "10.0.0.1:4000", 200, "reused")
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), kept, cut])
+    [text] = diagnose(window_of(ledger, TIMELINE, data_path=rules))
+    assert text.startswith("1 request(s) on kept-alive connections failed at pods that were leaving (old x1; RemoteDisconnected x1)")
+    assert "old: deletion started at +6.000s; the EndpointSlice marked it not ready 0.50s later, the node's rules stopped " \
+           "routing to it 0.80s later; requests on its kept-alive connections failed 5.00-5.00s after it" in text
+    assert "'Connection: close'" in text and "a longer preStop sleep does not help" in text
+    assert exposure(ledger, TIMELINE, ["old"], kept_alive=True) == {"old": 2}
+
+
+def _kept(seq: int, sent: float, connection: str = "reused") -> Request:
+    return Request(seq, sent, sent, 0.1, 200, None, "old", "10.0.0.1:4000", 200, connection)
+
+
+@pytest.mark.parametrize(("last", "verdict"), [
+    ("reused,close", None),  # in flight when the app began closing: answered, connection closed
+    ("reused", "none was in flight when a pod ended its connections"),  # only idle connections at the end
+])
+def test_a_kept_alive_pass_needs_a_request_in_flight_when_the_pod_ended_its_connections(last: str, verdict: str | None) -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _kept(1, 6.1), _kept(2, 6.2), _kept(3, 6.3, last)])
+    window = window_of(ledger, TIMELINE)
+    hit = Hit("rolling update", 5.9, ("old",))
+    if verdict is None:
+        assert check_kept_alive_exposed(window, hit) == {"kept_alive_requests": {"old": 3}, "closed_in_flight": {"old": 1}}
+    else:
+        with pytest.raises(NotExercised, match=verdict):
+            check_kept_alive_exposed(window, hit)
+
+
+def test_an_app_that_keeps_no_connection_alive_is_not_shown_to_cut_one_off() -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _kept(1, 6.1, "new,close"), _kept(2, 6.2, "new,close")])
+    with pytest.raises(NotExercised, match="closed every connection after its answer"):
+        check_kept_alive_exposed(window_of(ledger, TIMELINE), Hit("rolling update", 5.9, ("old",)))

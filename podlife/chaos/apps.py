@@ -26,6 +26,9 @@ from podlife.workloads.jig import AppJig
 #: and new pods of a rollout, 25 req/s sometimes left that window empty for all three old pods;
 #: at 100 req/s each pod expects several requests even in a 0.1 s window.
 ROLLOUT_RATE = 100.0
+#: Clients that each keep a connection alive, for the kept-alive checks (RQ-04): wrk's default
+#: connection count, and enough that each of three pods holds several of them.
+KEPT_ALIVE_CLIENTS = 16
 #: Requests per second under a pod kill or a scale-up, the same for podlife's apps and users':
 #: what can fail there lasts seconds (a replacement starting, a slow starter in the Service
 #: before it answers), so a steady client sees it at 25 req/s. More only loads the node the

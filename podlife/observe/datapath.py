@@ -165,3 +165,19 @@ def sampled(namespace: str, readable: bool) -> Iterator[DataPath | None]:
         return
     with DataPathSampler(namespace) as sampler:
         yield sampler.data_path
+
+
+def routes_to_all(namespace: str, service: str, count: int) -> bool:
+    """Whether this node's rules route ``service`` to at least ``count`` pods; True where they cannot be read.
+
+    A client that opens its connections once and keeps them (a pool) spreads them over the pods
+    the rules route to at that moment, and keeps them there: opened while kube-proxy's sync had
+    added only some of the ready pods (up to a second behind the EndpointSlice), they never reach
+    the others.
+    """
+    if not DataPathSampler.available():
+        return True
+    rules = subprocess.run(READ_RULES, capture_output=True, text=True, check=False).stdout
+    named = f"{namespace}/{service}"  # and ":port" for a named port
+    return len({address for name, address in routed_endpoints(rules, namespace)
+                if name == named or name.startswith(f"{named}:")}) >= count

@@ -1,34 +1,40 @@
-"""The open-loop traffic schedule run from a pod inside the cluster, its ledger streamed back.
+"""Traffic sent from a pod inside the cluster, its ledger streamed back while it runs.
 
 For clusters whose Services cannot be reached from where the tests run (a CI runner outside
 the cluster, NodePorts firewalled), the requests leave from a pod, through the Service's real
 in-cluster data path. The pod runs the reference agnhost image, which every cluster can pull
-(or ``--image-repo`` mirrors): its bash schedules request ``i`` at ``start + i / rate`` and
-starts a ``curl`` for it in the background, so a slow request never delays the next (no
-coordinated omission, as in ``traffic.Traffic``). Each request prints one line, which the
-harness reads from the pod's log as it is written. Times come from the node's clock, which
-NTP keeps within milliseconds of the harness's on a healthy cluster (the same clock on the
-local cluster).
+(or ``--image-repo`` mirrors), so podlife needs no image of its own in any registry.
 
-Each request costs a forked subshell and a curl, so the pods need CPU the host's generator
-does not: on a 2-core machine the pod-kill scenarios (25 req/s) run, while the rollout
-scenarios (100 req/s) under ``-n 2`` overload the node (the app's pods miss their readiness
-waits) and come out inconclusive.
+Where the harness can build the traffic engine (a Go toolchain on the runner: see ``engine``),
+it copies the static binary for the node's architecture into the pod over exec (``InPod``), runs
+it there over a second exec and reads its lines from that stream as they are written: thousands
+of requests a second from one pod. Times come from the node's clock; the engine's conversation
+measures its offset from the harness's clock (zero on the local cluster, whose nodes share the
+host's), and the ledger is put on the harness's clock.
+
+Without a toolchain, ``InClusterTraffic`` runs a shell schedule: bash schedules request ``i`` at
+``start + i / rate`` and starts a ``curl`` for it in the background, and the harness follows the
+pods' logs. Each request costs a forked subshell and a curl: on a 2-core machine the pod-kill
+scenarios (25 req/s) run, while the rollout scenarios (100 req/s) under ``-n 2`` overload the
+node and come out inconclusive.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kubernetes import client
 
-from podlife.access import PodNaming, Target
+from podlife.access import Target
+from podlife.errors import HarnessError
 from podlife.kernel.defaults import TRAFFIC_POD_PREFIX
 from podlife.kernel.images import AGNHOST
-from podlife.kube import running_pod, unread
+from podlife.kube import exec_session, exit_code, running_pod, unread
 from podlife.observe.clock import now
+from podlife.observe.engine import BINARY, EngineTraffic, engine_binary, go_arch, no_kept_alive_clients
 from podlife.observe.traffic import Ledger, Request
 from podlife.waiting import wait_for
 
@@ -95,11 +101,6 @@ def parse_line(line: str, expect: int = 200) -> Request | None:
                    name if status == expect and name else None, source, expect)
 
 
-def naming_argument(naming: PodNaming) -> str:
-    """Where an answer names its pod, as a generator is told: the schedule's ninth argument, the engine's ``-naming``."""
-    return f"header:{naming.header}" if naming.header else "body" if naming.body else "none"
-
-
 class Route(Protocol):
     """How the traffic pods reach the cluster: through the test's scene, like every object a test creates.
 
@@ -115,7 +116,7 @@ class Route(Protocol):
 
     def apply(self, *manifests: dict[str, Any], source: str = ...) -> None: ...
 
-    def exec(self, pod: str, command: list[str], container: str | None = None) -> str: ...
+    def exec(self, pod: str, command: list[str], container: str | None = None, stdin: bytes | None = None) -> str: ...
 
     def delete_pod(self, name: str, grace_period: int | None = None) -> None: ...
 
@@ -136,7 +137,7 @@ class InClusterTraffic:
 
     def manifest(self, lane: int) -> dict[str, Any]:
         args = [str(int(self.rate)), str(LANES), str(lane), str(self.limit), str(self.timeout), self.url, START_FILE, STOP_FILE,
-                naming_argument(self.naming)]
+                self.naming.argument]
         return {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.pods[lane], "labels": {"app": "podlife-traffic"}},
             "spec": {
@@ -191,3 +192,103 @@ class InClusterTraffic:
         finally:
             self._ended[pod].set()
             stream.release_conn()
+
+
+#: Where the engine pod keeps the binary: an emptyDir, so an image with a read-only or noexec
+#: ``/tmp`` still runs it.
+ENGINE_DIR = "/podlife"
+#: The engine pod's CPU request per request a second it sends, and at least ``ENGINE_CPU_MIN``:
+#: what one request on a new connection costs the engine and its pod's share of the kernel
+#: (connect, NAT, close). Measured on this machine (2026-12-04) with the request as a limit too:
+#: 2,000 req/s held with 300m (worst send lag 0.19 s), 400m (72 ms), 600m (34 ms); so 200 µs a
+#: request, and ``bench/traffic.py`` climbs rates at exactly this request.
+ENGINE_CPU_PER_REQUEST = 0.0002
+ENGINE_CPU_MIN = 0.05
+
+
+def engine_cpu(rate: float) -> str:
+    """The engine pod's CPU request for ``rate`` requests a second, in millicores."""
+    return f"{max(round(rate * ENGINE_CPU_PER_REQUEST * 1000), round(ENGINE_CPU_MIN * 1000))}m"
+
+
+class PodExec:
+    """The engine running in a pod, talking over the exec stream (the engine's ``Conversation``)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, pod: str, command: list[str]) -> None:
+        self.where = f"{namespace}/{pod}"
+        self.session = exec_session(api, namespace, pod, command, stdin=True)
+
+    def send(self, line: str) -> None:
+        if self.session.is_open():
+            self.session.write_stdin(line + "\n")
+
+    def lines(self) -> Iterator[str]:
+        pending = ""
+        while True:
+            running = self.session.is_open()
+            if running:
+                self.session.update(timeout=1)
+            chunk = self.session.read_stdout(timeout=0)
+            if chunk:
+                *complete, pending = (pending + chunk).split("\n")
+                yield from complete
+            elif not running:
+                break
+        if pending:
+            yield pending
+
+    def wait(self) -> None:
+        code = exit_code(self.session)
+        said = (self.session.read_stderr(timeout=0) or "").strip()
+        self.session.close()
+        if code != 0:
+            raise HarnessError(f"the traffic engine in {self.where} failed ({code}): {said[:300] or 'no word from it'}")
+
+
+class InPod:
+    """A pod of the reference agnhost image in the route's namespace, with the engine copied in and run there (the engine's ``Place``)."""
+
+    def __init__(self, route: Route, rate: float, capped: bool = False) -> None:
+        self.route = route
+        self.name = f"{TRAFFIC_POD_PREFIX}{uuid.uuid4().hex[:6]}"
+        self.cpu = engine_cpu(rate)
+        #: The request is the limit too, so the pod can use no more (the bench's proof that the rate
+        #: holds at the request); scenarios leave it unlimited, as a throttled period shows as send lag.
+        self.capped = capped
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.name, "labels": {"app": "podlife-traffic"}},
+            "spec": {
+                "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                "containers": [{"name": "traffic", "image": AGNHOST, "command": ["/agnhost", "pause"],
+                                "resources": {"requests": {"cpu": self.cpu}, **({"limits": {"cpu": self.cpu}} if self.capped else {})},
+                                "volumeMounts": [{"name": "engine", "mountPath": ENGINE_DIR}]}],
+                "volumes": [{"name": "engine", "emptyDir": {}}],
+            },
+        }
+
+    def start(self, arguments: list[str]) -> PodExec:
+        route = self.route
+        route.apply(self.manifest(), source="in-cluster traffic")
+        wait_for(lambda: running_pod(route.api, route.namespace, self.name), 120, f"the traffic pod {self.name} to run")
+        arch = go_arch(route.exec(self.name, ["uname", "-m"]))
+        binary = engine_binary(arch)
+        if binary is None:
+            raise HarnessError(f"the traffic engine for {arch} needs a Go toolchain to be built on this machine")
+        path = f"{ENGINE_DIR}/{BINARY}"
+        data = binary.read_bytes()
+        # head -c ends the copy: the stream has no end of input on API servers older than v5 of its protocol.
+        route.exec(self.name, ["sh", "-c", f'head -c {len(data)} > "$0.part" && chmod 755 "$0.part" && mv "$0.part" "$0"', path],
+                   stdin=data)
+        return PodExec(route.api, route.namespace, self.name, [path, *arguments])
+
+    def close(self) -> None:
+        self.route.delete_pod(self.name, grace_period=0)
+
+
+def cluster_traffic(route: Route, target: Target, rate: float, keepalive: int = 0) -> "EngineTraffic | InClusterTraffic":
+    """The generator for traffic sent from a pod: the engine where it can be built, else the shell schedule."""
+    if engine_binary() is None:
+        return InClusterTraffic(route, target, rate=rate) if not keepalive else no_kept_alive_clients()
+    return EngineTraffic(target, rate=rate, keepalive=keepalive, place=InPod(route, rate))

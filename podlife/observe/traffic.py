@@ -33,9 +33,12 @@ MAX_SEND_LAG = 0.5
 LANES = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Request:
-    """One ledger line. Times are wall-clock seconds on the harness's clock (see ``clock``)."""
+    """One ledger line. Times are wall-clock seconds on the harness's clock (see ``clock``).
+
+    Slotted: a million-request ledger keeps a million of these in memory.
+    """
 
     seq: int
     scheduled: float
@@ -49,8 +52,14 @@ class Request:
     source: str | None = None
     #: The status a healthy answer has.
     expected: int = 200
-    #: Whether it went on a kept-alive connection an earlier request had opened.
-    reused: bool = False
+    #: Its connection: ``new``; ``reused``, a kept-alive one an earlier request had opened; ``reopened``,
+    #: new because the server had closed the kept-alive one while it was idle; with ``,close`` when
+    #: the answer closed it (``Connection: close``).
+    connection: str = "new"
+
+    @property
+    def reused(self) -> bool:
+        return self.connection.startswith("reused")
 
     @property
     def ok(self) -> bool:
@@ -68,6 +77,10 @@ class Ledger:
     target: str
     rate: float
     requests: list[Request] = field(default_factory=list)
+    #: The generator's clock minus the harness's (seconds), already taken off every time above, and
+    #: within how much it is known: a pod's node keeps its own clock (see ``engine``).
+    clock_offset: float = 0.0
+    clock_uncertainty: float = 0.0
 
     @property
     def failures(self) -> list[Request]:
@@ -123,6 +136,8 @@ class Ledger:
             "served_by": self.served_by(),
             "served_by_unknown": sum(1 for r in self.requests if r.ok and not r.pod),
             "max_send_lag_s": round(self.max_send_lag(), 4),
+            "clock_offset_s": round(self.clock_offset, 6),
+            "clock_uncertainty_s": round(self.clock_uncertainty, 6),
         }
 
 

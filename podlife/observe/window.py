@@ -13,13 +13,14 @@ from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
 from podlife.observe.datapath import DataPath, sampled
 from podlife.observe.engine import host_traffic
-from podlife.observe.incluster import InClusterTraffic, Route
+from podlife.observe.incluster import Route, cluster_traffic
 from podlife.observe.timeline import Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger
 
 
 class TrafficSource(Protocol):
-    """A traffic generator: the host's (``engine.EngineTraffic``, else ``traffic.Traffic``) or a pod's (``incluster.InClusterTraffic``)."""
+    """A traffic generator: the engine (``engine.EngineTraffic``) on the host or in a pod; without a Go
+    toolchain the Python one (``traffic.Traffic``) or a pod's shell schedule (``incluster.InClusterTraffic``)."""
 
     ledger: Ledger
 
@@ -62,7 +63,7 @@ class Window:
 
 
 @contextlib.contextmanager
-def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float) -> Iterator[Window]:
+def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float, keepalive: int = 0) -> Iterator[Window]:
     """Record the route's namespace's timeline and send traffic to ``target`` for the duration of the block.
 
     The timeline, the ledger summary and the landmarks are attached to the report whatever the
@@ -71,8 +72,8 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float) -
     can never fail the test.
     """
     with TimelineRecorder(route.api, route.namespace) as timeline, contextlib.ExitStack() as tracking:
-        traffic: TrafficSource = (InClusterTraffic(route, target, rate=rate) if target.in_cluster
-                                  else host_traffic(target, rate))
+        traffic: TrafficSource = (cluster_traffic(route, target, rate, keepalive) if target.in_cluster
+                                  else host_traffic(target, rate, keepalive))
         window = Window(timeline, traffic)
         # Tracked even when the app names its pods: a refused connection has no answer to name one.
         if target.service_address and ConntrackSampler.available():

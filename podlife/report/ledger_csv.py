@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from podlife.observe.traffic import Ledger, Request
 
-COLUMNS = ("seq", "scheduled_s", "sent_s", "latency_s", "outcome", "status", "error", "pod", "client", "sent_epoch")
+COLUMNS = ("seq", "scheduled_s", "sent_s", "latency_s", "outcome", "status", "error", "pod", "client", "sent_epoch",
+           "connection")
 
 #: What became of a request, in the order pictures list them: ``ok``, or how it failed. The error
 #: texts are those of both generators (``traffic._short_error``, ``incluster.CURL_ERRORS``).
@@ -35,9 +37,12 @@ def outcome(r: Request) -> str:
     return _BY_ERROR.get(r.error, "other")
 
 
-def ledger_rows(ledger: Ledger, origin: float) -> list[dict[str, str]]:
-    """The table's rows, in schedule order; empty cells where the ledger knows nothing (no status, no pod)."""
-    return [
+def ledger_rows(ledger: Ledger, origin: float) -> Iterator[dict[str, str]]:
+    """The table's rows, in schedule order; empty cells where the ledger knows nothing (no status, no pod).
+
+    One at a time: a million-request ledger's rows all at once would hold several times the ledger.
+    """
+    return (
         {
             "seq": str(r.seq),
             "scheduled_s": f"{r.scheduled - origin:.4f}",
@@ -49,9 +54,10 @@ def ledger_rows(ledger: Ledger, origin: float) -> list[dict[str, str]]:
             "pod": r.pod or "",
             "client": r.source or "",
             "sent_epoch": f"{r.sent:.6f}",
+            "connection": r.connection,
         }
         for r in ledger.requests
-    ]
+    )
 
 
 def ledger_csv(ledger: Ledger, origin: float) -> str:

@@ -113,8 +113,9 @@ class Leaving:
 
 @dataclass(frozen=True)
 class Placed:
-    """Where a failed request belongs: ``phase`` (starting, serving, leaving, no endpoint, unplaced), the
-    pod (with ``?`` when inferred from what the data path routed to), and for unplaced ones why."""
+    """Where a failed request belongs: ``phase`` (starting, serving, leaving, kept alive: leaving, on a
+    connection an earlier request opened; no endpoint, unplaced), the pod (with ``?`` when inferred
+    from what the data path routed to), and for unplaced ones why."""
 
     phase: str
     pod: str
@@ -176,7 +177,7 @@ class Phases:
         at = r.sent
         if r.pod:
             if self._is_leaving(r.pod, at, r.finished):
-                return Placed("leaving", r.pod)
+                return Placed("kept alive" if r.reused else "leaving", r.pod)
             return Placed("starting", r.pod) if self._is_starting(r.pod, at) else Placed("serving", r.pod)
         routed = self.routed_at(at)
         if routed is None:  # no rules read: the candidates are the pods starting or leaving then, as estimated
@@ -232,6 +233,8 @@ def diagnose(window: Window) -> list[str]:
     lines = []
     if "leaving" in placed:
         lines.append(_leaving_text(placed["leaving"], phases, origin))
+    if "kept alive" in placed:
+        lines.append(_kept_alive_text(placed["kept alive"], phases, origin))
     if "starting" in placed:
         failed = placed["starting"]
         lines.append(
@@ -285,6 +288,24 @@ def _leaving_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: 
     return "\n".join(lines)
 
 
+def _kept_alive_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: float) -> str:
+    """Failures on kept-alive connections to leaving pods: the data path routes connections, not requests, so
+    a client keeps reaching its pod after the rules dropped it, until the app ends the connection."""
+    lines = [f"{len(failed)} request(s) on kept-alive connections failed at pods that were leaving "
+             f"({_counts(p.pod for _, p in failed)}; {_errors(failed)}): the node's rules route new connections, "
+             "so a client that keeps its connection stays with the pod after the data path dropped it, "
+             "and the app ended those connections under requests:"]
+    for name, leaving in sorted(phases.leaving.items(), key=lambda kv: kv[1].since):
+        mine = [r.sent - leaving.since for r, p in failed if p.pod == name]
+        if mine:
+            lines.append(f"  {name}: deletion started at {leaving.since - origin:+.3f}s; {leaving.lag_text()}; requests on "
+                         f"its kept-alive connections failed {min(mine):.2f}-{max(mine):.2f}s after it")
+    lines.append("Fix: once the preStop sleep is over (or at SIGTERM), stop keeping connections alive: answer with "
+                 "'Connection: close', close idle connections, and exit only when the requests in flight are answered "
+                 "(Go: http.Server.Shutdown); a longer preStop sleep does not help these clients")
+    return "\n".join(lines)
+
+
 def _counts(names: Iterable[str]) -> str:
     """``a x3, b x1``: how often each name occurs, most first."""
     return ", ".join(f"{name} x{n}" for name, n in Counter(names).most_common())
@@ -316,16 +337,22 @@ def check_hit_traffic(ledger: Ledger, hit: Hit) -> dict[str, int]:
     return dict(served)
 
 
-def exposure(ledger: Ledger, timeline: Timeline, pods: Iterable[str]) -> dict[str, int]:
+def exposure(ledger: Ledger, timeline: Timeline, pods: Iterable[str], kept_alive: bool = False) -> dict[str, int]:
     """Per pod, the requests that reached it after the kubelet began stopping it (its ``Killing`` event, else its
-    deletion): each one an app that exits at SIGTERM without a preStop delay would have lost."""
+    deletion): each one an app that exits at SIGTERM without a preStop delay would have lost. With
+    ``kept_alive``, only those on connections an earlier request had opened."""
+    return {pod: sum(1 for r in ledger.requests if r.pod == pod and r.sent >= since and (r.reused or not kept_alive))
+            for pod, since in exposure_starts(timeline, pods).items()}
+
+
+def exposure_starts(timeline: Timeline, pods: Iterable[str]) -> dict[str, float]:
+    """Per pod, when the kubelet began stopping it: its ``Killing`` event, else its deletion (inf: neither)."""
     started = timeline.deletion_started()
-    counts = {}
+    starts = {}
     for pod in pods:
         stopping = timeline.stopping(pod)
-        since = stopping.seen if stopping is not None else started.get(pod, math.inf)
-        counts[pod] = sum(1 for r in ledger.requests if r.pod == pod and r.sent >= since)
-    return counts
+        starts[pod] = stopping.seen if stopping is not None else started.get(pod, math.inf)
+    return starts
 
 
 def exposed(window: Window) -> bool:
@@ -353,6 +380,47 @@ def check_exposed(window: Window, hit: Hit) -> dict[str, int]:
             "a request, so a pass would prove nothing"
         )
     return counts
+
+
+def check_kept_alive_exposed(window: Window, hit: Hit) -> dict[str, dict[str, int]]:
+    """``NotExercised`` unless kept-alive connections carried requests to the removed pods after the kubelet began
+    stopping them (RQ-02 for kept connections), and one was in flight when a pod ended its connections.
+
+    Only a request in flight then can fail when an app exits with its connections open: an app
+    that closes them answers it with ``Connection: close`` (counted as ``closed_in_flight``), one
+    that exits cuts it off (a failure). Connections that were idle at the end show neither, and
+    a pass would prove nothing. Returns both counts per pod, for the report.
+    """
+    ledger = window.ledger
+    ledger.check_attributable()
+    counts = exposure(ledger, window.timeline, hit.pods, kept_alive=True)
+    stopping = exposure_starts(window.timeline, hit.pods)
+    closed = {pod: sum(1 for r in ledger.requests if r.pod == pod and r.reused and r.connection.endswith(",close")
+                       and r.sent >= since) for pod, since in stopping.items()}
+    if ledger.failures:
+        return {"kept_alive_requests": counts, "closed_in_flight": closed}
+    if not any(r.reused for r in ledger.requests):
+        raise NotExercised("no request went on a kept-alive connection: the app closed every connection after its "
+                           "answer, so no kept connection could be cut off and none was shown to be")
+    if sum(counts.values()) < MIN_EXPOSED:
+        raise NotExercised(
+            f"only {sum(counts.values())} request(s) on kept-alive connections reached the pods the {hit.disruption} removed "
+            f"after the kubelet began stopping them ({_counts_of(counts)}; at least {MIN_EXPOSED} needed): the clients' "
+            "connections had moved off them, so nothing could show what their exit does to kept connections"
+        )
+    if not any(closed.values()):
+        kept = [r for r in ledger.requests if r.reused and r.ok]
+        connections = len({r.source for r in kept}) or 1
+        latency = sum(r.latency for r in kept) / max(len(kept), 1)
+        raise NotExercised(
+            f"kept-alive connections carried requests to the removed pods after the kubelet began stopping them "
+            f"({_counts_of(counts)}), but none was in flight when a pod ended its connections (none was answered with "
+            "'Connection: close', none failed): the connections were idle then, and whether the app would cut off a "
+            f"request in flight is not shown (its answers took {latency * 1000:.1f} ms on average: at {ledger.rate:g} "
+            f"req/s over {connections} kept connections, each carried a request {ledger.rate * latency / connections:.1%} "
+            "of the time)"
+        )
+    return {"kept_alive_requests": counts, "closed_in_flight": closed}
 
 
 def _counts_of(counts: dict[str, int]) -> str:

@@ -20,6 +20,10 @@ WAIT_FOR_DEPENDENCY = "wait-for-dependency"
 PreStopAction = Literal["exec", "sleep"]
 
 
+#: Seconds netexec's graceful shutdown (``close_connections``) waits for requests in flight.
+GRACEFUL_EXIT_TIMEOUT = 10
+
+
 @dataclass
 class Netexec:
     """An agnhost ``netexec`` server: ``/hostname`` names the serving pod, ``/readyz`` and ``/exit`` exist too."""
@@ -48,6 +52,14 @@ class Netexec:
     #: The Service's ``publishNotReadyAddresses``: its endpoints stay ready whatever the pods' state,
     #: terminating ones too (RQ-02's negative control).
     publish_not_ready: bool = False
+    #: Seconds each answer takes (the Service is reached at ``/shell``, which runs a ``sleep``): real
+    #: requests are in flight for a while, and those are what an exit with kept-alive connections
+    #: open cuts off. The answers do not name the pod (connection tracking does, on the local cluster).
+    answer_after: float = 0
+    #: After the preStop sleep, shut down as Go's ``Server.Shutdown`` does (netexec's ``/exit`` with a
+    #: timeout): close idle kept-alive connections, answer requests in flight with ``Connection:
+    #: close``, then exit. Without it netexec exits at SIGTERM with its connections open.
+    close_connections: bool = False
 
     @property
     def selector(self) -> dict[str, str]:
@@ -59,6 +71,8 @@ class Netexec:
 
     @property
     def access(self) -> ServiceAccess:
+        if self.answer_after:
+            return ServiceAccess(self.name, f"/shell?cmd=sleep+{self.answer_after:g}")
         return ServiceAccess(self.name, HOSTNAME_PATH, naming=PodNaming(body=True))
 
     @property
@@ -72,6 +86,10 @@ class Netexec:
         server = ["netexec", f"--http-port={HTTP_PORT}", *self.args]
         if self.delay_shutdown is not None:
             server.append(f"--delay-shutdown={self.delay_shutdown}")
+        elif self.close_connections:
+            # The hook ends as soon as /exit has begun the shutdown, and the kubelet's SIGTERM follows:
+            # netexec would exit at once, cutting off the requests the shutdown is waiting for.
+            server.append(f"--delay-shutdown={GRACEFUL_EXIT_TIMEOUT}")
         container: dict[str, Any] = {
             "name": "app",
             "image": AGNHOST,
@@ -93,7 +111,13 @@ class Netexec:
                 "periodSeconds": 1,
                 "failureThreshold": 1,
             }
-        if self.pre_stop_sleep is not None:
+        if self.close_connections:
+            # The grace period bounds the hook: the shutdown may take what is left of it after the sleep.
+            sleep = self.pre_stop_sleep or 0
+            exit_url = f"http://127.0.0.1:{HTTP_PORT}/exit?code=0&timeout={GRACEFUL_EXIT_TIMEOUT}s"
+            container["lifecycle"] = {"preStop": {"exec": {"command": [
+                "sh", "-c", f"sleep {sleep:g}; curl -s -m {GRACEFUL_EXIT_TIMEOUT + 1} -o /dev/null '{exit_url}'"]}}}
+        elif self.pre_stop_sleep is not None:
             actions = {
                 "exec": {"exec": {"command": ["sleep", str(self.pre_stop_sleep)]}},
                 "sleep": {"sleep": {"seconds": int(self.pre_stop_sleep)}},

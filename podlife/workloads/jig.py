@@ -17,9 +17,16 @@ from typing import Any, Callable, Protocol
 from kubernetes import client
 
 from podlife.access import ServiceAccess, Target, answers, service_target
+from podlife.errors import ExecFailed
+from podlife.kernel.defaults import TRAFFIC_POD_PREFIX
+from podlife.observe.datapath import routes_to_all
 from podlife.scene import Scene
 from podlife.served import meta
 from podlife.waiting import wait_for
+from podlife.workloads.agnhost import client_pod
+
+#: The pod in-cluster traffic's deploys ask the app from: an idle agnhost with curl, one per namespace.
+PROBE_POD = f"{TRAFFIC_POD_PREFIX}probe"
 
 
 class App(Protocol):
@@ -61,16 +68,32 @@ class AppJig:
     def deploy(self, timeout: float = 120) -> Target:
         """Apply the app's manifests; return the target once the app answers through its Service.
 
-        From inside the cluster only a pod could ask, so there the Service's ready endpoints stand in.
+        Asked from where the traffic will come from: for in-cluster traffic, from a pod (``PROBE_POD``),
+        once the Service lists the app's ready endpoints. The endpoints alone were not enough: the
+        node's rules follow them up to a kube-proxy sync (1 s) later, and the engine's pod, up within
+        a second, had its first request refused by a Service the rules still had no endpoint for.
         """
         target = self.create()
         self.scene.wait_ready(self.app.selector, self.app.replicas, timeout)
         if target.in_cluster:
             wait_for(lambda: self.scene.ready_endpoints(self.app.access.service) >= self.app.replicas,
                      timeout, f"{self.app.access.service}'s Service to list its ready endpoints")
+            self.scene.apply(client_pod(PROBE_POD), source="the in-cluster probe")
+            wait_for(lambda: self.scene.all_running(PROBE_POD), timeout, f"the probe pod {PROBE_POD} to run")
+            wait_for(lambda: self._answers_inside(target), timeout, f"{self.app.name} to answer through its Service from a pod")
         else:
             wait_for(lambda: answers(target), timeout, f"{self.app.name} to answer through its Service")
+            if target.service_address:  # this host's rules route the Service (the local cluster)
+                wait_for(lambda: routes_to_all(self.scene.namespace, self.app.access.service, self.app.replicas), timeout,
+                         f"this node's rules to route {self.app.access.service} to all {self.app.replicas} replicas")
         return target
+
+    def _answers_inside(self, target: Target) -> bool:
+        try:
+            said = self.scene.exec(PROBE_POD, ["curl", "-s", "-o", "/dev/null", "-m", "1", "-w", "%{http_code}", target.url])
+        except ExecFailed:  # curl's own failure (refused, timed out): not yet
+            return False
+        return said.strip() == str(target.expect)
 
     def pods(self) -> list[client.V1Pod]:
         return self.scene.ready_pods(self.app.selector)

@@ -40,13 +40,31 @@ class Named(BaseHTTPRequestHandler):
         return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Named)
+class ClosingIdle(Named):
+    """Answers as if it kept the connection (no ``Connection: close``), then closes it: an idle close, as a server
+    shutting down or timing out an idle connection does."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        super().do_GET()
+        self.close_connection = True
+
+
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/hostname"
     httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    yield from serving(Named)
+
+
+@pytest.fixture(scope="module")
+def closing_server() -> Iterator[str]:
+    yield from serving(ClosingIdle)
 
 
 @pytest.mark.parametrize("keepalive", [0, 4])
@@ -60,6 +78,15 @@ def test_every_request_is_in_the_ledger_on_time_and_named(server: str, keepalive
     assert ledger.max_send_lag() < 0.05, ledger.max_send_lag()
     reused = sum(r.reused for r in ledger.requests)
     assert (reused == 0) if keepalive == 0 else reused >= 200 - keepalive
+
+
+def test_a_kept_alive_connection_the_server_closed_while_idle_is_reopened_not_failed(closing_server: str) -> None:
+    """As HTTP client pools do, the engine looks for the server's close before reusing a connection."""
+    traffic = EngineTraffic(Target(closing_server), rate=50, limit=20, keepalive=1)
+    with traffic:
+        ledger = traffic.finish()
+    assert all(r.ok for r in ledger.requests), [r.error for r in ledger.failures]
+    assert [r.connection for r in ledger.requests] == ["new"] + ["reopened"] * 19
 
 
 def test_a_refused_connection_is_a_failed_request_not_a_harness_error() -> None:

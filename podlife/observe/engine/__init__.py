@@ -2,47 +2,74 @@
 
 Python's event loops spend most of a request in the interpreter; a Go program spends it in the
 kernel, so one process keeps thousands of requests a second on schedule on two cores. It is
-built from the standard library alone, once per machine (cached by the source's hash under
-``$PODLIFE_CACHE/engine``), where a Go toolchain is installed, as the local cluster's
-components are; without one the harness keeps the Python generator.
+built from the standard library alone, statically, once per machine and architecture (cached by
+the source's hash under ``$PODLIFE_CACHE/engine``), where a Go toolchain is installed, as the
+local cluster's components are; without one the harness keeps the Python generator on the host
+and the shell schedule in pods (``incluster``).
 
-The engine writes a line per request as soon as the request ends, and a reader thread turns
-each into a ledger entry while the window is open, so verdicts read the ledger mid-window as
-they do the Python generator's, and nothing is read from a log at the end.
+The engine runs where a ``Place`` starts it: a process on this host (``OnHost``), or a process
+exec'd in a pod of the reference agnhost image it was copied into (``incluster.InPod``). Either
+way the harness talks to it in lines (see ``main.go``): it measures the offset between the
+engine's clock and its own from round trips, starts the schedule, and a reader thread turns each
+request's line into a ledger entry on the harness's clock while the window is open, so verdicts
+read the ledger mid-window and nothing is read from a log at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import platform
+import queue
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import NoReturn, Protocol
 
 from podlife.access import Target
 from podlife.cluster.local.gobuild import go_env, run_build_step
 from podlife.cluster.local.paths import cache_root
-from podlife.errors import HarnessError
-from podlife.observe.incluster import naming_argument
+from podlife.errors import HarnessError, NotApplicable
+from podlife.observe.clock import now
 from podlife.observe.traffic import Ledger, Request, Traffic
 
 SOURCE = "main.go"
 BINARY = "podlife-traffic"
 GO_MOD = "module podlife.io/traffic\n\ngo 1.22\n"
+#: ``uname -m`` of a machine, as Go names its architecture.
+GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
+          "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+#: Clock round trips per start; the one with the shortest round trip gives the offset, within half of it.
+CLOCK_SAMPLES = 7
+#: How long the engine has to answer a line of the conversation (its first one is after a pod's exec started).
+ANSWER_WITHIN = 30.0
+#: The connection column's words, shared by every entry that has them (a million entries, a handful of strings).
+_CONNECTIONS = {word: word for word in ("new", "reused", "reopened", "new,close", "reused,close", "reopened,close")}
 
 
 def engine_source() -> str:
     return resources.files("podlife.observe.engine").joinpath(SOURCE).read_text()
 
 
-def engine_binary() -> Path | None:
-    """The engine built for this machine, building it if needed; None where no Go toolchain is installed."""
+def go_arch(machine: str) -> str:
+    """Go's name for the architecture ``uname -m`` calls ``machine``; a HarnessError for one the engine is not built for."""
+    arch = GOARCH.get(machine.strip())
+    if arch is None:
+        raise HarnessError(f"the traffic engine is not built for the architecture {machine.strip()!r}")
+    return arch
+
+
+def engine_binary(arch: str | None = None) -> Path | None:
+    """The engine built for ``arch`` (this machine's by default), building it if needed; None without a Go toolchain."""
+    arch = arch or go_arch(platform.machine())
     source = engine_source()
-    built = cache_root() / "engine" / hashlib.sha256(source.encode()).hexdigest()[:16] / BINARY
+    built = cache_root() / "engine" / f"{hashlib.sha256(source.encode()).hexdigest()[:16]}-{arch}" / BINARY
     if built.exists():
         return built
     if shutil.which("go") is None:
@@ -52,92 +79,214 @@ def engine_binary() -> Path | None:
         (Path(work) / "go.mod").write_text(GO_MOD)
         (Path(work) / SOURCE).write_text(source)
         partial = built.parent / f".{BINARY}.{os.getpid()}"
-        run_build_step(["go", "build", "-ldflags=-s -w", "-o", str(partial), "."], cwd=Path(work), env=go_env())
+        # Static (no cgo) so the same file runs in any image of that architecture.
+        env = {**go_env(), "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": arch}
+        run_build_step(["go", "build", "-ldflags=-s -w", "-o", str(partial), "."], cwd=Path(work), env=env)
         partial.replace(built)  # atomic: a concurrent build (another test worker) replaces it with the same binary
     return built
 
 
-def parse_line(line: str, expect: int) -> Request:
-    """One request line of the engine (see ``main.go``) as a ledger entry; the pod only for a healthy answer."""
-    seq, scheduled, sent, latency, status, error, local, reused, pod = line.rstrip("\n").split("\t")
+def parse_line(line: str, expect: int, offset: float = 0.0) -> Request:
+    """One request line of the engine (see ``main.go``) as a ledger entry on the harness's clock
+    (the engine's minus ``offset``); the pod only for a healthy answer."""
+    seq, scheduled, sent, latency, status, error, local, connection, pod = line.rstrip("\n").split("\t")
     code = int(status) or None
-    return Request(int(seq), int(scheduled) / 1e6, int(sent) / 1e6, int(latency) / 1e6, code,
-                   None if error == "-" else error, pod if pod != "-" and code == expect else None,
-                   None if local == "-" else local, expect, reused == "1")
+    # Interned: a few pods and errors answer a million requests, and each line would hold its own copy.
+    return Request(int(seq), int(scheduled) / 1e6 - offset, int(sent) / 1e6 - offset, int(latency) / 1e6, code,
+                   None if error == "-" else sys.intern(error), sys.intern(pod) if pod != "-" and code == expect else None,
+                   None if local == "-" else local, expect, _CONNECTIONS.get(connection, connection))
+
+
+class Conversation(Protocol):
+    """A running engine: its standard input and output, a line at a time."""
+
+    def send(self, line: str) -> None: ...
+
+    def lines(self) -> Iterator[str]:
+        """Its output's lines until it ends."""
+        ...
+
+    def wait(self) -> None:
+        """Wait for it to end; a HarnessError, with its own words, when it failed."""
+        ...
+
+
+class Place(Protocol):
+    """Where an engine runs, and what it is there."""
+
+    #: What reports call the place: "this host", or the pod's name.
+    name: str
+
+    def start(self, arguments: list[str]) -> Conversation: ...
+
+    def close(self) -> None:
+        """Remove what starting it made (a pod); nothing on the host."""
+        ...
+
+
+class HostProcess:
+    """The engine as a child process of the harness, talking over pipes."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1 << 16)
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):  # it has ended (or its input was closed): wait() tells how
+            pass
+
+    def lines(self) -> Iterator[str]:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            yield line.rstrip("\n")
+
+    def wait(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stderr is not None
+        with contextlib.suppress(BrokenPipeError):  # it ended first
+            self.proc.stdin.close()
+        if self.proc.wait() != 0:
+            said = self.proc.stderr.read().strip() or "no word from it"
+            raise HarnessError(f"the traffic engine failed (exit {self.proc.returncode}): {said}")
+
+
+class OnHost:
+    """This host: the engine built for it, run as a child process."""
+
+    name = "this host"
+
+    def __init__(self, binary: Path) -> None:
+        self.binary = binary
+
+    def start(self, arguments: list[str]) -> Conversation:
+        return HostProcess([str(self.binary), *arguments])
+
+    def close(self) -> None:
+        return None
 
 
 class EngineTraffic:
-    """Sends GET ``target`` at ``rate`` per second through the engine until stopped or bounded (``traffic.Traffic``'s interface).
+    """Sends GET ``target`` at ``rate`` per second through the engine at ``place`` until stopped or bounded
+    (``traffic.Traffic``'s interface).
 
     ``keepalive`` above 0 keeps that many connections open, each a client sending its share of
     the schedule; 0 opens a new connection per request, as the Python generator does.
     """
 
     def __init__(self, target: Target, rate: float = 20.0, timeout: float = 2.0, limit: int = 100_000,
-                 max_seconds: float = 900.0, keepalive: int = 0, binary: Path | None = None) -> None:
-        found = binary or engine_binary()
-        if found is None:
-            raise HarnessError("the traffic engine needs a Go toolchain to be built on this machine")
-        self.command = [str(found), "-url", target.url, "-rate", repr(rate), "-count", str(limit), "-seconds",
-                        repr(max_seconds), "-timeout", f"{timeout}s", "-keepalive", str(keepalive),
-                        "-naming", naming_argument(target.naming)]
+                 max_seconds: float = 900.0, keepalive: int = 0, place: Place | None = None) -> None:
+        if place is None:
+            binary = engine_binary()
+            if binary is None:
+                raise HarnessError("the traffic engine needs a Go toolchain to be built on this machine")
+            place = OnHost(binary)
+        self.place = place
+        self.arguments = ["-url", target.url, "-rate", repr(rate), "-count", str(limit), "-seconds", repr(max_seconds),
+                          "-timeout", f"{timeout}s", "-keepalive", str(keepalive), "-naming", target.naming.argument]
         self.expect = target.expect
         self.ledger = Ledger(target.url, rate)
-        self._proc: subprocess.Popen[str] | None = None
+        self._engine: Conversation | None = None
         self._reader = threading.Thread(target=self._read, daemon=True, name="traffic-engine")
-        self._started = threading.Event()
+        self._answers: queue.Queue[str] = queue.Queue()
         self.ended: int | None = None
 
     def __enter__(self) -> "EngineTraffic":
-        self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, bufsize=1 << 16)
-        self._reader.start()
-        if not self._started.wait(10):
-            self.stop()
-            raise HarnessError(f"the traffic engine did not start: {self._stderr()}")
+        try:
+            self._engine = self.place.start(self.arguments)
+            self._reader.start()
+            self._answer("READY")
+            self._measure_clock()
+            self._engine.send("start 0")
+            self._answer("START")
+        except BaseException:
+            self._abandon()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _stderr(self) -> str:
-        err = self._proc.stderr if self._proc else None
-        return (err.read().strip() if err and self._proc and self._proc.poll() is not None else "") or "no word from it"
+    def _answer(self, word: str) -> int:
+        """The engine's next answer, which must be ``word``; its number (µs on the engine's clock)."""
+        try:
+            line = self._answers.get(timeout=ANSWER_WITHIN)
+        except queue.Empty:
+            raise HarnessError(f"the traffic engine at {self.place.name} did not answer within {ANSWER_WITHIN:.0f}s") from None
+        said, _, number = line.partition(" ")
+        if said != word:  # its output ended: the reason is in how it ended
+            assert self._engine is not None
+            self._engine.wait()
+            raise HarnessError(f"the traffic engine at {self.place.name} ended before it started")
+        return int(number)
+
+    def _measure_clock(self) -> None:
+        """The engine's clock minus the harness's, from the round trip that took least (NTP's rule): the
+        engine read its clock somewhere in that trip, so the offset is known within half of it."""
+        assert self._engine is not None
+        trips = []
+        for _ in range(CLOCK_SAMPLES):
+            asked = now()
+            self._engine.send("clock")
+            theirs = self._answer("CLOCK") / 1e6
+            back = now()
+            trips.append((back - asked, theirs - (asked + back) / 2))
+        trip, offset = min(trips)
+        self.ledger.clock_offset, self.ledger.clock_uncertainty = offset, trip / 2
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        stream: IO[str] = self._proc.stdout
-        for line in stream:
-            if line.startswith("START "):
-                self._started.set()
-            elif line.startswith("END "):
-                self.ended = int(line.split()[1])
-            else:
-                # list.append is atomic and only this thread appends: no lock needed.
-                self.ledger.requests.append(parse_line(line, self.expect))
-        self._started.set()
+        assert self._engine is not None
+        expect = self.expect
+        try:
+            for line in self._engine.lines():
+                if line[:1].isdigit():
+                    # list.append is atomic and only this thread appends: no lock needed.
+                    self.ledger.requests.append(parse_line(line, expect, self.ledger.clock_offset))
+                elif line.startswith("END "):
+                    self.ended = int(line.split()[1])
+                else:
+                    self._answers.put(line)
+        finally:
+            self._answers.put("ENDED")
+
+    def _abandon(self) -> None:
+        """After a failed start: stop whatever started, keep the first error."""
+        try:
+            if self._engine is not None:
+                self._engine.send("stop")
+        finally:
+            self.place.close()
 
     def finish(self) -> Ledger:
         """Let a bounded run send everything it scheduled, then return the complete ledger."""
-        if self._proc is not None:
-            self._proc.wait()
+        self._reader.join()
         return self.stop()
 
     def stop(self) -> Ledger:
-        """Stop the schedule (closing the engine's input); the requests in flight end first."""
-        proc = self._proc
-        if proc is not None:
-            if proc.stdin and not proc.stdin.closed:
-                proc.stdin.close()
-            proc.wait()
-            self._reader.join()
-            if proc.returncode != 0:
-                raise HarnessError(f"the traffic engine failed (exit {proc.returncode}): {self._stderr()}")
+        """Stop the schedule; the requests in flight end first."""
+        engine = self._engine
+        if engine is not None:
+            self._engine = None
+            try:
+                engine.send("stop")
+                self._reader.join()
+                engine.wait()
+            finally:
+                self.place.close()
         self.ledger.requests.sort(key=lambda r: r.seq)
         return self.ledger
 
 
-def host_traffic(target: Target, rate: float) -> "EngineTraffic | Traffic":
+def host_traffic(target: Target, rate: float, keepalive: int = 0) -> "EngineTraffic | Traffic":
     """The generator for traffic sent from this host: the engine where it can be built, else the Python one."""
     binary = engine_binary()
-    return EngineTraffic(target, rate=rate, binary=binary) if binary else Traffic(target, rate=rate)
+    if binary is None:
+        return Traffic(target, rate=rate) if not keepalive else no_kept_alive_clients()
+    return EngineTraffic(target, rate=rate, keepalive=keepalive, place=OnHost(binary))
+
+
+def no_kept_alive_clients() -> NoReturn:
+    """Only the engine keeps connections alive: without it a kept-alive check does not apply here."""
+    raise NotApplicable("kept-alive traffic needs the traffic engine, which needs a Go toolchain on this machine to be built")

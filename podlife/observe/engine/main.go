@@ -4,11 +4,18 @@
 // ledger instead of reading it at the end. Standard library only: it builds offline, statically,
 // and runs wherever a Linux binary can be copied (the host, or a pod of the reference images).
 //
-// A line: seq, scheduled, sent (both µs since the epoch), latency (µs), status (0 for none),
-// error (- for none), the client's local address, reused (1 when the request went on a kept-alive
-// connection), the pod the answer named (- for none), separated by tabs. The first line is
-// "START <start µs>", the last "END <requests>". Closing standard input stops the schedule; the
-// requests in flight end (or time out) first.
+// It is driven by lines on standard input, so the same conversation works over a pipe on the host
+// and over an exec stream into a pod: "clock" answers "CLOCK <now µs>" at once (the harness
+// measures the offset between its clock and this one from the round trips); "start <µs>" starts
+// the schedule at that instant of this engine's clock (0: now) and answers "START <µs>"; "stop",
+// or the end of the input, stops the schedule, and the requests in flight end (or time out) first.
+// The first line out is "READY <now µs>", the last "END <requests>".
+//
+// A request's line: seq, scheduled, sent (both µs since the epoch on this engine's clock),
+// latency (µs), status (0 for none), error (- for none), the client's local address, the
+// connection (new; reused, a kept-alive one; reopened, new because the server had closed the
+// kept-alive one while it was idle; with ",close" when the answer closed it), and the pod the
+// answer named (- for none), separated by tabs.
 package main
 
 import (
@@ -21,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +42,7 @@ type result struct {
 	latency         int64
 	status          int
 	err, local, pod string
-	reused          bool
+	connection      string
 }
 
 type engine struct {
@@ -102,7 +110,7 @@ func (e *engine) exchange(conn net.Conn, reader *bufio.Reader, deadline time.Tim
 func (e *engine) once(seq int64, scheduled time.Time) {
 	defer e.inFlight.Done()
 	sent := time.Now()
-	r := result{seq: seq, scheduled: micros(scheduled), sent: micros(sent)}
+	r := result{seq: seq, scheduled: micros(scheduled), sent: micros(sent), connection: "new"}
 	deadline := sent.Add(e.timeout)
 	conn, err := net.DialTimeout("tcp", e.address, e.timeout)
 	if err == nil {
@@ -129,6 +137,28 @@ type job struct {
 	scheduled time.Time
 }
 
+// closedByServer tells whether the server closed an idle kept-alive connection (or sent what
+// nobody asked for), as HTTP client pools check before reusing one: a request written after the
+// server's FIN arrived fails for a reason the client could have seen. It peeks at the socket
+// without waiting (a read with a deadline already past returns before looking at the socket).
+func closedByServer(conn net.Conn, reader *bufio.Reader) bool {
+	if reader.Buffered() > 0 {
+		return true
+	}
+	raw, err := conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return true
+	}
+	closed := false
+	var buf [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		n, _, peekErr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n > 0 || (n == 0 && peekErr == nil) || (peekErr != nil && peekErr != syscall.EAGAIN)
+		return true // done, whatever it found: never wait for the socket
+	})
+	return closed || err != nil
+}
+
 // client keeps one connection alive across the requests it is handed, opening a new one when the
 // server closed the last (or it failed).
 func (e *engine) client(jobs <-chan job) {
@@ -136,11 +166,15 @@ func (e *engine) client(jobs <-chan job) {
 	var reader *bufio.Reader
 	for j := range jobs {
 		sent := time.Now()
-		r := result{seq: j.seq, scheduled: micros(j.scheduled), sent: micros(sent)}
+		r := result{seq: j.seq, scheduled: micros(j.scheduled), sent: micros(sent), connection: "new"}
 		deadline := sent.Add(e.timeout)
 		var err error
+		if conn != nil && closedByServer(conn, reader) {
+			conn.Close()
+			conn, r.connection = nil, "reopened"
+		}
 		if conn != nil {
-			r.reused = true
+			r.connection = "reused"
 		} else if conn, err = net.DialTimeout("tcp", e.address, e.timeout); err == nil {
 			reader = bufio.NewReaderSize(conn, 4096)
 		}
@@ -151,6 +185,8 @@ func (e *engine) client(jobs <-chan job) {
 		}
 		if err != nil {
 			r.err = describe(err)
+		} else if !keep {
+			r.connection += ",close"
 		}
 		if !keep && conn != nil {
 			conn.Close()
@@ -165,7 +201,22 @@ func (e *engine) client(jobs <-chan job) {
 	}
 }
 
-func (e *engine) write(out *bufio.Writer, done chan<- int64) {
+// output is standard output shared by the request lines and the answers to commands.
+type output struct {
+	sync.Mutex
+	w *bufio.Writer
+}
+
+// say writes one line and flushes it at once (the answers to commands, which the harness waits for).
+func (o *output) say(format string, args ...any) {
+	o.Lock()
+	defer o.Unlock()
+	fmt.Fprintf(o.w, format+"\n", args...)
+	o.w.Flush()
+}
+
+// write streams the request lines, flushed every 50 ms (a write per request would cost more than the request).
+func (e *engine) write(out *output, done chan<- int64) {
 	var written int64
 	flush := time.NewTicker(50 * time.Millisecond)
 	defer flush.Stop()
@@ -173,15 +224,18 @@ func (e *engine) write(out *bufio.Writer, done chan<- int64) {
 		select {
 		case r, ok := <-e.results:
 			if !ok {
-				out.Flush()
 				done <- written
 				return
 			}
-			fmt.Fprintf(out, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\n", r.seq, r.scheduled, r.sent, r.latency, r.status,
-				orDash(r.err), orDash(r.local), boolInt(r.reused), orDash(r.pod))
+			out.Lock()
+			fmt.Fprintf(out.w, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", r.seq, r.scheduled, r.sent, r.latency, r.status,
+				orDash(r.err), orDash(r.local), r.connection, orDash(r.pod))
+			out.Unlock()
 			written++
 		case <-flush.C:
-			out.Flush()
+			out.Lock()
+			out.w.Flush()
+			out.Unlock()
 		}
 	}
 }
@@ -193,11 +247,36 @@ func orDash(s string) string {
 	return s
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// listen answers the harness's commands; it sends the start instant once, and stops the schedule
+// on "stop" or at the end of the input.
+func (e *engine) listen(out *output, starts chan<- time.Time) {
+	input := bufio.NewScanner(os.Stdin)
+	started := false
+	for input.Scan() {
+		command, argument, _ := strings.Cut(strings.TrimSpace(input.Text()), " ")
+		switch {
+		case command == "clock":
+			out.say("CLOCK %d", micros(time.Now()))
+		case command == "start" && !started:
+			at, err := strconv.ParseInt(argument, 10, 64)
+			start := time.Now()
+			if err == nil && at > 0 {
+				start = time.UnixMicro(at)
+			}
+			started = true
+			starts <- start
+		case command == "stop":
+			e.stopped.Store(true)
+			if !started {
+				close(starts)
+			}
+			return
+		}
 	}
-	return 0
+	e.stopped.Store(true)
+	if !started {
+		close(starts)
+	}
 }
 
 func main() {
@@ -206,7 +285,6 @@ func main() {
 	count := flag.Int64("count", 100000, "requests to schedule at most")
 	seconds := flag.Float64("seconds", 900, "seconds to schedule requests for at most")
 	timeout := flag.Duration("timeout", 2*time.Second, "a request's time limit, connect to last byte")
-	startAt := flag.Int64("start", 0, "when request 0 is due, µs since the epoch (0: now)")
 	conns := flag.Int("keepalive", 0, "kept-alive connections (simulated clients); 0: a new connection per request")
 	naming := flag.String("naming", "none", "how an answer names its pod: body, header:NAME, or none")
 	flag.Parse()
@@ -241,19 +319,18 @@ func main() {
 		e.naming, e.header = "header", name
 	}
 
-	start := time.Now()
-	if *startAt > 0 {
-		start = time.UnixMicro(*startAt)
+	out := &output{w: bufio.NewWriterSize(os.Stdout, 1<<16)}
+	out.say("READY %d", micros(time.Now()))
+	starts := make(chan time.Time, 1)
+	go e.listen(out, starts)
+	start, ok := <-starts
+	if !ok {
+		out.say("END 0")
+		return
 	}
-	out := bufio.NewWriterSize(os.Stdout, 1<<16)
-	fmt.Fprintf(out, "START %d\n", micros(start))
-	out.Flush()
+	out.say("START %d", micros(start))
 	done := make(chan int64)
 	go e.write(out, done)
-	go func() { // closing standard input stops the schedule
-		io.Copy(io.Discard, os.Stdin)
-		e.stopped.Store(true)
-	}()
 	var jobs chan job
 	if *conns > 0 {
 		jobs = make(chan job, 1<<20)
@@ -284,6 +361,5 @@ func main() {
 	}
 	close(e.results)
 	written := <-done
-	fmt.Fprintf(out, "END %d\n", written)
-	out.Flush()
+	out.say("END %d", written)
 }
