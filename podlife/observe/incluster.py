@@ -200,10 +200,12 @@ ENGINE_DIR = "/podlife"
 #: The engine pod's CPU request per request a second it sends, and at least ``ENGINE_CPU_MIN``:
 #: what one request on a new connection costs the engine and its pod's share of the kernel
 #: (connect, NAT, close). Measured on this machine (2026-12-04) with the request as a limit too:
-#: 2,000 req/s held with 300m (worst send lag 0.19 s), 400m (72 ms), 600m (34 ms); so 200 µs a
-#: request, and ``bench/traffic.py`` climbs rates at exactly this request.
-ENGINE_CPU_PER_REQUEST = 0.0002
-ENGINE_CPU_MIN = 0.05
+#: 2,000 req/s held with 300m (worst send lag 0.19 s), 400m (72 ms), 600m (34 ms); at 200 µs a
+#: request, 1,000 req/s with 200m once lagged 0.23 s (the quota's 20 ms in each 100 ms period
+#: leaves no room for a burst), so 300 µs, and at least 100m; ``bench/traffic.py`` climbs rates
+#: at exactly this request.
+ENGINE_CPU_PER_REQUEST = 0.0003
+ENGINE_CPU_MIN = 0.1
 
 
 def engine_cpu(rate: float) -> str:
