@@ -300,9 +300,10 @@ def _kept_alive_text(failed: list[tuple[Request, Placed]], phases: Phases, origi
         if mine:
             lines.append(f"  {name}: deletion started at {leaving.since - origin:+.3f}s; {leaving.lag_text()}; requests on "
                          f"its kept-alive connections failed {min(mine):.2f}-{max(mine):.2f}s after it")
-    lines.append("Fix: once the preStop sleep is over (or at SIGTERM), stop keeping connections alive: answer with "
-                 "'Connection: close', close idle connections, and exit only when the requests in flight are answered "
-                 "(Go: http.Server.Shutdown); a longer preStop sleep does not help these clients")
+    lines.append("Fix: once the preStop sleep is over (or at SIGTERM), stop keeping connections alive: answer every request "
+                 "with 'Connection: close' for a moment (Go: Server.SetKeepAlivesEnabled(false)) before closing any, and exit "
+                 "only when the requests in flight are answered; closing idle connections at once (Go: Server.Shutdown) "
+                 "still races with a client sending on one just then; a longer preStop sleep does not help these clients")
     return "\n".join(lines)
 
 

@@ -45,11 +45,14 @@ def test_the_scorecard_flags_exactly_the_misbehaving_workloads(local_cluster: Lo
                for name, card in cards.items()}
     for name, checks in outcomes.items():  # the drain takes a whole node: it runs alone, with --run-nodes
         assert checks.pop("node_drain_loses_no_request") == "skipped", (name, reasons[name])
-    # Kept-alive clients are cut off only by an exit with a request in flight on their connection; with
-    # answers of a millisecond that is rare, and the check says so (inconclusive) rather than pass.
+    # Kept-alive clients: web shuts down with Go's Server.Shutdown, which closes idle connections at once and
+    # so races with a client sending on one just then (2 requests of 1,400 lost once in CI); with answers of a
+    # millisecond the connections are mostly idle at the end, and the check may also be inconclusive. Whatever
+    # the outcome, a loss must be placed on the kept-alive connections.
     kept_alive = {name: checks.pop("rolling_update_loses_no_request_on_kept_alive_connections") for name, checks in outcomes.items()}
     web_kept = cards["web"]["checks"]["rolling_update_loses_no_request_on_kept_alive_connections"]
-    assert kept_alive["web"] == "passed" or "none was in flight" in web_kept.get("reason", ""), web_kept
+    assert (kept_alive["web"] == "passed" or "none was in flight" in web_kept.get("reason", "")
+            or "on kept-alive connections failed at pods that were leaving" in web_kept.get("finding", "")), web_kept
     assert set(outcomes["web"].values()) == {"passed"}, (outcomes["web"], reasons["web"])
     stubborn = outcomes["stubborn"]
     assert stubborn.pop("pod_shuts_down_on_sigterm_within_its_grace_period") == "failed"
@@ -68,12 +71,12 @@ def test_the_scorecard_flags_exactly_the_misbehaving_workloads(local_cluster: Lo
     advice = abrupt["pod_shuts_down_on_sigterm_within_its_grace_period"]["measurements"]["advice"]
     assert any(a.startswith("RQ-03: app stopped") and "Fix: a preStop sleep of at least" in a for a in advice), advice
     shutdown = cards["web"]["checks"]["pod_shuts_down_on_sigterm_within_its_grace_period"]["measurements"]
-    # web shuts down at the end of its 5 s preStop sleep: well before its 15 s grace period runs out
+    # web shuts down at the end of its 5 s preStop wait (an httpGet to its /exit): well before its 15 s grace period runs out
     # (the kubelet's reaction to the delete is included). It cannot exit before the sleep ends, 5 s
     # after the delete; but finishedAt is truncated to the second while the delete's time is exact,
     # so that exit reads as 4 s or more after the delete, rounded (4.9 s was measured in CI).
-    # Its shutdown ends the container inside the hook, before any SIGTERM: no after_sigterm_s then.
-    assert shutdown["pre_stop"] == "exec at least 5s" and 4 <= shutdown["shutdown_s"] < 15, shutdown
+    # Its shutdown may end the container before the SIGTERM that follows the hook: no after_sigterm_s then.
+    assert shutdown["pre_stop"].startswith("httpGet") and 4 <= shutdown["shutdown_s"] < 15, shutdown
     assert shutdown.get("after_sigterm_s", 0) < 10, shutdown
     assert "podlife workload scorecard" in output
     mine = [t for t in json.loads(summary.read_text())["claims"]["RQ-02"]["tests"] if "test_my_app" in t["test"]]
