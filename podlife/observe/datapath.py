@@ -38,6 +38,14 @@ READ_RULES = ("iptables-save", "-t", "nat")
 _JUMP = re.compile(r'^-A KUBE-SVC-\S+ .*--comment "?(?P<service>[^" ]+) -> (?P<address>[0-9a-fA-F.:\[\]]+?):\d+"?')
 
 
+def read_rules(read: tuple[str, ...] = READ_RULES) -> str | None:
+    """The NAT rules as ``read`` prints them; None where it is not installed or may not read them."""
+    if not shutil.which(read[0]):
+        return None
+    done = subprocess.run(read, capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
 def routed_endpoints(rules: str, namespace: str) -> set[tuple[str, str]]:
     """(``namespace/service:port``, pod address) of every endpoint the NAT rules route to in ``namespace``."""
     found = set()
@@ -112,9 +120,7 @@ class DataPathSampler:
     @staticmethod
     def available() -> bool:
         """Whether this host can read its NAT rules (root, with iptables-save installed)."""
-        if not shutil.which(READ_RULES[0]):
-            return False
-        return subprocess.run(READ_RULES, capture_output=True, check=False).returncode == 0
+        return read_rules() is not None
 
     def __enter__(self) -> "DataPathSampler":
         self.sample()
@@ -137,9 +143,9 @@ class DataPathSampler:
         change that fell in the gap, so the uncertainty widens instead of a time being made up.
         """
         taken = now()
-        done = subprocess.run(self._read, capture_output=True, text=True, check=False)
-        if done.returncode == 0:
-            self.record(taken, routed_endpoints(done.stdout, self.data_path.namespace))
+        rules = read_rules(self._read)
+        if rules is not None:
+            self.record(taken, routed_endpoints(rules, self.data_path.namespace))
 
     def record(self, taken: float, routed: set[tuple[str, str]]) -> None:
         """One sample's endpoints, taken at ``taken``: a route per endpoint from its first sample to its last."""
@@ -175,9 +181,9 @@ def routes_to_all(namespace: str, service: str, count: int) -> bool:
     added only some of the ready pods (up to a second behind the EndpointSlice), they never reach
     the others.
     """
-    if not DataPathSampler.available():
+    rules = read_rules()
+    if rules is None:
         return True
-    rules = subprocess.run(READ_RULES, capture_output=True, text=True, check=False).stdout
     named = f"{namespace}/{service}"  # and ":port" for a named port
     return len({address for name, address in routed_endpoints(rules, namespace)
                 if name == named or name.startswith(f"{named}:")}) >= count

@@ -101,6 +101,17 @@ def parse_line(line: str, expect: int = 200) -> Request | None:
                    name if status == expect and name else None, source, expect)
 
 
+def traffic_pod(name: str, command: list[str], resources: dict[str, Any]) -> dict[str, Any]:
+    """A traffic pod of the reference agnhost image running ``command``: never restarted, deleted at once."""
+    return {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "podlife-traffic"}},
+        "spec": {
+            "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "traffic", "image": AGNHOST, "command": command, "resources": resources}],
+        },
+    }
+
+
 class Route(Protocol):
     """How the traffic pods reach the cluster: through the test's scene, like every object a test creates.
 
@@ -138,14 +149,7 @@ class InClusterTraffic:
     def manifest(self, lane: int) -> dict[str, Any]:
         args = [str(int(self.rate)), str(LANES), str(lane), str(self.limit), str(self.timeout), self.url, START_FILE, STOP_FILE,
                 self.naming.argument]
-        return {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.pods[lane], "labels": {"app": "podlife-traffic"}},
-            "spec": {
-                "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                "containers": [{"name": "traffic", "image": AGNHOST, "command": ["bash", "-c", SCHEDULE, "schedule", *args],
-                                "resources": {"requests": {"cpu": CPU_REQUEST}}}],
-            },
-        }
+        return traffic_pod(self.pods[lane], ["bash", "-c", SCHEDULE, "schedule", *args], {"requests": {"cpu": CPU_REQUEST}})
 
     def __enter__(self) -> "InClusterTraffic":
         self.route.apply(*(self.manifest(lane) for lane in range(LANES)), source="in-cluster traffic")
@@ -259,16 +263,11 @@ class InPod:
         self.capped = capped
 
     def manifest(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": self.name, "labels": {"app": "podlife-traffic"}},
-            "spec": {
-                "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                "containers": [{"name": "traffic", "image": AGNHOST, "command": ["/agnhost", "pause"],
-                                "resources": {"requests": {"cpu": self.cpu}, **({"limits": {"cpu": self.cpu}} if self.capped else {})},
-                                "volumeMounts": [{"name": "engine", "mountPath": ENGINE_DIR}]}],
-                "volumes": [{"name": "engine", "emptyDir": {}}],
-            },
-        }
+        pod = traffic_pod(self.name, ["/agnhost", "pause"],
+                          {"requests": {"cpu": self.cpu}, **({"limits": {"cpu": self.cpu}} if self.capped else {})})
+        pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "engine", "mountPath": ENGINE_DIR}]
+        pod["spec"]["volumes"] = [{"name": "engine", "emptyDir": {}}]
+        return pod
 
     def start(self, arguments: list[str]) -> PodExec:
         route = self.route
