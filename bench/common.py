@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from podlife.cluster.base import describe
 from podlife.cluster.local.provider import LocalCluster
@@ -56,7 +56,7 @@ class PrintedEvidence:
     def waits_on(self, **timers: float) -> None:
         self.measure(TIMERS, timers)
 
-    def attach(self, name: str, text: str, kind: Attachment = "text") -> None:
+    def attach(self, name: str, text: str | Iterable[str], kind: Attachment = "text") -> None:
         """Dropped: the applied manifests and the like are for a test's report, and a benchmark has none."""
 
     def illustrate(self, observation: object) -> None:

@@ -23,6 +23,7 @@ installed: the whole path, deploy to ratio, in well under a minute, its figures 
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -61,6 +62,8 @@ class Step:
     achieved: float
     #: The worst lag of a request's send behind its schedule, in seconds.
     lag: float
+    #: CPU the generator spent per request (seconds), where it tells (the engine does).
+    cpu: float | None = None
 
     @property
     def sustained(self) -> bool:
@@ -70,7 +73,8 @@ class Step:
     def of(cls, ledger: Ledger, rate: float) -> Step:
         """The step a ledger records: its requests over the time from the first send to the last answer."""
         span = max(r.finished for r in ledger.requests) - min(r.sent for r in ledger.requests)
-        return cls(rate, len(ledger.requests) / span, ledger.max_send_lag())
+        cpu = ledger.generator_cpu / ledger.sent_count if ledger.generator_cpu is not None else None
+        return cls(rate, ledger.sent_count / span, ledger.max_send_lag(), cpu)
 
 
 def generator_step(url: str, rate: float, seconds: float) -> Step:
@@ -117,25 +121,30 @@ def ledger_mib_per_million(sample: int) -> float:
     return held / len(entries) * 1_000_000 / (1 << 20)
 
 
-def climb(rates: Sequence[float], run: Callable[[float], Step], name: str = "generator") -> float:
-    """Run the steps up to the first one not sustained twice in a row, printing each; the highest rate sustained (0 if none).
+def climb(rates: Sequence[float], run: Callable[[float], Step], name: str = "generator") -> Step | None:
+    """Run the steps up to the first one not sustained twice in a row, printing each; the highest sustained (None if none).
 
     A step gets a second run when the first is not sustained: near the limit one scheduling
     stall of 100 ms on a 2-core machine shared with the server fails a step that a rerun holds
     (4,800/s failed at 101 ms and 5,200/s held at 87 ms in one series here).
     """
-    sustained = 0.0
+    sustained = None
     for rate in rates:
         for attempt in (1, 2):
             step = run(rate)
-            print(f"{name} at {rate:>5}/s: achieved {step.achieved:7.1f}/s, worst send lag {step.lag * 1000:6.1f} ms"
+            cpu = f", CPU {step.cpu * 1e6:5.1f} us/request" if step.cpu is not None else ""
+            print(f"{name} at {rate:>5}/s: achieved {step.achieved:7.1f}/s, worst send lag {step.lag * 1000:6.1f} ms{cpu}"
                   f"{'' if step.sustained else '  (not sustained)'}{'  (second run)' if attempt == 2 else ''}")
             if step.sustained:
                 break
         if not step.sustained:
             break
-        sustained = step.achieved
+        sustained = step
     return sustained
+
+
+def rate_of(step: Step | None) -> float:
+    return step.achieved if step is not None else 0.0
 
 
 def wrk_requests_per_second(output: str) -> float:
@@ -146,13 +155,25 @@ def wrk_requests_per_second(output: str) -> float:
     return float(match.group(1))
 
 
-def wrk_rate(url: str, seconds: float, keepalive: bool = False) -> float:
-    """wrk's rate on ``url``, one run: with ``Connection: close`` wrk closes first and leaves its ports in
-    TIME_WAIT for a minute, so a second run straight after measured a sixth of the first (397 against 2,434)."""
+def wrk_rate(url: str, seconds: float, keepalive: bool = False) -> tuple[float, float]:
+    """wrk's rate on ``url``, one run, and the CPU it spent per request (its rusage as a child): with
+    ``Connection: close`` wrk closes first and leaves its ports in TIME_WAIT for a minute, so a second
+    run straight after measured a sixth of the first (397 against 2,434)."""
     close = [] if keepalive else ["-H", "Connection: close"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(["wrk", "-t2", f"-c{KEEPALIVE}", f"-d{seconds:.0f}s", *close, url],
                          capture_output=True, text=True, check=True).stdout
-    return wrk_requests_per_second(out)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rate = wrk_requests_per_second(out)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return rate, cpu / (rate * seconds)
+
+
+def cpu_ratio(engine: Step | None, wrk_cpu: float) -> str:
+    """The engine's CPU per request against wrk's, at their sustained rates: below 1, the engine is the leaner."""
+    if engine is None or engine.cpu is None:
+        return ""
+    return f"; CPU per request engine {engine.cpu * 1e6:.0f} us, wrk {wrk_cpu * 1e6:.0f} us (ratio {engine.cpu / wrk_cpu:.2f})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,26 +190,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with local_scene(cluster, "bench-traffic") as scene:
         url = AppJig(scene, Netexec("web", replicas=2, readiness_probe=True)).deploy().url
-        sustained = climb(rates, lambda rate: generator_step(url, rate, seconds))
+        sustained = rate_of(climb(rates, lambda rate: generator_step(url, rate, seconds)))
         engine = climb(rates, lambda rate: engine_step(url, rate, seconds), "engine")
         kept = climb(rates, lambda rate: engine_step(url, rate, seconds, KEEPALIVE), f"engine, {KEEPALIVE} kept-alive")
         print(f"sustained rate, full per-request records, new connection per request: generator {sustained:.0f} req/s, "
-              f"engine {engine:.0f} req/s")
-        print(f"sustained rate, engine on {KEEPALIVE} kept-alive connections: {kept:.0f} req/s")
-        in_cluster = climb(IN_CLUSTER_RATES if not args.smoke else rates,
-                           lambda rate: in_cluster_step(scene, url, rate, seconds), "engine in a pod")
+              f"engine {rate_of(engine):.0f} req/s")
+        print(f"sustained rate, engine on {KEEPALIVE} kept-alive connections: {rate_of(kept):.0f} req/s")
+        in_cluster = rate_of(climb(IN_CLUSTER_RATES if not args.smoke else rates,
+                                   lambda rate: in_cluster_step(scene, url, rate, seconds), "engine in a pod"))
         print(f"sustained rate, engine in one pod at its CPU request, new connection per request: {in_cluster:.0f} req/s")
         print(f"ledger memory: {ledger_mib_per_million(SMOKE_LEDGER_SAMPLE if args.smoke else LEDGER_SAMPLE):.0f} MiB "
               "per million requests")
         if not has_wrk:
             print("wrk: not installed, no comparison (apt-get install wrk)")
             return 0
-        wrk = wrk_rate(url, seconds)
+        wrk, wrk_cpu = wrk_rate(url, seconds)
         print(f"wrk, same target, new connection per request: {wrk:.0f} req/s")
-        print(f"ratio generator/wrk: {sustained / wrk:.3f}; engine/wrk: {engine / wrk:.3f}")
-        wrk_kept = wrk_rate(url, seconds, keepalive=True)
+        print(f"ratio generator/wrk: {sustained / wrk:.3f}; engine/wrk: {rate_of(engine) / wrk:.3f}{cpu_ratio(engine, wrk_cpu)}")
+        wrk_kept, wrk_kept_cpu = wrk_rate(url, seconds, keepalive=True)
         print(f"wrk, {KEEPALIVE} kept-alive connections: {wrk_kept:.0f} req/s; ratio engine/wrk kept-alive: "
-              f"{kept / wrk_kept:.3f}")
+              f"{rate_of(kept) / wrk_kept:.3f}{cpu_ratio(kept, wrk_kept_cpu)}")
     return 0
 
 

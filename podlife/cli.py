@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from podlife.cluster.providers import node_count
-from podlife.errors import PodlifeError
+from podlife.errors import HarnessError, PodlifeError
+from podlife.observe.clock import now
 from podlife.signals import sigterm_unwinds
+
+if TYPE_CHECKING:
+    from podlife.observe.traffic import Ledger
 
 
 def parse_dotted(assignments: list[str]) -> dict[str, Any]:
@@ -245,6 +252,81 @@ def _e2e(args: argparse.Namespace) -> int:
     return 1 if run.failed else 0
 
 
+def _traffic(args: argparse.Namespace) -> int:
+    """Send traffic from this host through the engine, every request recorded, the ledger written as it arrives."""
+    from podlife.access import PodNaming, Target
+    from podlife.observe.engine import EngineTraffic, answer_time, check_kept_alive_rate, engine_binary
+    from podlife.report.ledger_csv import LedgerFile
+
+    parts = urlsplit(args.url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise PodlifeError(f"not a plain http URL: {args.url!r} (http://HOST[:PORT]/PATH)")
+    if args.rate <= 0 or args.seconds <= 0 or args.keepalive < 0 or args.timeout <= 0:
+        raise PodlifeError("--rate, --seconds and --timeout must be above 0, --keepalive 0 or more")
+    target = Target(args.url, expect=args.expect, naming=PodNaming(body=args.pod_in_body, header=args.pod_header))
+    ledger_file = LedgerFile(Path(args.ledger)) if args.ledger else None
+    try:
+        answer = answer_time(target, args.timeout)
+        check_kept_alive_rate(args.rate, args.keepalive, answer)
+        if engine_binary() is None:
+            raise PodlifeError("the traffic engine needs a Go toolchain on this machine to be built")
+        traffic = EngineTraffic(target, rate=args.rate, timeout=args.timeout, limit=math.ceil(args.rate * args.seconds),
+                                max_seconds=args.seconds, keepalive=args.keepalive,
+                                sink=ledger_file.write if ledger_file else None)
+        connections = f"{args.keepalive} kept-alive clients" if args.keepalive else "a new connection per request"
+        with traffic:
+            print(f"{args.url} at {args.rate:g} req/s for {args.seconds:g}s, {connections}; it answered in "
+                  f"{answer * 1000:.1f} ms", flush=True)
+            started, interrupted = now(), False
+            try:
+                while traffic.running(1.0):
+                    print(traffic_progress(traffic.ledger, now() - started), flush=True)
+            except KeyboardInterrupt:
+                print("interrupted: stopping, keeping what was sent", file=sys.stderr)
+                interrupted = True
+        ledger = traffic.ledger
+    except BaseException:
+        if ledger_file is not None:
+            ledger_file.discard()
+        raise
+    if ledger_file is not None:
+        ledger_file.keep()
+    print(traffic_summary(ledger))
+    if ledger_file is not None:
+        print(f"ledger: {ledger_file.path} ({ledger_file.written} rows)")
+    ledger.check_usable()  # a generator that fell behind: the ledger is kept, the run is said to be unusable
+    return 130 if interrupted else 0
+
+
+def traffic_progress(ledger: "Ledger", elapsed: float) -> str:
+    requests = ledger.requests[:]  # the reader thread appends while this reads
+    behind = max((r.sent - r.scheduled for r in requests if not r.retry), default=0.0)
+    failed = sum(1 for r in requests if not r.ok and not r.retried)
+    return f"  {elapsed:4.0f}s: {len(requests):,} sent, {failed:,} failed, at most {behind * 1000:.0f} ms behind the schedule"
+
+
+def traffic_summary(ledger: "Ledger") -> str:
+    """What a run did, in a few lines: counts, latency, lag, the engine's CPU, and who answered."""
+    latencies = sorted(r.latency for r in ledger.requests if r.ok)
+
+    def at(share: float) -> str:
+        return f"{latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000:.1f} ms" if latencies else "-"
+
+    cpu = (f"; engine CPU {ledger.generator_cpu / ledger.sent_count * 1e6:.0f} us a request"
+           if ledger.generator_cpu is not None and ledger.sent_count else "")
+    lines = [f"{ledger.sent_count:,} requests, {len(ledger.failures):,} failed (success ratio {ledger.success_ratio:.5f})"
+             + (f", {len(ledger.retried):,} sent again after their kept connection was cut off" if ledger.retried else ""),
+             f"latency of answered requests: p50 {at(0.5)}, p99 {at(0.99)}, max {at(1.0)}; at most "
+             f"{ledger.max_send_lag() * 1000:.1f} ms behind the schedule{cpu}"]
+    served = ledger.served_by()
+    if served:
+        lines.append("answered by: " + ", ".join(f"{pod} {n:,}" for pod, n in sorted(served.items())))
+    errors = Counter(r.error or f"HTTP {r.status}" for r in ledger.failures)
+    if errors:
+        lines.append("failures: " + ", ".join(f"{error} x{n}" for error, n in errors.most_common()))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podlife", description="Kubernetes pod lifecycle conformance harness.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +395,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also run the specs upstream marks [Serial] (taints, scheduling over every node), in one process")
     e2e.add_argument("--report-dir", default="reports/e2e", help="where the suite's log and reports go")
     e2e.set_defaults(func=_e2e)
+    traffic = commands.add_parser("traffic", help="send HTTP traffic from this host on a fixed schedule, every request "
+                                  "recorded (the scenarios' engine): --ledger writes it as CSV while it runs")
+    traffic.add_argument("url", help="http://HOST[:PORT]/PATH to send GET requests to")
+    traffic.add_argument("--rate", type=float, default=100.0, help="requests a second (default 100)")
+    traffic.add_argument("--seconds", type=float, default=10.0, help="how long (default 10)")
+    traffic.add_argument("--keepalive", type=int, default=0, metavar="N",
+                         help="N clients each keeping a connection (default 0: a new connection per request)")
+    traffic.add_argument("--timeout", type=float, default=2.0, help="a request's limit in seconds (default 2)")
+    traffic.add_argument("--expect", type=int, default=200, help="the status a healthy answer has (default 200)")
+    naming = traffic.add_mutually_exclusive_group()
+    naming.add_argument("--pod-header", metavar="NAME", help="the response header that names the pod that answered")
+    naming.add_argument("--pod-in-body", action="store_true", help="the answer's body is the pod's name (agnhost /hostname)")
+    traffic.add_argument("--ledger", metavar="FILE", help="write every request to FILE as CSV, as it arrives")
+    traffic.set_defaults(func=_traffic)
     clean = commands.add_parser("clean", help="delete what killed runs left (by the podlife labels only)")
     clean.add_argument("--kubeconfig", help="cluster to clean (default: the local cluster)")
     clean.add_argument("--context")
@@ -326,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sigterm_unwinds():  # a CI job cancelled, `timeout`: builds stop their compilers
             return args.func(args)
-    except PodlifeError as err:
+    except (PodlifeError, HarnessError) as err:
         print(f"podlife: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

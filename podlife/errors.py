@@ -37,6 +37,10 @@ class GeneratorLag(HarnessError):
     """The traffic generator sent requests later than scheduled beyond its stated bound."""
 
 
+class RateTooHigh(HarnessError):
+    """The traffic engine could not hold the asked rate where it would run: said before a request is sent."""
+
+
 class PodCannotRun(HarnessError):
     """A pod the scenario needs cannot start (image not pullable, bad container config)."""
 

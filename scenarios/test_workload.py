@@ -32,6 +32,7 @@ from podlife.verdicts.backoff import allowed, assert_follows, restarts
 from podlife.verdicts.nodes import healthy_pods
 from podlife.verdicts.replicas import assert_kept_as_replica
 from podlife.verdicts.traffic import (
+    assert_kept_alive_connections_ended,
     assert_no_request_lost,
     assert_success_ratio,
     check_exposed,
@@ -87,12 +88,14 @@ def test_rolling_update_loses_no_request(app: tuple[AppJig, Target], evidence: E
 @pytest.mark.disruptive
 def test_rolling_update_loses_no_request_on_kept_alive_connections(app: tuple[AppJig, Target], evidence: Evidence) -> None:
     """Clients that keep their connections stay with the old pods after the data path dropped them (RQ-02);
-    the app must end those connections cleanly before it exits (RQ-04)."""
+    the app must end those connections itself, telling its clients, before it exits (RQ-04). The clients
+    send a GET cut off with its connection once more, as pools do: its retry counts for RQ-02."""
     jig, target = app
     with jig.scene.traffic(target, rate=chaos.ROLLOUT_RATE, keepalive=chaos.KEPT_ALIVE_CLIENTS) as window:
         chaos.serving(jig, window)
         hit = chaos.rolling_update(jig, window)
     evidence.measure("kept_alive_exposure", check_kept_alive_exposed(window, hit))
+    evidence.measure("kept_alive_ends", assert_kept_alive_connections_ended(window, hit))
     assert_no_request_lost(window)
 
 

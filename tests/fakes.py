@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -58,7 +58,7 @@ class KeptEvidence:
     def waits_on(self, **timers: float) -> None:
         self.figures["timers"] = timers
 
-    def attach(self, name: str, text: str, kind: str = "text") -> None:
+    def attach(self, name: str, text: str | Iterable[str], kind: str = "text") -> None:
         pass
 
     def illustrate(self, observation: object) -> None:

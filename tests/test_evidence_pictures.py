@@ -103,7 +103,7 @@ def test_outcomes_tell_the_ways_of_failing_apart() -> None:
 
 def test_ledger_csv_has_every_request_on_the_timelines_clock() -> None:
     ledger, timeline, _ = rollout()
-    rows = list(csv.DictReader(io.StringIO(ledger_csv(ledger, timeline.origin))))
+    rows = list(csv.DictReader(io.StringIO("".join(ledger_csv(ledger, timeline.origin)))))
     assert tuple(rows[0]) == COLUMNS and len(rows) == len(ledger.requests)
     first = rows[0]
     assert (first["seq"], first["sent_s"], first["scheduled_s"], first["outcome"], first["status"], first["pod"]) == (
@@ -187,7 +187,16 @@ def test_a_forced_delete_draws_what_was_seen_and_says_what_was_not() -> None:
 def attached(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
     """What the code under test attaches to Allure: (name, body, attachment type)."""
     seen: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(allure, "attach", lambda body, name, attachment_type: seen.append((name, body, attachment_type)))
+
+    class Attach:
+        def __call__(self, body: str, name: str, attachment_type: Any) -> None:
+            seen.append((name, body, attachment_type))
+
+        def file(self, source: str, name: str, attachment_type: Any) -> None:
+            """A table comes as a file, written piece by piece: read while it is still there."""
+            seen.append((name, Path(source).read_text(), attachment_type))
+
+    monkeypatch.setattr(allure, "attach", Attach())
     return seen
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from kubernetes import client
 
-from podlife.errors import HarnessError
+from podlife.access import Target
+from podlife.errors import HarnessError, RateTooHigh
 from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
-from podlife.observe.engine import parse_line
+from podlife.observe.engine import HOST_CPU_PER_REQUEST, EngineTraffic, OnHost, parse_line
 from podlife.observe.records import parse_records
 from podlife.observe.shutdown import Shutdown
 from podlife.observe.snapshots import (
@@ -242,6 +245,19 @@ def test_an_engine_line_is_a_ledger_entry_naming_the_pod_only_for_a_healthy_answ
     assert (refused.status, refused.error, refused.source, refused.pod, refused.reused) == (
         None, "Connection refused", None, None, False)
     assert parse_line("9\t1\t2\t3\t503\t-\t10.0.0.1:1\treopened,close\tweb-2\n", 200).pod is None
+    cut = parse_line("10\t1\t2\t3\t0\tRemoteDisconnected\t10.0.0.1:2\treused,retried\tweb-3\n", 200)
+    assert (cut.pod, cut.retried, cut.reused, cut.ok) == ("web-3", True, True, False)  # the pod its connection reached
+
+
+def test_a_rate_the_host_cannot_give_the_engine_cpu_for_is_refused_before_it_starts(tmp_path: Path) -> None:
+    place = OnHost(tmp_path / "never-run")
+    cores = len(os.sched_getaffinity(0))
+    place.check_rate(0.9 * cores / HOST_CPU_PER_REQUEST[False], keepalive=0)
+    with pytest.raises(RateTooHigh, match=f"more than this host's {cores}: lower the rate"):
+        place.check_rate(1.1 * cores / HOST_CPU_PER_REQUEST[False], keepalive=0)
+    with pytest.raises(RateTooHigh):
+        with EngineTraffic(Target("http://127.0.0.1:9/"), rate=1e7, place=place):
+            pass  # pragma: no cover - refused before
 
 
 def test_an_engine_line_is_put_on_the_harness_clock() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from podlife.chaos.apps import Hit
@@ -11,7 +13,13 @@ from podlife.observe.shutdown import Shutdown
 from podlife.observe.timeline import Entry, Timeline
 from podlife.observe.traffic import Ledger, Request
 from podlife.verdicts.advice import HookSleep, hook_sleep, pre_stop_advice, workload_advice
-from podlife.verdicts.traffic import check_exposed, check_kept_alive_exposed, diagnose, exposure
+from podlife.verdicts.traffic import (
+    assert_kept_alive_connections_ended,
+    check_exposed,
+    check_kept_alive_exposed,
+    diagnose,
+    exposure,
+)
 from podlife.verdicts.workload import PreStop, shutdown_times
 from tests.entries import container, event_entry, exited, pod_entry, slice_entry, window_of
 
@@ -275,9 +283,10 @@ def test_a_request_cut_on_a_kept_alive_connection_long_after_the_rules_dropped_i
     kept = Request(2, 10.0, 10.0, 0.1, 200, None, "old", "10.0.0.1:4000", 200, "reused")
     ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _req(1, 4.0, "new"), kept, cut])
     [text] = diagnose(window_of(ledger, TIMELINE, data_path=rules))
-    assert text.startswith("1 request(s) on kept-alive connections failed at pods that were leaving (old x1; RemoteDisconnected x1)")
+    assert text.startswith("1 request(s) on kept-alive connections were cut off at pods that were leaving (old x1; "
+                           "RemoteDisconnected x1): ")
     assert "old: deletion started at +6.000s; the EndpointSlice marked it not ready 0.50s later, the node's rules stopped " \
-           "routing to it 0.80s later; requests on its kept-alive connections failed 5.00-5.00s after it" in text
+           "routing to it 0.80s later; requests on its kept-alive connections were cut off 5.00-5.00s after it" in text
     assert "'Connection: close'" in text and "a longer preStop sleep does not help" in text
     assert exposure(ledger, TIMELINE, ["old"], kept_alive=True) == {"old": 2}
 
@@ -295,10 +304,43 @@ def test_a_kept_alive_pass_needs_a_request_in_flight_when_the_pod_ended_its_conn
     window = window_of(ledger, TIMELINE)
     hit = Hit("rolling update", 5.9, ("old",))
     if verdict is None:
-        assert check_kept_alive_exposed(window, hit) == {"kept_alive_requests": {"old": 3}, "closed_in_flight": {"old": 1}}
+        assert check_kept_alive_exposed(window, hit) == {"kept_alive_requests": {"old": 3}, "told": {"old": 1}, "cut_off": {}}
     else:
         with pytest.raises(NotExercised, match=verdict):
             check_kept_alive_exposed(window, hit)
+
+
+def _retried(seq: int, sent: float) -> list[Request]:
+    """A request a kept connection to ``old`` cut off, and the client's retry that ``new`` answered."""
+    return [Request(seq, sent, sent, 0.002, None, "RemoteDisconnected", "old", "10.0.0.1:4000", 200, "reused,retried"),
+            Request(seq, sent, sent + 0.002, 0.1, 200, None, "new", "10.0.0.1:4100", 200, "retry")]
+
+
+def test_a_request_sent_again_after_its_kept_connection_was_cut_is_not_lost_and_its_retry_not_late() -> None:
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), *_retried(1, 6.1)])
+    ledger.requests[2] = replace(ledger.requests[2], sent=6.9)  # the retry left when the first attempt failed
+    assert not ledger.failures and ledger.success_ratio == 1.0 and ledger.sent_count == 2
+    assert ledger.max_send_lag() == 0.0 and ledger.summary()["retried"] == 1
+
+
+@pytest.mark.parametrize("told", [False, True])
+def test_rq04_requests_cut_off_fail_the_check_unless_the_app_told_its_clients_to_leave(told: bool) -> None:
+    """Cut off at an app that said 'Connection: close' is the race HTTP/1.1 leaves to clients; at one that never
+    said it, the app exited with its connections open."""
+    last = _kept(2, 6.3, "reused,close" if told else "reused")
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _kept(1, 6.2), last, *_retried(3, 6.4)])
+    window, hit = window_of(ledger, TIMELINE), Hit("rolling update", 5.9, ("old",))
+    assert check_kept_alive_exposed(window, hit)["cut_off"] == {"old": 1}
+    if told:
+        assert assert_kept_alive_connections_ended(window, hit) == {"told_to_leave": 1, "cut_off_while_closing": 1}
+        return
+    with pytest.raises(AssertionError) as failed:
+        assert_kept_alive_connections_ended(window, hit)
+    text = str(failed.value)
+    assert text.startswith("The app ended its kept-alive connections under requests without telling its clients: no "
+                           "answer from the leaving pods said 'Connection: close'")
+    assert "(the client sent 1 of them again on a new connection, as HTTP pools do for a GET" in text
+    assert "then close the connections still idle" in text and "Server.SetKeepAlivesEnabled(false)) races" in text
 
 
 def test_an_app_that_keeps_no_connection_alive_is_not_shown_to_cut_one_off() -> None:

@@ -8,6 +8,7 @@ the report, and a unit test can pass a sink that just keeps what it is given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, Protocol
 
 #: How an attachment is shown: plain text, a table, a picture.
@@ -23,8 +24,9 @@ class EvidenceSink(Protocol):
     def waits_on(self, **timers: float) -> None:
         """The Kubernetes timers (seconds) the test cannot finish before: back-off, grace periods, ..."""
 
-    def attach(self, name: str, text: str, kind: Attachment = "text") -> None:
-        """Text (or a drawn picture) for a person reading the test's report."""
+    def attach(self, name: str, text: str | Iterable[str], kind: Attachment = "text") -> None:
+        """Text (or a drawn picture) for a person reading the test's report; a long one as its pieces, one at
+        a time (a million-request table is never held as one string)."""
 
     def illustrate(self, observation: object) -> None:
         """Draw what the report draws of ``observation`` (a closed traffic window, a watched shutdown), if anything.

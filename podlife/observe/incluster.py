@@ -27,15 +27,17 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kubernetes import client
+from kubernetes.utils import parse_quantity
 
 from podlife.access import Target
-from podlife.errors import HarnessError
+from podlife.errors import HarnessError, RateTooHigh
 from podlife.kernel.defaults import TRAFFIC_POD_PREFIX
 from podlife.kernel.images import AGNHOST
 from podlife.kube import exec_session, exit_code, running_pod, unread
 from podlife.observe.clock import now
 from podlife.observe.engine import BINARY, EngineTraffic, engine_binary, go_arch, no_kept_alive_clients
 from podlife.observe.traffic import Ledger, Request
+from podlife.served import name_of
 from podlife.waiting import wait_for
 
 #: Each traffic pod's CPU request. Without one the pods are BestEffort, whose cgroup weighs 2
@@ -268,6 +270,23 @@ class InPod:
         pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "engine", "mountPath": ENGINE_DIR}]
         pod["spec"]["volumes"] = [{"name": "engine", "emptyDir": {}}]
         return pod
+
+    def check_rate(self, rate: float, keepalive: int) -> None:
+        """A pod requesting more CPU than any node allocates would never be scheduled: say so before creating it.
+        Where nodes cannot be listed (namespace-scoped credentials), the pod's scheduling is the check."""
+        try:
+            nodes = client.CoreV1Api(self.route.api).list_node().items
+        except client.ApiException:
+            return
+        allocatable = {name_of(n): parse_quantity(n.status.allocatable["cpu"]) for n in nodes
+                       if n.spec and not n.spec.unschedulable and n.status and n.status.allocatable}
+        if not allocatable:
+            return
+        largest = max(allocatable, key=lambda name: allocatable[name])
+        if parse_quantity(self.cpu) > allocatable[largest]:
+            raise RateTooHigh(f"{rate:g} requests a second need an engine pod requesting {self.cpu} of CPU "
+                              f"({ENGINE_CPU_PER_REQUEST * 1e6:.0f} us a request), more than any node allocates (the "
+                              f"largest, {largest}, {allocatable[largest]} cores): lower the rate")
 
     def start(self, arguments: list[str]) -> PodExec:
         route = self.route

@@ -54,12 +54,24 @@ class Request:
     expected: int = 200
     #: Its connection: ``new``; ``reused``, a kept-alive one an earlier request had opened; ``reopened``,
     #: new because the server had closed the kept-alive one while it was idle; with ``,close`` when
-    #: the answer closed it (``Connection: close``).
+    #: the answer closed it (``Connection: close``). ``reused,retried``: the kept connection ended
+    #: before any of the answer came, and the client sent the request again on a new connection, the
+    #: entry after it with the same ``seq`` (``retry``), as HTTP pools do for a GET.
     connection: str = "new"
 
     @property
     def reused(self) -> bool:
         return self.connection.startswith("reused")
+
+    @property
+    def retried(self) -> bool:
+        """A first attempt the client sent again: not lost, but cut off (RQ-04's check counts it)."""
+        return self.connection == "reused,retried"
+
+    @property
+    def retry(self) -> bool:
+        """A second attempt: it left when the first failed, not on schedule."""
+        return self.connection.startswith("retry")
 
     @property
     def ok(self) -> bool:
@@ -81,14 +93,26 @@ class Ledger:
     #: within how much it is known: a pod's node keeps its own clock (see ``engine``).
     clock_offset: float = 0.0
     clock_uncertainty: float = 0.0
+    #: CPU seconds the generator used, where it tells (the engine does): what the ledger cost to record.
+    generator_cpu: float | None = None
 
     @property
     def failures(self) -> list[Request]:
-        return [r for r in self.requests if not r.ok]
+        """Requests the client lost: not the first attempts it sent again (their retries have outcomes of their own)."""
+        return [r for r in self.requests if not r.ok and not r.retried]
+
+    @property
+    def retried(self) -> list[Request]:
+        return [r for r in self.requests if r.retried]
+
+    @property
+    def sent_count(self) -> int:
+        """Requests scheduled and sent, each once however many attempts it took."""
+        return len(self.requests) - len(self.retried)
 
     @property
     def success_ratio(self) -> float:
-        return 1.0 - len(self.failures) / len(self.requests) if self.requests else 0.0
+        return 1.0 - len(self.failures) / self.sent_count if self.requests else 0.0
 
     def served_by(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -103,13 +127,13 @@ class Ledger:
 
     def max_send_lag(self) -> float:
         """The worst gap between a request's scheduled and actual send time (the generator's own health)."""
-        return max((r.sent - r.scheduled for r in self.requests), default=0.0)
+        return max((r.sent - r.scheduled for r in self.requests if not r.retry), default=0.0)
 
     def check_usable(self) -> None:
         """Raise ``GeneratorLag`` when the ledger cannot carry a verdict: nothing sent, or sent too late."""
         if not self.requests:
             raise GeneratorLag(f"no request to {self.target} was sent: the traffic generator did not run")
-        worst = max(self.requests, key=lambda r: r.sent - r.scheduled)
+        worst = max((r for r in self.requests if not r.retry), key=lambda r: r.sent - r.scheduled)
         lag = worst.sent - worst.scheduled
         if lag > MAX_SEND_LAG:
             raise GeneratorLag(
@@ -130,14 +154,17 @@ class Ledger:
         return {
             "target": self.target,
             "rate_per_s": self.rate,
-            "requests": len(self.requests),
+            "requests": self.sent_count,
             "failed": len(self.failures),
+            "retried": len(self.retried),
             "success_ratio": round(self.success_ratio, 5),
             "served_by": self.served_by(),
             "served_by_unknown": sum(1 for r in self.requests if r.ok and not r.pod),
             "max_send_lag_s": round(self.max_send_lag(), 4),
             "clock_offset_s": round(self.clock_offset, 6),
             "clock_uncertainty_s": round(self.clock_uncertainty, 6),
+            "generator_cpu_per_request_us": (round(self.generator_cpu / self.sent_count * 1e6, 1)
+                                             if self.generator_cpu is not None and self.requests else None),
         }
 
 
@@ -238,7 +265,7 @@ class Traffic:
             status, head, body = _parse(b"".join(chunks))
             pod = _pod_named(self.naming, head, body) if status == self.expect else None
         except (OSError, TimeoutError, ValueError) as err:
-            error = _short_error(err)
+            error = short_error(err)
         finally:
             # Also for a request that failed once connected (reset, timed out): its connection was tracked.
             host, port = sock.getsockname()[:2]
@@ -280,7 +307,7 @@ def _raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _short_error(err: Exception) -> str:
+def short_error(err: Exception) -> str:
     """The root cause in a few words (connection refused, timed out, ...), for failure messages."""
     if isinstance(err, ConnectionRefusedError):
         return "Connection refused"
@@ -290,6 +317,8 @@ def _short_error(err: Exception) -> str:
         return "Connection reset"
     if isinstance(err, OSError) and err.errno == errno.EHOSTUNREACH:
         return "No route to host"
+    if isinstance(err, socket.gaierror):
+        return f"cannot resolve the host ({err.strerror})"
     if isinstance(err, ValueError):
         return str(err)
     return type(err).__name__

@@ -91,5 +91,5 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float, k
             evidence.attach("ledger summary", json.dumps(window.ledger.summary(), indent=2))
             evidence.attach("landmarks", "\n".join(f"{t - origin:+.3f}s {n}" for n, t in window.landmarks.items()))
             evidence.illustrate(window)
-            evidence.measure("requests", len(window.ledger.requests))
+            evidence.measure("requests", window.ledger.sent_count)
             evidence.measure("failed_requests", len(window.ledger.failures))

@@ -13,6 +13,7 @@ never fail a test or change its verdict.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Callable
 
 from podlife.errors import TestOverran
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 
 #: Request ticks by outcome: quiet green for answered, strong colours for each way of failing.
 OUTCOME_COLOURS = {"ok": "#74c476", "refused": "#d62728", "reset": "#e377c2", "timeout": "#ff7f0e",
-                   "http-status": "#9467bd", "other": "#000000"}
+                   "http-status": "#9467bd", "other": "#000000", "retried": "#17becf"}
 OUTCOME_NAMES = {"ok": "answered", "refused": "connection refused", "reset": "connection reset / closed",
-                 "timeout": "timed out", "http-status": "unexpected HTTP status", "other": "other error"}
+                 "timeout": "timed out", "http-status": "unexpected HTTP status", "other": "other error",
+                 "retried": "cut off, sent again"}
 #: Landmarks: (colour, marker). Dark and shaped, so they read apart from the request ticks.
 MARK_STYLES = {
     "ready": ("#1f77b4", "^"), "deleting": ("#08519c", "v"), "stopping": ("#8c564b", "s"),
@@ -53,21 +55,21 @@ LABEL_WIDTH, LABEL_OFFSETS = 0.08, (11, -12, 21, -22)
 LANDMARK_WIDTH = 0.2
 
 
-def attach_drawn(evidence: EvidenceSink, name: str, make: Callable[[], str], kind: Attachment) -> None:
+def attach_drawn(evidence: EvidenceSink, name: str, make: Callable[[], str | Iterable[str]], kind: Attachment) -> None:
     """Attach what ``make`` returns as ``name``; if making it fails, a text note saying why, and nothing else.
 
-    Any ``Exception`` is caught: the picture or table is evidence, and its failure must not become
-    the test's. Only what stops the test from outside passes through: Ctrl-C (a ``BaseException``)
-    and the test time limit (``TestOverran``, raised by the plugin's alarm wherever the test is).
+    Any ``Exception`` is caught, also one raised while a table is written out piece by piece (the
+    sink writes the pieces to a file before attaching it, so a half-written table is not attached):
+    the picture or table is evidence, and its failure must not become the test's. Only what stops
+    the test from outside passes through: Ctrl-C (a ``BaseException``) and the test time limit
+    (``TestOverran``, raised by the plugin's alarm wherever the test is).
     """
     try:
-        content = make()
+        evidence.attach(name, make(), kind)
     except TestOverran:
         raise
     except Exception as err:
         evidence.attach(f"{name} (not drawn)", f"could not make the {name}: {type(err).__name__}: {err}")
-        return
-    evidence.attach(name, content, kind)
 
 
 def illustrate(evidence: EvidenceSink, observation: object) -> None:

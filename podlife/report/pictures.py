@@ -191,7 +191,7 @@ def traffic_picture(ledger: Ledger, timeline: Timeline, landmarks: dict[str, flo
     gaps = [(broken - zero, (resumed if resumed is not None else zero + end) - zero, f"{kind} watch broken: {why}")
             for kind, broken, resumed, why in timeline.gaps]
     failed = len(ledger.failures)
-    title = f"{len(ledger.requests)} requests to {ledger.target} at {ledger.rate:g}/s: {failed or 'none'} failed"
+    title = f"{ledger.sent_count} requests to {ledger.target} at {ledger.rate:g}/s: {failed or 'none'} failed"
     return TrafficPicture(title, ordered, scenario, gaps, end)
 
 

@@ -8,6 +8,8 @@ controller writes the file.
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +58,16 @@ class Evidence:
         """Declare the Kubernetes timers (seconds) this test cannot finish before: back-off, grace periods, ..."""
         self.measure(TIMERS, {name: round(value, 1) for name, value in timers.items()})
 
-    def attach(self, name: str, text: str, kind: Attachment = "text") -> None:
-        allure.attach(text, name=name, attachment_type=ALLURE_KINDS[kind])
+    def attach(self, name: str, text: str | Iterable[str], kind: Attachment = "text") -> None:
+        if isinstance(text, str):
+            allure.attach(text, name=name, attachment_type=ALLURE_KINDS[kind])
+            return
+        # Written piece by piece to a file Allure copies: the pieces are never one string.
+        with tempfile.TemporaryDirectory(prefix="podlife-attachment-") as scratch:
+            path = Path(scratch) / "attachment"
+            with path.open("w") as out:
+                out.writelines(text)
+            allure.attach.file(str(path), name=name, attachment_type=ALLURE_KINDS[kind])
 
     def illustrate(self, observation: object) -> None:
         illustrate(self, observation)

@@ -56,7 +56,7 @@ def explain_failures(ledger: Ledger, timeline: Timeline, landmarks: dict[str, fl
     failures = ledger.failures
     origin = timeline.origin
     marks = ", ".join(f"{name} at {t - origin:+.3f}s" for name, t in sorted(landmarks.items(), key=lambda kv: kv[1]))
-    lines = [f"{len(failures)} of {len(ledger.requests)} requests to {ledger.target} failed ({marks}):"]
+    lines = [f"{len(failures)} of {ledger.sent_count} requests to {ledger.target} failed ({marks}):"]
     lines += [f"  {_describe(r, origin)}" for r in failures[:SHOWN_FAILURES]]
     if len(failures) > SHOWN_FAILURES:
         lines.append(f"  ... and {len(failures) - SHOWN_FAILURES} more, last at {failures[-1].sent - origin:+.3f}s")
@@ -289,21 +289,25 @@ def _leaving_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: 
 
 
 def _kept_alive_text(failed: list[tuple[Request, Placed]], phases: Phases, origin: float) -> str:
-    """Failures on kept-alive connections to leaving pods: the data path routes connections, not requests, so
-    a client keeps reaching its pod after the rules dropped it, until the app ends the connection."""
-    lines = [f"{len(failed)} request(s) on kept-alive connections failed at pods that were leaving "
-             f"({_counts(p.pod for _, p in failed)}; {_errors(failed)}): the node's rules route new connections, "
+    """Requests cut off on kept-alive connections to leaving pods: the data path routes connections, not requests,
+    so a client keeps reaching its pod after the rules dropped it, until the app ends the connection."""
+    retried = sum(r.retried for r, _ in failed)
+    again = (f" (the client sent {retried} of them again on a new connection, as HTTP pools do for a GET, RFC 9112 "
+             "9.3.1; a POST, or a client that does not retry, loses them)") if retried else ""
+    lines = [f"{len(failed)} request(s) on kept-alive connections were cut off at pods that were leaving "
+             f"({_counts(p.pod for _, p in failed)}; {_errors(failed)}){again}: the node's rules route new connections, "
              "so a client that keeps its connection stays with the pod after the data path dropped it, "
              "and the app ended those connections under requests:"]
     for name, leaving in sorted(phases.leaving.items(), key=lambda kv: kv[1].since):
         mine = [r.sent - leaving.since for r, p in failed if p.pod == name]
         if mine:
             lines.append(f"  {name}: deletion started at {leaving.since - origin:+.3f}s; {leaving.lag_text()}; requests on "
-                         f"its kept-alive connections failed {min(mine):.2f}-{max(mine):.2f}s after it")
-    lines.append("Fix: once the preStop sleep is over (or at SIGTERM), stop keeping connections alive: answer every request "
-                 "with 'Connection: close' for a moment (Go: Server.SetKeepAlivesEnabled(false)) before closing any, and exit "
-                 "only when the requests in flight are answered; closing idle connections at once (Go: Server.Shutdown) "
-                 "still races with a client sending on one just then; a longer preStop sleep does not help these clients")
+                         f"its kept-alive connections were cut off {min(mine):.2f}-{max(mine):.2f}s after it")
+    lines.append("Fix: once the preStop sleep is over (or at SIGTERM), answer every request with 'Connection: close' for "
+                 "longer than a client waits between requests, then close the connections still idle, and exit when the "
+                 "requests in flight are answered; closing idle connections at once (Go: Server.Shutdown, "
+                 "Server.SetKeepAlivesEnabled(false)) races with a client sending on one just then; a longer preStop "
+                 "sleep does not help these clients")
     return "\n".join(lines)
 
 
@@ -383,45 +387,89 @@ def check_exposed(window: Window, hit: Hit) -> dict[str, int]:
     return counts
 
 
+@dataclass(frozen=True)
+class KeptAliveEnds:
+    """What kept-alive connections to the pods a disruption removed met once the kubelet began stopping them."""
+
+    #: Per pod, the requests on kept connections it got from then on.
+    requests: dict[str, int]
+    #: Per pod, its answers that said ``Connection: close``: the app ending its connections itself.
+    told: dict[str, int]
+    #: Requests on kept connections to those pods that the connection's end cut off: no answer came.
+    cut: list[Request]
+
+
+def kept_alive_ends(window: Window, hit: Hit) -> KeptAliveEnds:
+    ledger = window.ledger
+    stopping = exposure_starts(window.timeline, hit.pods)
+    told = {pod: sum(1 for r in ledger.requests if r.pod == pod and r.reused and r.connection.endswith(",close")
+                     and r.sent >= since) for pod, since in stopping.items()}
+    cut = [r for r in ledger.requests if r.reused and r.status is None and r.pod in stopping and r.finished >= stopping[r.pod]]
+    return KeptAliveEnds(exposure(ledger, window.timeline, hit.pods, kept_alive=True), told, cut)
+
+
 def check_kept_alive_exposed(window: Window, hit: Hit) -> dict[str, dict[str, int]]:
     """``NotExercised`` unless kept-alive connections carried requests to the removed pods after the kubelet began
     stopping them (RQ-02 for kept connections), and one was in flight when a pod ended its connections.
 
-    Only a request in flight then can fail when an app exits with its connections open: an app
-    that closes them answers it with ``Connection: close`` (counted as ``closed_in_flight``), one
-    that exits cuts it off (a failure). Connections that were idle at the end show neither, and
-    a pass would prove nothing. Returns both counts per pod, for the report.
+    Only a request in flight then can be cut off when an app exits with its connections open: an
+    app that ends them itself answers it with ``Connection: close`` (``told``), one that exits
+    cuts it off (``cut_off``). Connections that were idle at the end show neither, and a pass
+    would prove nothing. Returns the counts per pod, for the report.
     """
     ledger = window.ledger
     ledger.check_attributable()
-    counts = exposure(ledger, window.timeline, hit.pods, kept_alive=True)
-    stopping = exposure_starts(window.timeline, hit.pods)
-    closed = {pod: sum(1 for r in ledger.requests if r.pod == pod and r.reused and r.connection.endswith(",close")
-                       and r.sent >= since) for pod, since in stopping.items()}
-    if ledger.failures:
-        return {"kept_alive_requests": counts, "closed_in_flight": closed}
+    ends = kept_alive_ends(window, hit)
+    counts = {"kept_alive_requests": ends.requests, "told": ends.told, "cut_off": dict(Counter(str(r.pod) for r in ends.cut))}
+    if ends.cut or ledger.failures:
+        return counts
     if not any(r.reused for r in ledger.requests):
         raise NotExercised("no request went on a kept-alive connection: the app closed every connection after its "
                            "answer, so no kept connection could be cut off and none was shown to be")
-    if sum(counts.values()) < MIN_EXPOSED:
+    if sum(ends.requests.values()) < MIN_EXPOSED:
         raise NotExercised(
-            f"only {sum(counts.values())} request(s) on kept-alive connections reached the pods the {hit.disruption} removed "
-            f"after the kubelet began stopping them ({_counts_of(counts)}; at least {MIN_EXPOSED} needed): the clients' "
-            "connections had moved off them, so nothing could show what their exit does to kept connections"
+            f"only {sum(ends.requests.values())} request(s) on kept-alive connections reached the pods the {hit.disruption} "
+            f"removed after the kubelet began stopping them ({_counts_of(ends.requests)}; at least {MIN_EXPOSED} needed): the "
+            "clients' connections had moved off them, so nothing could show what their exit does to kept connections"
         )
-    if not any(closed.values()):
+    if not any(ends.told.values()):
         kept = [r for r in ledger.requests if r.reused and r.ok]
         connections = len({r.source for r in kept}) or 1
         latency = sum(r.latency for r in kept) / max(len(kept), 1)
         raise NotExercised(
             f"kept-alive connections carried requests to the removed pods after the kubelet began stopping them "
-            f"({_counts_of(counts)}), but none was in flight when a pod ended its connections (none was answered with "
-            "'Connection: close', none failed): the connections were idle then, and whether the app would cut off a "
-            f"request in flight is not shown (its answers took {latency * 1000:.1f} ms on average: at {ledger.rate:g} "
+            f"({_counts_of(ends.requests)}), but none was in flight when a pod ended its connections (none was answered "
+            "with 'Connection: close', none was cut off): the connections were idle then, and whether the app would cut "
+            f"off a request in flight is not shown (its answers took {latency * 1000:.1f} ms on average: at {ledger.rate:g} "
             f"req/s over {connections} kept connections, each carried a request {ledger.rate * latency / connections:.1%} "
             "of the time)"
         )
-    return {"kept_alive_requests": counts, "closed_in_flight": closed}
+    return counts
+
+
+def assert_kept_alive_connections_ended(window: Window, hit: Hit) -> dict[str, int]:
+    """RQ-04's own check: the app ended its kept-alive connections itself once told to stop, rather than exiting
+    with them open under requests.
+
+    A client cannot tell a request the app dropped in flight from one its close of an idle
+    connection crossed on the wire (HTTP/1.1 leaves that race to clients, which send a GET
+    again): both come back with no answer. What tells the apps apart is whether the app told
+    its clients to leave, with an answer saying ``Connection: close`` after the kubelet began
+    stopping its pod. Requests cut off at an app none of whose answers said so fail the check,
+    with where and the fix; at an app that said so they are the race, counted for the report
+    (their retries are judged with every other request). Run ``check_kept_alive_exposed`` first:
+    without a request in flight at a pod's end, neither shows.
+    """
+    window.ledger.check_usable()
+    ends = kept_alive_ends(window, hit)
+    told = sum(ends.told.values())
+    if ends.cut and not told:
+        phases = Phases.of(window.ledger, window.timeline, window.data_path)
+        raise AssertionError(
+            "The app ended its kept-alive connections under requests without telling its clients: no answer from the "
+            "leaving pods said 'Connection: close' after the kubelet began stopping them.\n"
+            + _kept_alive_text([(r, phases.place(r)) for r in ends.cut], phases, window.timeline.origin))
+    return {"told_to_leave": told, "cut_off_while_closing": len(ends.cut)}
 
 
 def _counts_of(counts: dict[str, int]) -> str:
@@ -458,7 +506,7 @@ def assert_requests_lost(window: Window, since: str | None = None) -> None:
     ledger, landmarks = window.ledger, window.landmarks
     ledger.check_usable()
     assert ledger.failures, (
-        f"the bad variant lost none of {len(ledger.requests)} requests, so the check could not tell it "
+        f"the bad variant lost none of {ledger.sent_count} requests, so the check could not tell it "
         f"from the good one ({', '.join(landmarks)})"
     )
     if since is not None:

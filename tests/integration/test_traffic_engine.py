@@ -7,14 +7,17 @@ server answered, on new or kept-alive connections as asked.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from podlife.access import PodNaming, Target
+from podlife.cli import main
 from podlife.errors import HarnessError
 from podlife.observe.engine import EngineTraffic, engine_binary
 
@@ -49,6 +52,18 @@ class ClosingIdle(Named):
         self.close_connection = True
 
 
+class DroppingTheNext(Named):
+    """Answers a connection's first request and drops the connection at the next, unanswered: a kept connection
+    cut off under a request, as an app that exits with its connections open does."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        if getattr(self, "answered", False):
+            self.close_connection = True
+            return
+        self.answered = True
+        super().do_GET()
+
+
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -60,6 +75,11 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     yield from serving(Named)
+
+
+@pytest.fixture(scope="module")
+def dropping_server() -> Iterator[str]:
+    yield from serving(DroppingTheNext)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +96,7 @@ def test_every_request_is_in_the_ledger_on_time_and_named(server: str, keepalive
     assert [r.seq for r in ledger.requests] == list(range(200)) and traffic.ended == 200
     assert all(r.ok and r.pod == "pod-a" and r.source and r.source.startswith("127.0.0.1:") for r in ledger.requests)
     assert ledger.max_send_lag() < 0.05, ledger.max_send_lag()
+    assert ledger.generator_cpu is not None and 0 < ledger.generator_cpu < 10, ledger.generator_cpu
     reused = sum(r.reused for r in ledger.requests)
     assert (reused == 0) if keepalive == 0 else reused >= 200 - keepalive
 
@@ -87,6 +108,30 @@ def test_a_kept_alive_connection_the_server_closed_while_idle_is_reopened_not_fa
         ledger = traffic.finish()
     assert all(r.ok for r in ledger.requests), [r.error for r in ledger.failures]
     assert [r.connection for r in ledger.requests] == ["new"] + ["reopened"] * 19
+
+
+def test_a_request_a_kept_connection_dropped_is_sent_again_on_a_new_one_and_both_attempts_are_kept(
+        dropping_server: str) -> None:
+    """As pools do for a GET (RFC 9112, 9.3.1); the cut attempt stays in the ledger for RQ-04's check to see."""
+    traffic = EngineTraffic(Target(dropping_server), rate=50, limit=10, keepalive=1)
+    with traffic:
+        ledger = traffic.finish()
+    assert [r.connection for r in ledger.requests] == ["new"] + ["reused,retried", "retry"] * 9
+    assert [r.seq for r in ledger.requests if not r.retried] == list(range(10))
+    assert not ledger.failures and ledger.success_ratio == 1.0 and ledger.summary()["retried"] == 9
+    assert all(r.error == "RemoteDisconnected" and r.status is None for r in ledger.requests if r.retried)
+
+
+def test_the_traffic_command_writes_every_request_to_its_ledger_as_it_runs(server: str, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = tmp_path / "ledger.csv"
+    assert main(["traffic", server, "--rate", "200", "--seconds", "1", "--pod-in-body", "--ledger", str(ledger)]) == 0
+    out = capsys.readouterr().out
+    assert "200 requests, 0 failed (success ratio 1.00000)" in out and "answered by: pod-a 200" in out, out
+    assert f"ledger: {ledger} (200 rows)" in out and "engine CPU" in out, out
+    rows = list(csv.DictReader(ledger.open()))
+    assert sorted(int(r["seq"]) for r in rows) == list(range(200)) and {r["pod"] for r in rows} == {"pod-a"}
+    assert sorted(tmp_path.iterdir()) == [ledger]  # the partial file took the ledger's name
 
 
 def test_a_refused_connection_is_a_failed_request_not_a_harness_error() -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
+import math
 import os
 import platform
 import queue
@@ -27,17 +29,18 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn, Protocol
+from urllib.parse import urlsplit
 
 from podlife.access import Target
 from podlife.cluster.local.gobuild import go_env, run_build_step
 from podlife.cluster.local.paths import cache_root
-from podlife.errors import HarnessError, NotApplicable
+from podlife.errors import HarnessError, NotApplicable, RateTooHigh
 from podlife.observe.clock import now
-from podlife.observe.traffic import Ledger, Request, Traffic
+from podlife.observe.traffic import Ledger, Request, Traffic, short_error
 
 SOURCE = "main.go"
 BINARY = "podlife-traffic"
@@ -50,7 +53,8 @@ CLOCK_SAMPLES = 7
 #: How long the engine has to answer a line of the conversation (its first one is after a pod's exec started).
 ANSWER_WITHIN = 30.0
 #: The connection column's words, shared by every entry that has them (a million entries, a handful of strings).
-_CONNECTIONS = {word: word for word in ("new", "reused", "reopened", "new,close", "reused,close", "reopened,close")}
+_CONNECTIONS = {word: word for word in ("new", "reused", "reopened", "new,close", "reused,close", "reopened,close",
+                                        "reused,retried", "retry", "retry,close")}
 
 
 def engine_source() -> str:
@@ -88,13 +92,24 @@ def engine_binary(arch: str | None = None) -> Path | None:
 
 def parse_line(line: str, expect: int, offset: float = 0.0) -> Request:
     """One request line of the engine (see ``main.go``) as a ledger entry on the harness's clock
-    (the engine's minus ``offset``); the pod only for a healthy answer."""
+    (the engine's minus ``offset``); the pod only for a healthy answer, or for a first attempt a kept
+    connection cut off (the pod that had answered on that connection)."""
     seq, scheduled, sent, latency, status, error, local, connection, pod = line.rstrip("\n").split("\t")
     code = int(status) or None
+    connection = _CONNECTIONS.get(connection, connection)
+    named = code == expect or connection == "reused,retried"
     # Interned: a few pods and errors answer a million requests, and each line would hold its own copy.
     return Request(int(seq), int(scheduled) / 1e6 - offset, int(sent) / 1e6 - offset, int(latency) / 1e6, code,
-                   None if error == "-" else sys.intern(error), sys.intern(pod) if pod != "-" and code == expect else None,
-                   None if local == "-" else local, expect, _CONNECTIONS.get(connection, connection))
+                   None if error == "-" else sys.intern(error), sys.intern(pod) if pod != "-" and named else None,
+                   None if local == "-" else local, expect, connection)
+
+
+#: CPU the engine spends per request on the host (seconds), user and system (the kernel's connect
+#: and NAT count), at its leanest: with a new connection per request it fell from 640 us a request at
+#: 500 req/s to 150 us at 5,000-6,000 (the runtime's fixed costs spread thinner), with 16 kept-alive
+#: connections from 335 to 85 us (2-core machine, local cluster, 2026-12-04). A rate that needs more
+#: cores than the host has at these figures cannot be held; below that, the send-lag check decides.
+HOST_CPU_PER_REQUEST = {False: 150e-6, True: 85e-6}
 
 
 class Conversation(Protocol):
@@ -116,6 +131,10 @@ class Place(Protocol):
 
     #: What reports call the place: "this host", or the pod's name.
     name: str
+
+    def check_rate(self, rate: float, keepalive: int) -> None:
+        """Raise ``RateTooHigh`` when the place cannot give the engine the CPU ``rate`` needs: before it starts."""
+        ...
 
     def start(self, arguments: list[str]) -> Conversation: ...
 
@@ -161,6 +180,14 @@ class OnHost:
     def __init__(self, binary: Path) -> None:
         self.binary = binary
 
+    def check_rate(self, rate: float, keepalive: int) -> None:
+        cores = len(os.sched_getaffinity(0))
+        cost = HOST_CPU_PER_REQUEST[keepalive > 0]
+        if rate * cost > cores:
+            raise RateTooHigh(f"{rate:g} requests a second need at least {rate * cost:.1f} CPU cores for the traffic engine "
+                              f"alone ({cost * 1e6:.0f} us a request at its leanest, as bench/traffic.py measures it), more "
+                              f"than this host's {cores}: lower the rate")
+
     def start(self, arguments: list[str]) -> Conversation:
         return HostProcess([str(self.binary), *arguments])
 
@@ -177,23 +204,27 @@ class EngineTraffic:
     """
 
     def __init__(self, target: Target, rate: float = 20.0, timeout: float = 2.0, limit: int = 100_000,
-                 max_seconds: float = 900.0, keepalive: int = 0, place: Place | None = None) -> None:
+                 max_seconds: float = 900.0, keepalive: int = 0, place: Place | None = None,
+                 sink: Callable[[Request], None] | None = None) -> None:
         if place is None:
             binary = engine_binary()
             if binary is None:
                 raise HarnessError("the traffic engine needs a Go toolchain to be built on this machine")
             place = OnHost(binary)
-        self.place = place
+        self.place, self.rate, self.keepalive = place, rate, keepalive
         self.arguments = ["-url", target.url, "-rate", repr(rate), "-count", str(limit), "-seconds", repr(max_seconds),
                           "-timeout", f"{timeout}s", "-keepalive", str(keepalive), "-naming", target.naming.argument]
         self.expect = target.expect
         self.ledger = Ledger(target.url, rate)
+        #: Called with each entry as it arrives (``report.ledger_csv.LedgerFile.write``), on the reader thread.
+        self.sink = sink
         self._engine: Conversation | None = None
         self._reader = threading.Thread(target=self._read, daemon=True, name="traffic-engine")
         self._answers: queue.Queue[str] = queue.Queue()
         self.ended: int | None = None
 
     def __enter__(self) -> "EngineTraffic":
+        self.place.check_rate(self.rate, self.keepalive)
         try:
             self._engine = self.place.start(self.arguments)
             self._reader.start()
@@ -242,10 +273,15 @@ class EngineTraffic:
         try:
             for line in self._engine.lines():
                 if line[:1].isdigit():
+                    entry = parse_line(line, expect, self.ledger.clock_offset)
                     # list.append is atomic and only this thread appends: no lock needed.
-                    self.ledger.requests.append(parse_line(line, expect, self.ledger.clock_offset))
+                    self.ledger.requests.append(entry)
+                    if self.sink is not None:
+                        self.sink(entry)
                 elif line.startswith("END "):
-                    self.ended = int(line.split()[1])
+                    _, lines, cpu = line.split()
+                    self.ended = int(lines)
+                    self.ledger.generator_cpu = int(cpu) / 1e6 if int(cpu) >= 0 else None
                 else:
                     self._answers.put(line)
         finally:
@@ -258,6 +294,11 @@ class EngineTraffic:
                 self._engine.send("stop")
         finally:
             self.place.close()
+
+    def running(self, within: float) -> bool:
+        """Wait up to ``within`` seconds for a bounded run to send everything; whether it still runs."""
+        self._reader.join(within)
+        return self._reader.is_alive()
 
     def finish(self) -> Ledger:
         """Let a bounded run send everything it scheduled, then return the complete ledger."""
@@ -277,6 +318,44 @@ class EngineTraffic:
                 self.place.close()
         self.ledger.requests.sort(key=lambda r: r.seq)
         return self.ledger
+
+
+#: The busiest kept-alive clients may be planned to be: the schedule spaces requests evenly, so below
+#: 100 % none would wait for a free client if every answer took the probed time; answers vary, and
+#: the fifth left over is for those slower than the probe's.
+KEPT_ALIVE_BUSY = 0.8
+
+
+def answer_time(target: Target, timeout: float, tries: int = 3) -> float:
+    """Seconds the target takes to answer on an open connection (the least of ``tries`` on one kept
+    connection, after the request that opened it); ``HarnessError`` naming the cause when it does not answer."""
+    parts = urlsplit(target.url)
+    path = parts.path or "/"
+    if parts.query:
+        path += f"?{parts.query}"
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
+    times = []
+    try:
+        for _ in range(tries + 1):
+            asked = now()
+            connection.request("GET", path)
+            connection.getresponse().read()
+            times.append(now() - asked)
+    except (OSError, http.client.HTTPException) as err:
+        raise HarnessError(f"{target.url} does not answer: {short_error(err)}") from None
+    finally:
+        connection.close()
+    return min(times[1:])
+
+
+def check_kept_alive_rate(rate: float, keepalive: int, answer: float) -> None:
+    """Raise ``RateTooHigh`` when ``keepalive`` clients, each carrying one request at a time, cannot carry ``rate``
+    a second at answers of ``answer`` seconds: requests would queue behind busy clients and fall behind the schedule."""
+    if keepalive and rate * answer > KEPT_ALIVE_BUSY * keepalive:
+        needed = math.ceil(rate * answer / KEPT_ALIVE_BUSY)
+        raise RateTooHigh(f"{keepalive} kept-alive clients carry at most {keepalive / answer:.0f} requests a second when "
+                          f"answers take {answer * 1000:.1f} ms (one at a time each), and a schedule should keep them "
+                          f"{KEPT_ALIVE_BUSY:.0%} busy at most: for {rate:g} a second use at least {needed}")
 
 
 def host_traffic(target: Target, rate: float, keepalive: int = 0) -> "EngineTraffic | Traffic":

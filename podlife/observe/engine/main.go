@@ -9,7 +9,8 @@
 // measures the offset between its clock and this one from the round trips); "start <µs>" starts
 // the schedule at that instant of this engine's clock (0: now) and answers "START <µs>"; "stop",
 // or the end of the input, stops the schedule, and the requests in flight end (or time out) first.
-// The first line out is "READY <now µs>", the last "END <requests>".
+// The first line out is "READY <now µs>", the last "END <lines> <CPU µs>" (user and system time
+// the engine used: what a request costs it, for the harness's capacity figures).
 //
 // A request's line: seq, scheduled, sent (both µs since the epoch on this engine's clock),
 // latency (µs), status (0 for none), error (- for none), the client's local address, the
@@ -28,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -58,6 +60,15 @@ type engine struct {
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// cpuMicros is the CPU time this process has used, user and system, in µs.
+func cpuMicros() int64 {
+	var usage syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &usage) != nil {
+		return -1
+	}
+	return usage.Utime.Nano()/1000 + usage.Stime.Nano()/1000
+}
 
 // readers are reused across connections: a new 4 KiB buffer per request is most of what the
 // collector would otherwise sweep at thousands of requests a second.
@@ -98,6 +109,11 @@ func (e *engine) exchange(conn net.Conn, reader *bufio.Reader, deadline time.Tim
 		return
 	}
 	if _, err = conn.Write(e.request); err != nil {
+		return
+	}
+	// The answer's first byte, alone: an end of the connection before it is io.EOF here, where
+	// ReadResponse would say io.ErrUnexpectedEOF, as for an answer cut off halfway.
+	if _, err = reader.Peek(1); err != nil {
 		return
 	}
 	response, err := http.ReadResponse(reader, nil)
@@ -181,41 +197,72 @@ func closedByServer(conn net.Conn, reader *bufio.Reader) bool {
 func (e *engine) client(jobs <-chan job) {
 	var conn net.Conn
 	var buffered *bufio.Reader
+	var answerer string // the pod that answered on conn: a connection reaches one pod
 	for j := range jobs {
-		sent := time.Now()
-		r := result{seq: j.seq, scheduled: micros(j.scheduled), sent: micros(sent), connection: "new"}
-		deadline := sent.Add(e.timeout)
-		var err error
+		r := result{seq: j.seq, scheduled: micros(j.scheduled), connection: "new"}
 		if conn != nil && closedByServer(conn, buffered) {
 			conn.Close()
 			conn, r.connection = nil, "reopened"
-		}
-		if conn != nil {
+		} else if conn != nil {
 			r.connection = "reused"
-		} else if conn, err = net.DialTimeout("tcp", e.address, e.timeout); err == nil {
-			buffered = bufio.NewReaderSize(conn, 4096)
 		}
-		keep := false
-		if err == nil {
-			r.local = conn.LocalAddr().String()
-			r.status, r.pod, keep, err = e.exchange(conn, buffered, deadline)
+		var err error
+		conn, buffered, err = e.attempt(conn, buffered, &r)
+		if r.connection == "reused" && cutBeforeAnswer(err) {
+			// HTTP/1.1 lets a server close a kept connection at any moment, so a client cannot tell a
+			// request the server never read from one it dropped; pools (Go's, curl, browsers) send a
+			// GET once more on a new connection (RFC 9112, 9.3.1). The first attempt stays in the
+			// ledger, marked and named after the pod that had answered on the connection, for the
+			// verdicts to see what was cut off where.
+			r.connection, r.pod = "reused,retried", answerer
+			e.results <- r
+			r = result{seq: j.seq, scheduled: r.scheduled, connection: "retry"}
+			conn, buffered, _ = e.attempt(nil, nil, &r)
 		}
-		if err != nil {
-			r.err = describe(err)
-		} else if !keep {
-			r.connection += ",close"
-		}
-		if !keep && conn != nil {
-			conn.Close()
-			conn = nil
-		}
-		r.latency = time.Since(sent).Microseconds()
+		answerer = r.pod
 		e.results <- r
 		e.inFlight.Done()
 	}
 	if conn != nil {
 		conn.Close()
 	}
+}
+
+// attempt sends r's request on conn (on a new connection when conn is nil) and fills in r; it
+// returns the connection to keep, nil when the answer or a failure ended it.
+func (e *engine) attempt(conn net.Conn, buffered *bufio.Reader, r *result) (net.Conn, *bufio.Reader, error) {
+	sent := time.Now()
+	r.sent = micros(sent)
+	var err error
+	if conn == nil {
+		if conn, err = net.DialTimeout("tcp", e.address, e.timeout); err == nil {
+			buffered = bufio.NewReaderSize(conn, 4096)
+		}
+	}
+	keep := false
+	if err == nil {
+		r.local = conn.LocalAddr().String()
+		r.status, r.pod, keep, err = e.exchange(conn, buffered, sent.Add(e.timeout))
+	}
+	if err != nil {
+		r.err = describe(err)
+	} else if !keep {
+		r.connection += ",close"
+	}
+	r.latency = time.Since(sent).Microseconds()
+	if !keep {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, nil, err
+	}
+	return conn, buffered, err
+}
+
+// cutBeforeAnswer tells whether a connection ended before any of the answer came: the server
+// closed or reset it. A timeout is not one: the server may still be working on the request.
+func cutBeforeAnswer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // output is standard output shared by the request lines and the answers to commands.
@@ -323,6 +370,9 @@ func main() {
 	// The engine's live heap is small (requests in flight, a results queue): collecting it four
 	// times less often costs a few MB and gives the CPU back to sending.
 	debug.SetGCPercent(400)
+	// Ctrl-C in a terminal reaches the whole process group: the harness stops the engine (with
+	// "stop", or the end of its input) and keeps what it recorded, so the engine must outlive it.
+	signal.Ignore(os.Interrupt)
 
 	parsed, err := url.Parse(*target)
 	if err != nil || parsed.Scheme != "http" || parsed.Host == "" {
@@ -360,7 +410,7 @@ func main() {
 	go e.listen(out, starts)
 	start, ok := <-starts
 	if !ok {
-		out.say("END 0")
+		out.say("END 0 %d", cpuMicros())
 		return
 	}
 	out.say("START %d", micros(start))
@@ -396,5 +446,5 @@ func main() {
 	}
 	close(e.results)
 	written := <-done
-	out.say("END %d", written)
+	out.say("END %d %d", written, cpuMicros())
 }

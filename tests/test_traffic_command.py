@@ -1,0 +1,75 @@
+"""``podlife traffic``'s bad input: one line, a non-zero exit, nothing sent and no ledger file left behind.
+
+The target here is this host's loopback (a port nothing listens on, or a server that answers
+slowly): no cluster is needed, and the engine is never built, as every refusal comes first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from podlife.cli import main
+
+
+class Slow(BaseHTTPRequestHandler):
+    """Answers every GET after 50 ms, keeping the connection (HTTP/1.1)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        time.sleep(0.05)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def slow_server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the command, which must refuse; the one line it printed."""
+    assert main(["traffic", *argv]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("podlife: error: "), (out, err)
+    return err.removeprefix("podlife: error: ").strip()
+
+
+def test_a_url_that_is_not_plain_http(capsys: pytest.CaptureFixture[str]) -> None:
+    assert refused(["https://example/"], capsys) == "not a plain http URL: 'https://example/' (http://HOST[:PORT]/PATH)"
+
+
+@pytest.mark.parametrize("where", ["missing/ledger.csv", "."])
+def test_a_ledger_file_that_cannot_be_written(where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / where
+    reason = "it is a directory" if where == "." else "No such file or directory"
+    assert refused(["http://127.0.0.1:9/", "--ledger", str(path)], capsys) == f"cannot write the ledger to {path}: {reason}"
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_target_leaves_no_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = tmp_path / "ledger.csv"
+    assert refused(["http://127.0.0.1:9/", "--ledger", str(ledger)], capsys) == "http://127.0.0.1:9/ does not answer: Connection refused"
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_kept_alive_clients_too_few_for_the_rate_at_the_targets_answer_time(slow_server: str, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """4 clients at answers of 50 ms carry 80 a second at most; planned 80 % busy, 64: 200 a second needs 13 or more."""
+    line = refused([slow_server, "--rate", "200", "--keepalive", "4", "--ledger", str(tmp_path / "l.csv")], capsys)
+    assert line.startswith("4 kept-alive clients carry at most ") and "for 200 a second use at least " in line, line
+    assert int(line.rsplit(" ", 1)[1]) >= 13, line  # 200 x 0.05 / 0.8, answers taking a little over 50 ms
+    assert sorted(tmp_path.iterdir()) == []
