@@ -1,4 +1,5 @@
-"""``podlife traffic``'s bad input: one line, a non-zero exit, nothing sent and no ledger file left behind.
+"""Traffic's bad input, said before a request is sent: ``podlife traffic``'s one line and non-zero exit,
+with no ledger file left behind, and a scenario window's ``RateTooHigh`` (a harness problem).
 
 The target here is this host's loopback (a port nothing listens on, or a server that answers
 slowly): no cluster is needed, and the engine is never built, as every refusal comes first.
@@ -11,10 +12,16 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from podlife.access import Target
 from podlife.cli import main
+from podlife.errors import RateTooHigh
+from podlife.kernel.evidence import EvidenceSink
+from podlife.observe.incluster import Route
+from podlife.observe.window import observe
 
 
 class Slow(BaseHTTPRequestHandler):
@@ -73,3 +80,10 @@ def test_kept_alive_clients_too_few_for_the_rate_at_the_targets_answer_time(slow
     assert line.startswith("4 kept-alive clients carry at most ") and "for 200 a second use at least " in line, line
     assert int(line.rsplit(" ", 1)[1]) >= 13, line  # 200 x 0.05 / 0.8, answers taking a little over 50 ms
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_kept_alive_window_too_busy_for_its_clients_is_refused_before_it_opens(slow_server: str) -> None:
+    """The window refuses before its timeline or traffic starts: the route is never used."""
+    with pytest.raises(RateTooHigh, match="4 kept-alive clients carry at most"):
+        with observe(cast(Route, None), Target(slow_server), cast(EvidenceSink, None), rate=200, keepalive=4):
+            pass  # pragma: no cover - refused before

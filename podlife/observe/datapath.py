@@ -117,11 +117,6 @@ class DataPathSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="data-path")
 
-    @staticmethod
-    def available() -> bool:
-        """Whether this host can read its NAT rules (root, with iptables-save installed)."""
-        return read_rules() is not None
-
     def __enter__(self) -> "DataPathSampler":
         self.sample()
         self._thread.start()
@@ -163,13 +158,14 @@ class DataPathSampler:
 
 
 @contextlib.contextmanager
-def sampled(namespace: str, readable: bool) -> Iterator[DataPath | None]:
-    """The node's rules of ``namespace`` sampled for the block where ``readable`` (this host's rules route the
-    traffic, the local cluster) and this host lets the harness read them; None otherwise."""
-    if not (readable and DataPathSampler.available()):
+def sampled(namespace: str, readable: bool, read: tuple[str, ...] = READ_RULES) -> Iterator[DataPath | None]:
+    """The node's rules of ``namespace`` sampled for the block where ``readable`` (the rules ``read`` prints
+    route the traffic: this host's on the local cluster, or a node's through its network namespace) and
+    the harness may read them; None otherwise."""
+    if not (readable and read_rules(read) is not None):
         yield None
         return
-    with DataPathSampler(namespace) as sampler:
+    with DataPathSampler(namespace, read) as sampler:
         yield sampler.data_path
 
 

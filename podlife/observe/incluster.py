@@ -263,6 +263,8 @@ class InPod:
         #: The request is the limit too, so the pod can use no more (the bench's proof that the rate
         #: holds at the request); scenarios leave it unlimited, as a throttled period shows as send lag.
         self.capped = capped
+        #: The node it runs on, once started: its rules route the engine's requests.
+        self.node: str | None = None
 
     def manifest(self) -> dict[str, Any]:
         pod = traffic_pod(self.name, ["/agnhost", "pause"],
@@ -291,7 +293,8 @@ class InPod:
     def start(self, arguments: list[str]) -> PodExec:
         route = self.route
         route.apply(self.manifest(), source="in-cluster traffic")
-        wait_for(lambda: running_pod(route.api, route.namespace, self.name), 120, f"the traffic pod {self.name} to run")
+        running = wait_for(lambda: running_pod(route.api, route.namespace, self.name), 120, f"the traffic pod {self.name} to run")
+        self.node = running.spec.node_name if running.spec else None
         arch = go_arch(route.exec(self.name, ["uname", "-m"]))
         binary = engine_binary(arch)
         if binary is None:

@@ -11,8 +11,8 @@ from podlife.access import Target
 from podlife.kernel.evidence import EvidenceSink
 from podlife.observe.attribution import ConntrackSampler, attribute
 from podlife.observe.clock import now
-from podlife.observe.datapath import DataPath, sampled
-from podlife.observe.engine import host_traffic
+from podlife.observe.datapath import READ_RULES, DataPath, sampled
+from podlife.observe.engine import EngineTraffic, answer_time, check_kept_alive_rate, host_traffic
 from podlife.observe.incluster import Route, cluster_traffic
 from podlife.observe.timeline import Timeline, TimelineRecorder
 from podlife.observe.traffic import Ledger
@@ -62,6 +62,16 @@ class Window:
         return self.landmarks[name]
 
 
+def node_rules(traffic: TrafficSource) -> tuple[str, ...] | None:
+    """The command that reads the NAT rules of the local cluster's node the engine's pod runs on; None for
+    other traffic (the shell schedule's pods may be on several nodes)."""
+    if not isinstance(traffic, EngineTraffic) or traffic.place.node is None:
+        return None
+    from podlife.cluster.local.provider import LocalCluster
+
+    return (*LocalCluster().node_named(traffic.place.node).enter(), *READ_RULES)
+
+
 @contextlib.contextmanager
 def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float, keepalive: int = 0) -> Iterator[Window]:
     """Record the route's namespace's timeline and send traffic to ``target`` for the duration of the block.
@@ -71,6 +81,8 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float, k
     request timeline picture, which the evidence sink draws once the traffic has stopped and which
     can never fail the test.
     """
+    if keepalive and not target.in_cluster:  # said before the window: kept-alive clients too few for the app
+        check_kept_alive_rate(rate, keepalive, answer_time(target, timeout=2.0))
     with TimelineRecorder(route.api, route.namespace) as timeline, contextlib.ExitStack() as tracking:
         traffic: TrafficSource = (cluster_traffic(route, target, rate, keepalive) if target.in_cluster
                                   else host_traffic(target, rate, keepalive))
@@ -78,10 +90,13 @@ def observe(route: Route, target: Target, evidence: EvidenceSink, rate: float, k
         # Tracked even when the app names its pods: a refused connection has no answer to name one.
         if target.service_address and ConntrackSampler.available():
             window.tracking = tracking.enter_context(ConntrackSampler(target.service_address))
-        # The rules of this host route the host's requests (``service_address``: the local cluster), not the pods'.
+        # The rules of this host route the host's requests (``service_address``: the local cluster); a pod's go by
+        # its node's, read once the engine's pod runs (the first node's are the host's).
         window.data_path = tracking.enter_context(sampled(route.namespace, bool(target.service_address) and not target.in_cluster))
         try:
             with traffic:
+                if target.in_cluster and target.service_address and (rules := node_rules(traffic)) is not None:
+                    window.data_path = tracking.enter_context(sampled(route.namespace, True, rules))
                 yield window
         finally:
             tracking.close()

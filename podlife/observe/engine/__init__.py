@@ -131,6 +131,8 @@ class Place(Protocol):
 
     #: What reports call the place: "this host", or the pod's name.
     name: str
+    #: The cluster node it runs on, once started; None for this host.
+    node: str | None
 
     def check_rate(self, rate: float, keepalive: int) -> None:
         """Raise ``RateTooHigh`` when the place cannot give the engine the CPU ``rate`` needs: before it starts."""
@@ -176,6 +178,7 @@ class OnHost:
     """This host: the engine built for it, run as a child process."""
 
     name = "this host"
+    node: str | None = None
 
     def __init__(self, binary: Path) -> None:
         self.binary = binary
