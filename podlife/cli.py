@@ -299,10 +299,11 @@ def _traffic(args: argparse.Namespace) -> int:
 
 
 def traffic_progress(ledger: "Ledger", elapsed: float) -> str:
-    requests = ledger.requests[:]  # the reader thread appends while this reads
-    behind = max((r.sent - r.scheduled for r in requests if not r.retry), default=0.0)
-    failed = sum(1 for r in requests if not r.ok and not r.retried)
-    return f"  {elapsed:4.0f}s: {len(requests):,} sent, {failed:,} failed, at most {behind * 1000:.0f} ms behind the schedule"
+    from podlife.observe.traffic import Ledger
+
+    sofar = Ledger(ledger.target, ledger.rate, ledger.requests[:])  # the reader thread appends while this reads
+    return (f"  {elapsed:4.0f}s: {sofar.sent_count:,} sent, {len(sofar.failures):,} failed, at most "
+            f"{sofar.max_send_lag() * 1000:.0f} ms behind the schedule")
 
 
 def traffic_summary(ledger: "Ledger") -> str:

@@ -146,8 +146,9 @@ class Lane:
 
     @property
     def label(self) -> str:
-        failed = sum(1 for _, o in self.ticks if o != "ok")
-        counts = f"{len(self.ticks) - failed} ok" + (f", {failed} failed" if failed else "")
+        ok, cut = (sum(1 for _, o in self.ticks if o == outcome) for outcome in ("ok", "retried"))
+        failed = len(self.ticks) - ok - cut  # a cut-off attempt was sent again: not a lost request
+        counts = f"{ok} ok" + (f", {failed} failed" if failed else "") + (f", {cut} cut off" if cut else "")
         return f"{short_pod_name(self.pod) if self.pod else UNKNOWN_LANE}\n{counts}"
 
 

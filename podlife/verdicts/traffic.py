@@ -400,6 +400,7 @@ class KeptAliveEnds:
 
 
 def kept_alive_ends(window: Window, hit: Hit) -> KeptAliveEnds:
+    """What kept connections to the pods ``hit`` removed met from the moment the kubelet began stopping each."""
     ledger = window.ledger
     stopping = exposure_starts(window.timeline, hit.pods)
     told = {pod: sum(1 for r in ledger.requests if r.pod == pod and r.reused and r.connection.endswith(",close")
