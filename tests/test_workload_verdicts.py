@@ -347,3 +347,11 @@ def test_an_app_that_keeps_no_connection_alive_is_not_shown_to_cut_one_off() -> 
     ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _kept(1, 6.1, "new,close"), _kept(2, 6.2, "new,close")])
     with pytest.raises(NotExercised, match="closed every connection after its answer"):
         check_kept_alive_exposed(window_of(ledger, TIMELINE), Hit("rolling update", 5.9, ("old",)))
+
+
+def test_an_idle_end_says_how_busy_each_kept_alive_client_was() -> None:
+    """Counted over the clients the engine kept, not over every connection they opened again."""
+    ledger = Ledger("http://web", 10, [_req(0, 1.0, "old"), _kept(1, 6.1), _kept(2, 6.2), _kept(3, 6.3),
+                                       _kept(4, 6.4, "reopened")], keepalive=16)
+    with pytest.raises(NotExercised, match=r"at 10 req/s over 16 kept-alive clients, each carried a request 6\.3% of the time"):
+        check_kept_alive_exposed(window_of(ledger, TIMELINE), Hit("rolling update", 5.9, ("old",)))

@@ -95,6 +95,8 @@ class Ledger:
     clock_uncertainty: float = 0.0
     #: CPU seconds the generator used, where it tells (the engine does): what the ledger cost to record.
     generator_cpu: float | None = None
+    #: Clients that each kept a connection alive (0: a new connection per request).
+    keepalive: int = 0
 
     @property
     def failures(self) -> list[Request]:

@@ -435,14 +435,14 @@ def check_kept_alive_exposed(window: Window, hit: Hit) -> dict[str, dict[str, in
         )
     if not any(ends.told.values()):
         kept = [r for r in ledger.requests if r.reused and r.ok]
-        connections = len({r.source for r in kept}) or 1
+        connections = ledger.keepalive or len({r.source for r in kept}) or 1
         latency = sum(r.latency for r in kept) / max(len(kept), 1)
         raise NotExercised(
             f"kept-alive connections carried requests to the removed pods after the kubelet began stopping them "
             f"({_counts_of(ends.requests)}), but none was in flight when a pod ended its connections (none was answered "
             "with 'Connection: close', none was cut off): the connections were idle then, and whether the app would cut "
             f"off a request in flight is not shown (its answers took {latency * 1000:.1f} ms on average: at {ledger.rate:g} "
-            f"req/s over {connections} kept connections, each carried a request {ledger.rate * latency / connections:.1%} "
+            f"req/s over {connections} kept-alive clients, each carried a request {ledger.rate * latency / connections:.1%} "
             "of the time)"
         )
     return counts

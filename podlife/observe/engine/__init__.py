@@ -218,7 +218,7 @@ class EngineTraffic:
         self.arguments = ["-url", target.url, "-rate", repr(rate), "-count", str(limit), "-seconds", repr(max_seconds),
                           "-timeout", f"{timeout}s", "-keepalive", str(keepalive), "-naming", target.naming.argument]
         self.expect = target.expect
-        self.ledger = Ledger(target.url, rate)
+        self.ledger = Ledger(target.url, rate, keepalive=keepalive)
         #: Called with each entry as it arrives (``report.ledger_csv.LedgerFile.write``), on the reader thread.
         self.sink = sink
         self._engine: Conversation | None = None
