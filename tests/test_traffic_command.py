@@ -87,3 +87,10 @@ def test_a_kept_alive_window_too_busy_for_its_clients_is_refused_before_it_opens
     with pytest.raises(RateTooHigh, match="4 kept-alive clients carry at most"):
         with observe(cast(Route, None), Target(slow_server), cast(EvidenceSink, None), rate=200, keepalive=4):
             pass  # pragma: no cover - refused before
+
+
+def test_a_partial_ledger_a_killed_run_left_is_written_over_and_removed(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / ".ledger.csv.partial").write_text("seq\n0\n")
+    refused(["http://127.0.0.1:9/", "--ledger", str(tmp_path / "ledger.csv")], capsys)
+    assert sorted(tmp_path.iterdir()) == []

@@ -90,7 +90,7 @@ class LedgerFile:
         if path.is_dir():
             raise PodlifeError(f"cannot write the ledger to {path}: it is a directory")
         try:
-            self._file = self.partial.open("x", newline="")
+            self._file = self.partial.open("w", newline="")  # a partial file a killed run left is written over
         except OSError as err:
             raise PodlifeError(f"cannot write the ledger to {path}: {err.strerror or err}") from None
         self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS, lineterminator="\n")
