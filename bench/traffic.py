@@ -73,8 +73,7 @@ class Step:
     def of(cls, ledger: Ledger, rate: float) -> Step:
         """The step a ledger records: its requests over the time from the first send to the last answer."""
         span = max(r.finished for r in ledger.requests) - min(r.sent for r in ledger.requests)
-        cpu = ledger.generator_cpu / ledger.sent_count if ledger.generator_cpu is not None else None
-        return cls(rate, ledger.sent_count / span, ledger.max_send_lag(), cpu)
+        return cls(rate, ledger.sent_count / span, ledger.max_send_lag(), ledger.cpu_per_request)
 
 
 def generator_step(url: str, rate: float, seconds: float) -> Step:

@@ -313,8 +313,7 @@ def traffic_summary(ledger: "Ledger") -> str:
     def at(share: float) -> str:
         return f"{latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000:.1f} ms" if latencies else "-"
 
-    cpu = (f"; engine CPU {ledger.generator_cpu / ledger.sent_count * 1e6:.0f} us a request"
-           if ledger.generator_cpu is not None and ledger.sent_count else "")
+    cpu = f"; engine CPU {ledger.cpu_per_request * 1e6:.0f} us a request" if ledger.cpu_per_request is not None else ""
     lines = [f"{ledger.sent_count:,} requests, {len(ledger.failures):,} failed (success ratio {ledger.success_ratio:.5f})"
              + (f", {len(ledger.retried):,} sent again after their kept connection was cut off" if ledger.retried else ""),
              f"latency of answered requests: p50 {at(0.5)}, p99 {at(0.99)}, max {at(1.0)}; at most "

@@ -31,6 +31,8 @@ MAX_SEND_LAG = 0.5
 #: kernel's connect, send and close through kube-proxy's NAT, during which a thread lets go of
 #: the interpreter, so a second loop uses the second core of a 2-core runner.
 LANES = 2
+#: The connection word of a first attempt a kept connection cut off and the client sent again.
+RETRIED = "reused,retried"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ class Request:
     @property
     def retried(self) -> bool:
         """A first attempt the client sent again: not lost, but cut off (RQ-04's check counts it)."""
-        return self.connection == "reused,retried"
+        return self.connection == RETRIED
 
     @property
     def retry(self) -> bool:
@@ -127,15 +129,25 @@ class Ledger:
         """Requests sent in ``[start, end)``."""
         return [r for r in self.requests if start <= r.sent < end]
 
+    def most_behind(self) -> Request | None:
+        """The request sent furthest behind its schedule (a retry aside: it leaves when its first attempt fails)."""
+        return max((r for r in self.requests if not r.retry), key=lambda r: r.sent - r.scheduled, default=None)
+
     def max_send_lag(self) -> float:
         """The worst gap between a request's scheduled and actual send time (the generator's own health)."""
-        return max((r.sent - r.scheduled for r in self.requests if not r.retry), default=0.0)
+        worst = self.most_behind()
+        return worst.sent - worst.scheduled if worst is not None else 0.0
+
+    @property
+    def cpu_per_request(self) -> float | None:
+        """CPU seconds the generator spent per request, where it tells."""
+        return self.generator_cpu / self.sent_count if self.generator_cpu is not None and self.sent_count else None
 
     def check_usable(self) -> None:
         """Raise ``GeneratorLag`` when the ledger cannot carry a verdict: nothing sent, or sent too late."""
-        if not self.requests:
+        worst = self.most_behind()
+        if worst is None:
             raise GeneratorLag(f"no request to {self.target} was sent: the traffic generator did not run")
-        worst = max((r for r in self.requests if not r.retry), key=lambda r: r.sent - r.scheduled)
         lag = worst.sent - worst.scheduled
         if lag > MAX_SEND_LAG:
             raise GeneratorLag(
@@ -165,8 +177,8 @@ class Ledger:
             "max_send_lag_s": round(self.max_send_lag(), 4),
             "clock_offset_s": round(self.clock_offset, 6),
             "clock_uncertainty_s": round(self.clock_uncertainty, 6),
-            "generator_cpu_per_request_us": (round(self.generator_cpu / self.sent_count * 1e6, 1)
-                                             if self.generator_cpu is not None and self.requests else None),
+            "generator_cpu_per_request_us": (round(self.cpu_per_request * 1e6, 1)
+                                             if self.cpu_per_request is not None else None),
         }
 
 

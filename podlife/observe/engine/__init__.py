@@ -40,7 +40,7 @@ from podlife.cluster.local.gobuild import go_env, run_build_step
 from podlife.cluster.local.paths import cache_root
 from podlife.errors import HarnessError, NotApplicable, RateTooHigh
 from podlife.observe.clock import now
-from podlife.observe.traffic import Ledger, Request, Traffic, short_error
+from podlife.observe.traffic import RETRIED, Ledger, Request, Traffic, short_error
 
 SOURCE = "main.go"
 BINARY = "podlife-traffic"
@@ -54,7 +54,7 @@ CLOCK_SAMPLES = 7
 ANSWER_WITHIN = 30.0
 #: The connection column's words, shared by every entry that has them (a million entries, a handful of strings).
 _CONNECTIONS = {word: word for word in ("new", "reused", "reopened", "new,close", "reused,close", "reopened,close",
-                                        "reused,retried", "retry", "retry,close")}
+                                        RETRIED, "retry", "retry,close")}
 
 
 def engine_source() -> str:
@@ -97,7 +97,7 @@ def parse_line(line: str, expect: int, offset: float = 0.0) -> Request:
     seq, scheduled, sent, latency, status, error, local, connection, pod = line.rstrip("\n").split("\t")
     code = int(status) or None
     connection = _CONNECTIONS.get(connection, connection)
-    named = code == expect or connection == "reused,retried"
+    named = code == expect or connection == RETRIED
     # Interned: a few pods and errors answer a million requests, and each line would hold its own copy.
     return Request(int(seq), int(scheduled) / 1e6 - offset, int(sent) / 1e6 - offset, int(latency) / 1e6, code,
                    None if error == "-" else sys.intern(error), sys.intern(pod) if pod != "-" and named else None,
