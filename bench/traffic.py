@@ -6,7 +6,9 @@ Both generators, the Python one (``observe.traffic``) and the compiled engine
 is run with ``Connection: close`` too; then the engine with 16 kept-alive connections beside wrk
 with its default keep-alive. Printed: the highest rate each sustains (every request sent within
 SEND_LAG of its schedule and at least 95 % of the target rate achieved), wrk's rates on the
-same Service, and the ratios. wrk runs last: it closes its connections
+same Service, and the ratios. On kept-alive connections a request due while all 16 clients wait
+for answers waits for the first free one, as in any client pool: that wait is the server's
+(printed beside), not the generator's lateness; wrk, a closed loop, does not send it at all. wrk runs last: it closes its connections
 itself, and the TIME_WAIT sockets it leaves fill the ephemeral port range for a minute, which
 slows every later connect (the generator reads to EOF, so the server closes and the generator
 leaves none). wrk's figure varies by a third between runs on a 2-core machine.
@@ -41,8 +43,11 @@ from podlife.observe.traffic import Ledger, Traffic
 from podlife.workloads.agnhost import Netexec
 from podlife.workloads.jig import AppJig
 
-RATES = (100, 400, 800, 1600, 2400, 2800, 3200, 3600, 3800, 4000, 4200, 4400, 4600, 4800, 5000, 5500, 6000, 7000, 8000,
-         8500, 9000, 9500, 10000, 11000, 12000)
+RATES = (100, 400, 800, 1600, 2400, 3200, 4000, 4800, 5500, 6000, 7000, 8000, 8500, 9000, 9500, 10000, 10500, 11000,
+         11500, 12000, 12500, 13000, 13500, 14000, 15000, 16000)
+#: wrk's kept-alive runs, the median counting: it leaves no TIME_WAIT ports, so a run does not slow the next,
+#: and a single run varies by a fifth here.
+WRK_KEPT_RUNS = 3
 #: Kept-alive connections for the keep-alive comparison: wrk's 16 (``-c16``).
 KEEPALIVE = 16
 SECONDS = 5.0
@@ -73,7 +78,7 @@ class Step:
     def of(cls, ledger: Ledger, rate: float) -> Step:
         """The step a ledger records: its requests over the time from the first send to the last answer."""
         span = max(r.finished for r in ledger.requests) - min(r.sent for r in ledger.requests)
-        return cls(rate, ledger.sent_count / span, ledger.max_send_lag(), ledger.cpu_per_request)
+        return cls(rate, ledger.sent_count / span, ledger.max_send_lag(), ledger.cpu_per_request, ledger.max_pool_wait())
 
 
 def generator_step(url: str, rate: float, seconds: float) -> Step:

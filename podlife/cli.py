@@ -301,9 +301,16 @@ def _traffic(args: argparse.Namespace) -> int:
 def traffic_progress(ledger: "Ledger", elapsed: float) -> str:
     from podlife.observe.traffic import Ledger
 
-    sofar = Ledger(ledger.target, ledger.rate, ledger.requests[:])  # the reader thread appends while this reads
+    sofar = Ledger(ledger.target, ledger.rate, ledger.requests[:], keepalive=ledger.keepalive)  # the reader appends meanwhile
     return (f"  {elapsed:4.0f}s: {sofar.sent_count:,} sent, {len(sofar.failures):,} failed, at most "
-            f"{sofar.max_send_lag() * 1000:.0f} ms behind the schedule")
+            f"{sofar.max_send_lag() * 1000:.0f} ms behind the schedule{pool_wait(sofar, 0)}")
+
+
+def pool_wait(ledger: "Ledger", decimals: int) -> str:
+    """How long requests waited for a free kept-alive client, where clients were kept."""
+    if not ledger.keepalive:
+        return ""
+    return f", waited at most {ledger.max_pool_wait() * 1000:.{decimals}f} ms for a free client"
 
 
 def traffic_summary(ledger: "Ledger") -> str:
@@ -317,7 +324,7 @@ def traffic_summary(ledger: "Ledger") -> str:
     lines = [f"{ledger.sent_count:,} requests, {len(ledger.failures):,} failed (success ratio {ledger.success_ratio:.5f})"
              + (f", {len(ledger.retried):,} sent again after their kept connection was cut off" if ledger.retried else ""),
              f"latency of answered requests: p50 {at(0.5)}, p99 {at(0.99)}, max {at(1.0)}; at most "
-             f"{ledger.max_send_lag() * 1000:.1f} ms behind the schedule{cpu}"]
+             f"{ledger.max_send_lag() * 1000:.1f} ms behind the schedule{pool_wait(ledger, 1)}{cpu}"]
     served = ledger.served_by()
     if served:
         lines.append("answered by: " + ", ".join(f"{pod} {n:,}" for pod, n in sorted(served.items())))

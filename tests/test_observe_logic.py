@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 
 from podlife.access import Target
-from podlife.errors import HarnessError, RateTooHigh
+from podlife.errors import GeneratorLag, HarnessError, RateTooHigh
 from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
 from podlife.observe.engine import HOST_CPU_PER_REQUEST, EngineTraffic, OnHost, parse_line
@@ -48,6 +48,17 @@ def test_ledger_statistics() -> None:
     assert ledger.served_by() == {"a": 1, "b": 1}
     assert [r.seq for r in ledger.between(1.05, 1.25)] == [1, 2]
     assert ledger.max_send_lag() == pytest.approx(0.01)
+
+
+def test_a_wait_for_a_free_kept_alive_client_is_the_pools_not_the_generators_lateness() -> None:
+    """The app's slow answers queue requests behind busy clients, as any pool does: the ledger is still usable."""
+    queued = Request(1, scheduled=1.0, sent=1.81, latency=0.005, status=200, error=None, pod="a", waited=0.8)
+    ledger = Ledger("http://x", 10, [_req(0, 1.0), queued], keepalive=2)
+    assert ledger.max_send_lag() == pytest.approx(0.01) and ledger.max_pool_wait() == pytest.approx(0.8)
+    ledger.check_usable()
+    late = Request(2, scheduled=1.0, sent=1.81, latency=0.005, status=200, error=None, pod="a", waited=0.2)
+    with pytest.raises(GeneratorLag, match=r"fell behind its schedule by 0.610s \(request #2"):
+        Ledger("http://x", 10, [late], keepalive=2).check_usable()
 
 
 def test_failure_explanation_names_request_time_and_landmark() -> None:
@@ -238,14 +249,15 @@ def test_the_timeline_answers_what_scenarios_ask_of_a_pod() -> None:
 
 
 def test_an_engine_line_is_a_ledger_entry_naming_the_pod_only_for_a_healthy_answer() -> None:
-    ok = parse_line("7\t1700000000000000\t1700000000000250\t1500\t200\t-\t10.250.0.1:40022\treused\tweb-1\n", 200)
-    assert ok == Request(7, 1700000000.0, 1700000000.00025, 0.0015, 200, None, "web-1", "10.250.0.1:40022", 200, "reused")
-    assert ok.reused
-    refused = parse_line("8\t1700000000010000\t1700000000010100\t300\t0\tConnection refused\t-\tnew\t-\n", 200)
+    ok = parse_line("7\t1700000000000000\t1700000000000250\t200\t1500\t200\t-\t10.250.0.1:40022\treused\tweb-1\n", 200)
+    assert ok == Request(7, 1700000000.0, 1700000000.00025, 0.0015, 200, None, "web-1", "10.250.0.1:40022", 200, "reused",
+                         0.0002)
+    assert ok.reused and ok.late == pytest.approx(0.00005, abs=1e-6)  # 250 us behind the schedule, 200 of them waiting for a client
+    refused = parse_line("8\t1700000000010000\t1700000000010100\t0\t300\t0\tConnection refused\t-\tnew\t-\n", 200)
     assert (refused.status, refused.error, refused.source, refused.pod, refused.reused) == (
         None, "Connection refused", None, None, False)
-    assert parse_line("9\t1\t2\t3\t503\t-\t10.0.0.1:1\treopened,close\tweb-2\n", 200).pod is None
-    cut = parse_line("10\t1\t2\t3\t0\tRemoteDisconnected\t10.0.0.1:2\treused,retried\tweb-3\n", 200)
+    assert parse_line("9\t1\t2\t0\t3\t503\t-\t10.0.0.1:1\treopened,close\tweb-2\n", 200).pod is None
+    cut = parse_line("10\t1\t2\t0\t3\t0\tRemoteDisconnected\t10.0.0.1:2\treused,retried\tweb-3\n", 200)
     assert (cut.pod, cut.retried, cut.reused, cut.ok) == ("web-3", True, True, False)  # the pod its connection reached
 
 
@@ -262,5 +274,5 @@ def test_a_rate_the_host_cannot_give_the_engine_cpu_for_is_refused_before_it_sta
 
 def test_an_engine_line_is_put_on_the_harness_clock() -> None:
     """A pod's node keeps its own clock: the measured offset (the engine's clock minus the harness's) comes off both times."""
-    entry = parse_line("1\t1700000002000000\t1700000002000100\t500\t200\t-\t10.0.0.1:1\tnew\tweb-1\n", 200, offset=2.0)
+    entry = parse_line("1\t1700000002000000\t1700000002000100\t0\t500\t200\t-\t10.0.0.1:1\tnew\tweb-1\n", 200, offset=2.0)
     assert (entry.scheduled, entry.sent, entry.latency) == (1700000000.0, 1700000000.0001, 0.0005)

@@ -60,6 +60,14 @@ class Request:
     #: before any of the answer came, and the client sent the request again on a new connection, the
     #: entry after it with the same ``seq`` (``retry``), as HTTP pools do for a GET.
     connection: str = "new"
+    #: Seconds it waited, when due, for one of the kept-alive clients to be free: the pool's queue,
+    #: which the app's answer time makes (as any client pool's does), not the generator's lateness.
+    waited: float = 0.0
+
+    @property
+    def late(self) -> float:
+        """Seconds the generator itself sent it behind its schedule: its lateness, less the pool's queue."""
+        return self.sent - self.scheduled - self.waited
 
     @property
     def reused(self) -> bool:
@@ -130,13 +138,19 @@ class Ledger:
         return [r for r in self.requests if start <= r.sent < end]
 
     def most_behind(self) -> Request | None:
-        """The request sent furthest behind its schedule (a retry aside: it leaves when its first attempt fails)."""
-        return max((r for r in self.requests if not r.retry), key=lambda r: r.sent - r.scheduled, default=None)
+        """The request the generator sent furthest behind its schedule (a retry aside: it leaves when its first
+        attempt fails)."""
+        return max((r for r in self.requests if not r.retry), key=lambda r: r.late, default=None)
 
     def max_send_lag(self) -> float:
-        """The worst gap between a request's scheduled and actual send time (the generator's own health)."""
+        """The generator's worst lateness (its own health): a request's send behind its schedule, less any wait for a
+        free kept-alive client."""
         worst = self.most_behind()
-        return worst.sent - worst.scheduled if worst is not None else 0.0
+        return worst.late if worst is not None else 0.0
+
+    def max_pool_wait(self) -> float:
+        """The longest a request waited for a free kept-alive client: how far the app's answers held the pool up."""
+        return max((r.waited for r in self.requests), default=0.0)
 
     @property
     def cpu_per_request(self) -> float | None:
@@ -148,7 +162,7 @@ class Ledger:
         worst = self.most_behind()
         if worst is None:
             raise GeneratorLag(f"no request to {self.target} was sent: the traffic generator did not run")
-        lag = worst.sent - worst.scheduled
+        lag = worst.late
         if lag > MAX_SEND_LAG:
             raise GeneratorLag(
                 f"the traffic generator fell behind its schedule by {lag:.3f}s (request #{worst.seq}; "
@@ -175,6 +189,7 @@ class Ledger:
             "served_by": self.served_by(),
             "served_by_unknown": sum(1 for r in self.requests if r.ok and not r.pod),
             "max_send_lag_s": round(self.max_send_lag(), 4),
+            "max_pool_wait_s": round(self.max_pool_wait(), 4),
             "clock_offset_s": round(self.clock_offset, 6),
             "clock_uncertainty_s": round(self.clock_uncertainty, 6),
             "generator_cpu_per_request_us": (round(self.cpu_per_request * 1e6, 1)

@@ -8,6 +8,8 @@ Times (``*_s`` columns) are seconds from the window's start, ``Timeline.origin``
 harness's clock (``observe.clock``: wall-clock seconds, the clock Kubernetes stamps pod status
 and events with; for ``--traffic in-cluster`` the node's wall clock, the same on the local
 cluster). ``sent_epoch`` is the absolute instant, to join the table with other records.
+``waited_s`` is how long a request waited for a free kept-alive client before it was sent (the
+pool's queue, which slow answers make); the rest of ``sent_s - scheduled_s`` is the generator's.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from podlife.errors import PodlifeError
 from podlife.observe.traffic import Ledger, Request
 
-COLUMNS = ("seq", "scheduled_s", "sent_s", "latency_s", "outcome", "status", "error", "pod", "client", "sent_epoch",
+COLUMNS = ("seq", "scheduled_s", "sent_s", "waited_s", "latency_s", "outcome", "status", "error", "pod", "client", "sent_epoch",
            "connection")
 
 #: What became of a request, in the order pictures list them: ``ok``, or how it failed. The error
@@ -48,6 +50,7 @@ def ledger_row(r: Request, origin: float) -> dict[str, str]:
         "seq": str(r.seq),
         "scheduled_s": f"{r.scheduled - origin:.4f}",
         "sent_s": f"{r.sent - origin:.4f}",
+        "waited_s": f"{r.waited:.4f}",
         "latency_s": f"{r.latency:.4f}",
         "outcome": outcome(r),
         "status": "" if r.status is None else str(r.status),

@@ -7,9 +7,11 @@ server answered, on new or kept-alive connections as asked.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,6 +66,28 @@ class DroppingTheNext(Named):
         super().do_GET()
 
 
+class Framed(Named):
+    """Answers with the bytes of ``answer``, a byte at a time when ``trickle``: the ways an HTTP/1.x answer can be
+    framed and cut into segments, which the engine parses as they arrive."""
+
+    answer = b""
+    trickle = False
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        for piece in (self.answer[i:i + 1] for i in range(len(self.answer))) if self.trickle else [self.answer]:
+            self.wfile.write(piece)
+        self.close_connection = self.answer.startswith(b"HTTP/1.0")
+
+
+FRAMINGS = {
+    "chunked, with extensions and a trailer": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Pod: pod-c\r\n\r\n"
+                                              b"4;ext=1\r\npod-\r\n2\r\nc\n\r\n0\r\nTrailer: x\r\n\r\n",
+    "HTTP/1.0, ended by the close": b"HTTP/1.0 200 OK\r\nX-Pod: pod-c\r\n\r\npod-c\n",
+    "after 100 Continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Pod: pod-c\r\nContent-Length: 6\r\n\r\npod-c\n",
+}
+
+
+@contextlib.contextmanager
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -74,17 +98,20 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    yield from serving(Named)
+    with serving(Named) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def dropping_server() -> Iterator[str]:
-    yield from serving(DroppingTheNext)
+    with serving(DroppingTheNext) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def closing_server() -> Iterator[str]:
-    yield from serving(ClosingIdle)
+    with serving(ClosingIdle) as url:
+        yield url
 
 
 @pytest.mark.parametrize("keepalive", [0, 4])
@@ -99,6 +126,26 @@ def test_every_request_is_in_the_ledger_on_time_and_named(server: str, keepalive
     assert ledger.generator_cpu is not None and 0 < ledger.generator_cpu < 10, ledger.generator_cpu
     reused = sum(r.reused for r in ledger.requests)
     assert (reused == 0) if keepalive == 0 else reused >= 200 - keepalive
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["whole", "a byte at a time"])
+@pytest.mark.parametrize("framing", FRAMINGS)
+@pytest.mark.parametrize("naming", [PodNaming(body=True), PodNaming(header="x-pod")], ids=["body", "header"])
+def test_an_answer_is_read_however_it_is_framed_and_cut(framing: str, trickle: bool, naming: PodNaming) -> None:
+    handler = type("Answering", (Framed,), {"answer": FRAMINGS[framing], "trickle": trickle})
+    with serving(handler) as url, EngineTraffic(Target(url, naming=naming), rate=100, limit=20, keepalive=2) as traffic:
+        ledger = traffic.finish()
+    assert all(r.ok and r.pod == "pod-c" for r in ledger.requests), [(r.error, r.pod) for r in ledger.requests]
+    closes = framing.startswith("HTTP/1.0")
+    assert all(r.connection.endswith(",close") == closes for r in ledger.requests), [r.connection for r in ledger.requests]
+
+
+def test_a_request_the_server_never_answers_times_out_at_its_deadline() -> None:
+    silent = type("Silent", (Named,), {"do_GET": lambda self: time.sleep(1.5)})
+    with serving(silent) as url, EngineTraffic(Target(url), rate=20, limit=4, keepalive=2, timeout=0.3) as traffic:
+        ledger = traffic.finish()
+    assert [r.error for r in ledger.requests] == ["timed out"] * 4
+    assert all(0.3 <= r.latency < 0.4 for r in ledger.requests), [r.latency for r in ledger.requests]
 
 
 def test_a_kept_alive_connection_the_server_closed_while_idle_is_reopened_not_failed(closing_server: str) -> None:

@@ -42,7 +42,8 @@ from podlife.errors import HarnessError, NotApplicable, RateTooHigh
 from podlife.observe.clock import now
 from podlife.observe.traffic import RETRIED, Ledger, Request, Traffic, short_error
 
-SOURCE = "main.go"
+#: The engine's Go files: the conversation and schedule, the event loop, the answer's parser.
+SOURCES = ("main.go", "loop.go", "answer.go")
 BINARY = "podlife-traffic"
 GO_MOD = "module podlife.io/traffic\n\ngo 1.22\n"
 #: ``uname -m`` of a machine, as Go names its architecture.
@@ -57,8 +58,9 @@ _CONNECTIONS = {word: word for word in ("new", "reused", "reopened", "new,close"
                                         RETRIED, "retry", "retry,close")}
 
 
-def engine_source() -> str:
-    return resources.files("podlife.observe.engine").joinpath(SOURCE).read_text()
+def engine_sources() -> dict[str, str]:
+    package = resources.files("podlife.observe.engine")
+    return {name: package.joinpath(name).read_text() for name in SOURCES}
 
 
 def go_arch(machine: str) -> str:
@@ -72,8 +74,9 @@ def go_arch(machine: str) -> str:
 def engine_binary(arch: str | None = None) -> Path | None:
     """The engine built for ``arch`` (this machine's by default), building it if needed; None without a Go toolchain."""
     arch = arch or go_arch(platform.machine())
-    source = engine_source()
-    built = cache_root() / "engine" / f"{hashlib.sha256(source.encode()).hexdigest()[:16]}-{arch}" / BINARY
+    sources = engine_sources()
+    digest = hashlib.sha256("".join(f"{name}\0{text}\0" for name, text in sources.items()).encode()).hexdigest()
+    built = cache_root() / "engine" / f"{digest[:16]}-{arch}" / BINARY
     if built.exists():
         return built
     if shutil.which("go") is None:
@@ -81,7 +84,8 @@ def engine_binary(arch: str | None = None) -> Path | None:
     built.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="podlife-engine-") as work:
         (Path(work) / "go.mod").write_text(GO_MOD)
-        (Path(work) / SOURCE).write_text(source)
+        for name, text in sources.items():
+            (Path(work) / name).write_text(text)
         partial = built.parent / f".{BINARY}.{os.getpid()}"
         # Static (no cgo) so the same file runs in any image of that architecture.
         env = {**go_env(), "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": arch}
@@ -94,22 +98,23 @@ def parse_line(line: str, expect: int, offset: float = 0.0) -> Request:
     """One request line of the engine (see ``main.go``) as a ledger entry on the harness's clock
     (the engine's minus ``offset``); the pod only for a healthy answer, or for a first attempt a kept
     connection cut off (the pod that had answered on that connection)."""
-    seq, scheduled, sent, latency, status, error, local, connection, pod = line.rstrip("\n").split("\t")
+    seq, scheduled, sent, waited, latency, status, error, local, connection, pod = line.rstrip("\n").split("\t")
     code = int(status) or None
     connection = _CONNECTIONS.get(connection, connection)
     named = code == expect or connection == RETRIED
     # Interned: a few pods and errors answer a million requests, and each line would hold its own copy.
     return Request(int(seq), int(scheduled) / 1e6 - offset, int(sent) / 1e6 - offset, int(latency) / 1e6, code,
                    None if error == "-" else sys.intern(error), sys.intern(pod) if pod != "-" and named else None,
-                   None if local == "-" else local, expect, connection)
+                   None if local == "-" else local, expect, connection, int(waited) / 1e6 if waited != "0" else 0.0)
 
 
 #: CPU the engine spends per request on the host (seconds), user and system (the kernel's connect
 #: and NAT count), at its leanest: with a new connection per request it fell from 640 us a request at
-#: 500 req/s to 150 us at 5,000-6,000 (the runtime's fixed costs spread thinner), with 16 kept-alive
-#: connections from 335 to 85 us (2-core machine, local cluster, 2026-12-04). A rate that needs more
-#: cores than the host has at these figures cannot be held; below that, the send-lag check decides.
-HOST_CPU_PER_REQUEST = {False: 150e-6, True: 85e-6}
+#: 100 req/s to 79 us at 9,000-10,000 (its fixed costs spread thinner), with 16 kept-alive
+#: connections from 400 to 27 us at 11,000 (the event-loop engine; 2-core machine, local cluster,
+#: 2026-12-04). A rate that needs more cores than the host has at these figures cannot be held;
+#: below that, the send-lag check decides.
+HOST_CPU_PER_REQUEST = {False: 79e-6, True: 27e-6}
 
 
 class Conversation(Protocol):
@@ -353,7 +358,8 @@ def answer_time(target: Target, timeout: float, tries: int = 3) -> float:
 
 def check_kept_alive_rate(rate: float, keepalive: int, answer: float) -> None:
     """Raise ``RateTooHigh`` when ``keepalive`` clients, each carrying one request at a time, cannot carry ``rate``
-    a second at answers of ``answer`` seconds: requests would queue behind busy clients and fall behind the schedule."""
+    a second at answers of ``answer`` seconds: requests would wait ever longer for a free client, and the window
+    would not see the traffic it was given."""
     if keepalive and rate * answer > KEPT_ALIVE_BUSY * keepalive:
         needed = math.ceil(rate * answer / KEPT_ALIVE_BUSY)
         raise RateTooHigh(f"{keepalive} kept-alive clients carry at most {keepalive / answer:.0f} requests a second when "

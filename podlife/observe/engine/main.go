@@ -12,11 +12,13 @@
 // The first line out is "READY <now µs>", the last "END <lines> <CPU µs>" (user and system time
 // the engine used: what a request costs it, for the harness's capacity figures).
 //
-// A request's line: seq, scheduled, sent (both µs since the epoch on this engine's clock),
-// latency (µs), status (0 for none), error (- for none), the client's local address, the
-// connection (new; reused, a kept-alive one; reopened, new because the server had closed the
-// kept-alive one while it was idle; with ",close" when the answer closed it), and the pod the
-// answer named (- for none), separated by tabs.
+// A request's line: seq, scheduled, sent (both µs since the epoch on this engine's clock), waited
+// (µs it waited, when due, for a kept-alive client to be free: the pool's queue, which the app's
+// answer time makes, not the engine's lateness), latency (µs), status (0 for none), error (- for
+// none), the client's local address, the connection (new; reused, a kept-alive one; reopened, new
+// because the server had closed the kept-alive one while it was idle; with ",close" when the answer
+// closed it; reused,retried and retry, the two attempts of a request a kept connection was cut off
+// under), and the pod the answer named (- for none), separated by tabs.
 package main
 
 import (
@@ -26,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -40,24 +41,37 @@ import (
 )
 
 type result struct {
-	seq             int64
-	scheduled, sent int64
-	latency         int64
-	status          int
-	err, local, pod string
-	connection      string
+	seq                     int64
+	scheduled, sent, waited int64
+	latency                 int64
+	status                  int
+	err, local, pod         string
+	connection              string
 }
 
 type engine struct {
-	address  string
-	request  []byte
-	timeout  time.Duration
-	naming   string
-	header   string
-	results  chan result
-	stopped  atomic.Bool
-	inFlight sync.WaitGroup
+	address   string
+	request   []byte
+	timeout   time.Duration
+	naming    string
+	header    string
+	rate      float64
+	count     int64
+	limit     time.Duration
+	keepalive int
+	stopped   atomic.Bool
+	// chunks carries request lines from the loops to standard output, a flush's worth at a time.
+	chunks chan []byte
 }
+
+type job struct {
+	seq       int64
+	scheduled time.Time
+	queued    time.Time // when it began to wait for a free client; zero if it did not
+}
+
+// retried marks the first attempt of a request a kept connection cut off, sent again on a new one.
+const retried = "reused,retried"
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -68,21 +82,6 @@ func cpuMicros() int64 {
 		return -1
 	}
 	return usage.Utime.Nano()/1000 + usage.Stime.Nano()/1000
-}
-
-// readers are reused across connections: a new 4 KiB buffer per request is most of what the
-// collector would otherwise sweep at thousands of requests a second.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-
-func reader(conn net.Conn) *bufio.Reader {
-	r := readers.Get().(*bufio.Reader)
-	r.Reset(conn)
-	return r
-}
-
-func release(r *bufio.Reader) {
-	r.Reset(nil)
-	readers.Put(r)
 }
 
 // describe turns a failure into the words podlife's ledgers use.
@@ -97,166 +96,10 @@ func describe(err error) string {
 		return "No route to host"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "timed out"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF):
 		return "RemoteDisconnected"
 	}
 	return strings.ReplaceAll(strings.ReplaceAll(err.Error(), "\t", " "), "\n", " ")
-}
-
-// exchange sends one request on conn and reads the whole answer, within deadline.
-func (e *engine) exchange(conn net.Conn, reader *bufio.Reader, deadline time.Time) (status int, pod string, keep bool, err error) {
-	if err = conn.SetDeadline(deadline); err != nil {
-		return
-	}
-	if _, err = conn.Write(e.request); err != nil {
-		return
-	}
-	// The answer's first byte, alone: an end of the connection before it is io.EOF here, where
-	// ReadResponse would say io.ErrUnexpectedEOF, as for an answer cut off halfway.
-	if _, err = reader.Peek(1); err != nil {
-		return
-	}
-	response, err := http.ReadResponse(reader, nil)
-	if err != nil {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(response.Body, 1<<20))
-	response.Body.Close()
-	if err != nil {
-		return
-	}
-	status = response.StatusCode
-	switch e.naming {
-	case "body":
-		pod = strings.TrimSpace(string(body))
-	case "header":
-		pod = strings.TrimSpace(response.Header.Get(e.header))
-	}
-	if len(pod) > 253 || strings.ContainsAny(pod, " \t\n") {
-		pod = ""
-	}
-	return status, pod, !response.Close, nil
-}
-
-// once sends request seq on a connection of its own.
-func (e *engine) once(seq int64, scheduled time.Time) {
-	defer e.inFlight.Done()
-	sent := time.Now()
-	r := result{seq: seq, scheduled: micros(scheduled), sent: micros(sent), connection: "new"}
-	deadline := sent.Add(e.timeout)
-	conn, err := net.DialTimeout("tcp", e.address, e.timeout)
-	if err == nil {
-		r.local = conn.LocalAddr().String()
-		buffered := reader(conn)
-		r.status, r.pod, _, err = e.exchange(conn, buffered, deadline)
-		if err == nil {
-			// Wait for the server to close first: the side that closes first keeps the connection in
-			// TIME_WAIT for a minute, and thousands a second of those on this side would use up the
-			// ephemeral ports the next connects need.
-			io.Copy(io.Discard, buffered)
-		}
-		release(buffered)
-		conn.Close()
-	}
-	if err != nil {
-		r.err = describe(err)
-	}
-	r.latency = time.Since(sent).Microseconds()
-	e.results <- r
-}
-
-type job struct {
-	seq       int64
-	scheduled time.Time
-}
-
-// closedByServer tells whether the server closed an idle kept-alive connection (or sent what
-// nobody asked for), as HTTP client pools check before reusing one: a request written after the
-// server's FIN arrived fails for a reason the client could have seen. It peeks at the socket
-// without waiting (a read with a deadline already past returns before looking at the socket).
-func closedByServer(conn net.Conn, reader *bufio.Reader) bool {
-	if reader.Buffered() > 0 {
-		return true
-	}
-	raw, err := conn.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return true
-	}
-	closed := false
-	var buf [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		n, _, peekErr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = n > 0 || (n == 0 && peekErr == nil) || (peekErr != nil && peekErr != syscall.EAGAIN)
-		return true // done, whatever it found: never wait for the socket
-	})
-	return closed || err != nil
-}
-
-// client keeps one connection alive across the requests it is handed, opening a new one when the
-// server closed the last (or it failed).
-func (e *engine) client(jobs <-chan job) {
-	var conn net.Conn
-	var buffered *bufio.Reader
-	var answerer string // the pod that answered on conn: a connection reaches one pod
-	for j := range jobs {
-		r := result{seq: j.seq, scheduled: micros(j.scheduled), connection: "new"}
-		if conn != nil && closedByServer(conn, buffered) {
-			conn.Close()
-			conn, r.connection = nil, "reopened"
-		} else if conn != nil {
-			r.connection = "reused"
-		}
-		var err error
-		conn, buffered, err = e.attempt(conn, buffered, &r)
-		if r.connection == "reused" && cutBeforeAnswer(err) {
-			// HTTP/1.1 lets a server close a kept connection at any moment, so a client cannot tell a
-			// request the server never read from one it dropped; pools (Go's, curl, browsers) send a
-			// GET once more on a new connection (RFC 9112, 9.3.1). The first attempt stays in the
-			// ledger, marked and named after the pod that had answered on the connection, for the
-			// verdicts to see what was cut off where.
-			r.connection, r.pod = "reused,retried", answerer
-			e.results <- r
-			r = result{seq: j.seq, scheduled: r.scheduled, connection: "retry"}
-			conn, buffered, _ = e.attempt(nil, nil, &r)
-		}
-		answerer = r.pod
-		e.results <- r
-		e.inFlight.Done()
-	}
-	if conn != nil {
-		conn.Close()
-	}
-}
-
-// attempt sends r's request on conn (on a new connection when conn is nil) and fills in r; it
-// returns the connection to keep, nil when the answer or a failure ended it.
-func (e *engine) attempt(conn net.Conn, buffered *bufio.Reader, r *result) (net.Conn, *bufio.Reader, error) {
-	sent := time.Now()
-	r.sent = micros(sent)
-	var err error
-	if conn == nil {
-		if conn, err = net.DialTimeout("tcp", e.address, e.timeout); err == nil {
-			buffered = bufio.NewReaderSize(conn, 4096)
-		}
-	}
-	keep := false
-	if err == nil {
-		r.local = conn.LocalAddr().String()
-		r.status, r.pod, keep, err = e.exchange(conn, buffered, sent.Add(e.timeout))
-	}
-	if err != nil {
-		r.err = describe(err)
-	} else if !keep {
-		r.connection += ",close"
-	}
-	r.latency = time.Since(sent).Microseconds()
-	if !keep {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, nil, err
-	}
-	return conn, buffered, err
 }
 
 // cutBeforeAnswer tells whether a connection ended before any of the answer came: the server
@@ -279,35 +122,20 @@ func (o *output) say(format string, args ...any) {
 	o.w.Flush()
 }
 
-// write streams the request lines, flushed every 50 ms (a write per request would cost more than the request).
-func (e *engine) write(out *output, done chan<- int64) {
-	var written int64
-	var line []byte
-	flush := time.NewTicker(50 * time.Millisecond)
-	defer flush.Stop()
-	for {
-		select {
-		case r, ok := <-e.results:
-			if !ok {
-				done <- written
-				return
-			}
-			line = appendLine(line[:0], r)
-			out.Lock()
-			out.w.Write(line)
-			out.Unlock()
-			written++
-		case <-flush.C:
-			out.Lock()
-			out.w.Flush()
-			out.Unlock()
-		}
+// write streams the loops' request lines to standard output as they hand them over.
+func (e *engine) write(out *output, done chan<- struct{}) {
+	for chunk := range e.chunks {
+		out.Lock()
+		out.w.Write(chunk)
+		out.w.Flush()
+		out.Unlock()
 	}
+	done <- struct{}{}
 }
 
 // appendLine formats a request's line (strconv, not fmt: this runs thousands of times a second).
 func appendLine(b []byte, r result) []byte {
-	for _, n := range []int64{r.seq, r.scheduled, r.sent, r.latency, int64(r.status)} {
+	for _, n := range []int64{r.seq, r.scheduled, r.sent, r.waited, r.latency, int64(r.status)} {
 		b = strconv.AppendInt(b, n, 10)
 		b = append(b, '\t')
 	}
@@ -395,13 +223,24 @@ func main() {
 		address: address,
 		request: []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\nUser-Agent: podlife\r\n\r\n",
 			parsed.RequestURI(), parsed.Host, connection)),
-		timeout: *timeout,
-		results: make(chan result, 65536),
+		timeout:   *timeout,
+		rate:      *rate,
+		count:     *count,
+		limit:     time.Duration(*seconds * float64(time.Second)),
+		keepalive: *conns,
+		chunks:    make(chan []byte, 1024),
 	}
 	if *naming == "body" {
 		e.naming = "body"
 	} else if name, ok := strings.CutPrefix(*naming, "header:"); ok {
 		e.naming, e.header = "header", name
+	}
+	// One loop: a second one, on a second thread, cost more CPU a request and held a lower rate on
+	// a 2-core machine, where the app's server needs the other core (bench/traffic.py, 2026-12-04).
+	l, err := newLoop(e, *conns)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "podlife-traffic: %v\n", err)
+		os.Exit(2)
 	}
 
 	out := &output{w: bufio.NewWriterSize(os.Stdout, 1<<16)}
@@ -414,37 +253,10 @@ func main() {
 		return
 	}
 	out.say("START %d", micros(start))
-	done := make(chan int64)
+	done := make(chan struct{})
 	go e.write(out, done)
-	var jobs chan job
-	if *conns > 0 {
-		jobs = make(chan job, 1<<20)
-		for i := 0; i < *conns; i++ {
-			go e.client(jobs)
-		}
-	}
-	limit := time.Duration(*seconds * float64(time.Second))
-	for seq := int64(0); seq < *count && !e.stopped.Load(); seq++ {
-		offset := time.Duration(float64(seq) / *rate * float64(time.Second))
-		if offset > limit {
-			break
-		}
-		due := start.Add(offset)
-		if wait := time.Until(due); wait > 0 {
-			time.Sleep(wait)
-		}
-		e.inFlight.Add(1)
-		if jobs != nil {
-			jobs <- job{seq, due}
-		} else {
-			go e.once(seq, due)
-		}
-	}
-	e.inFlight.Wait()
-	if jobs != nil {
-		close(jobs)
-	}
-	close(e.results)
-	written := <-done
-	out.say("END %d %d", written, cpuMicros())
+	l.run(start)
+	close(e.chunks)
+	<-done
+	out.say("END %d %d", l.written, cpuMicros())
 }
