@@ -203,20 +203,22 @@ class InClusterTraffic:
 #: Where the engine pod keeps the binary: an emptyDir, so an image with a read-only or noexec
 #: ``/tmp`` still runs it.
 ENGINE_DIR = "/podlife"
-#: The engine pod's CPU request per request a second it sends, and at least ``ENGINE_CPU_MIN``:
-#: what one request on a new connection costs the engine and its pod's share of the kernel
-#: (connect, NAT, close). Measured on this machine (2026-12-04) with the request as a limit too:
-#: 2,000 req/s held with 300m (worst send lag 0.19 s), 400m (72 ms), 600m (34 ms); at 200 µs a
-#: request, 1,000 req/s with 200m once lagged 0.23 s (the quota's 20 ms in each 100 ms period
-#: leaves no room for a burst), so 300 µs, and at least 100m; ``bench/traffic.py`` climbs rates
-#: at exactly this request.
-ENGINE_CPU_PER_REQUEST = 0.0003
+#: The engine pod's CPU request: ``ENGINE_CPU_BASE`` cores (the runtime's own, whatever the rate)
+#: and ``ENGINE_CPU_PER_REQUEST`` seconds per request a second it sends (what one request on a new
+#: connection costs the engine and its pod's share of the kernel: connect, NAT, close), at least
+#: ``ENGINE_CPU_MIN``. Measured here (2026-12-04) with the request as a limit too, the event-loop
+#: engine: 500 req/s held with 140m (worst send lag 20-28 ms), 1,000 with 230m (5-18 ms), 2,000 with
+#: 410m (3 ms); at 180 us a request alone, 500 req/s lagged 62-68 ms in 100m, using all of it, so
+#: the base. The least, 100m: the quota's share of each 100 ms period must leave room for a burst.
+#: ``bench/traffic.py`` climbs rates at exactly this request.
+ENGINE_CPU_BASE = 0.05
+ENGINE_CPU_PER_REQUEST = 0.00018
 ENGINE_CPU_MIN = 0.1
 
 
 def engine_cpu(rate: float) -> str:
     """The engine pod's CPU request for ``rate`` requests a second, in millicores."""
-    return f"{max(round(rate * ENGINE_CPU_PER_REQUEST * 1000), round(ENGINE_CPU_MIN * 1000))}m"
+    return f"{round(max(ENGINE_CPU_BASE + rate * ENGINE_CPU_PER_REQUEST, ENGINE_CPU_MIN) * 1000)}m"
 
 
 class PodExec:
@@ -287,7 +289,8 @@ class InPod:
         largest = max(allocatable, key=lambda name: allocatable[name])
         if parse_quantity(self.cpu) > allocatable[largest]:
             raise RateTooHigh(f"{rate:g} requests a second need an engine pod requesting {self.cpu} of CPU "
-                              f"({ENGINE_CPU_PER_REQUEST * 1e6:.0f} us a request), more than any node allocates (the "
+                              f"({ENGINE_CPU_BASE * 1000:.0f}m and {ENGINE_CPU_PER_REQUEST * 1e6:.0f} us a request), "
+                              f"more than any node allocates (the "
                               f"largest, {largest}, {allocatable[largest]} cores): lower the rate")
 
     def start(self, arguments: list[str]) -> PodExec:
