@@ -30,9 +30,9 @@ def test_pod_kill_check_and_control_with_traffic_from_pods(local_cluster: LocalC
 
 
 def test_an_engine_pod_no_node_could_schedule_is_refused_before_it_is_made(podlife_cluster: ClusterHandle) -> None:
-    """The local cluster's nodes allocate this machine's cores: 100,000 req/s would need a pod of 30 cores."""
+    """The local cluster's nodes allocate this machine's cores: 100,000 req/s would need a pod of 18 cores."""
     route = cast(Route, SimpleNamespace(api=podlife_cluster.api_client()))  # the check reads the nodes, nothing else
-    with pytest.raises(RateTooHigh, match=r"need an engine pod requesting 30000m of CPU \(300 us a request\), more than "
+    with pytest.raises(RateTooHigh, match=r"need an engine pod requesting 18050m of CPU \(50m and 180 us a request\), more than "
                                           r"any node allocates \(the largest, .*, \d+ cores\): lower the rate"):
         InPod(route, 100_000).check_rate(100_000, 0)
     InPod(route, 100).check_rate(100, 0)
