@@ -21,10 +21,13 @@ from podlife.workloads.members import DATA, SCRATCH, Members
 LAYER = "/layer"
 PLACES = (LAYER, SCRATCH, DATA)
 #: Report each place's mark, mark it, then run until told to crash (through a file in the layer, gone after restart).
+#: It exits a second after the file appears: the exec that wrote it must have ended by then, or the
+#: runtime kills it with the container and the exec reports 137 (seen once in CI, the file written).
 KEEPER = [
     f"mkdir -p {LAYER}",
     f"for d in {' '.join(PLACES)}; do if [ -f $d/mark ]; then echo \"$d kept\"; else echo \"$d fresh\"; fi; touch $d/mark; done",
     f"while [ ! -f {LAYER}/crash ]; do sleep 0.2; done",
+    "sleep 1",
     "exit 1",
 ]
 POD = "keeper-0"
