@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +52,17 @@ class ClosingIdle(Named):
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
         super().do_GET()
+        self.close_connection = True
+
+
+class ClosingWithTheAnswer(Named):
+    """Answers as if it kept the connection, and ends it in the same segment: the answer is corked, and the
+    shutdown sends it with the FIN on it, so the close is there when the client reads the answer."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        super().do_GET()
+        self.connection.shutdown(socket.SHUT_WR)
         self.close_connection = True
 
 
@@ -155,6 +167,15 @@ def test_a_kept_alive_connection_the_server_closed_while_idle_is_reopened_not_fa
         ledger = traffic.finish()
     assert all(r.ok for r in ledger.requests), [r.error for r in ledger.failures]
     assert [r.connection for r in ledger.requests] == ["new"] + ["reopened"] * 19
+
+
+def test_a_connection_the_server_closed_right_after_an_answer_is_not_reused_for_the_next_request_waiting() -> None:
+    """One client, requests queued behind it: each goes out the moment the answer before it is read, before any wait
+    for the sockets could report the server's close, so the engine looks before reusing the connection, as pools do."""
+    with serving(ClosingWithTheAnswer) as url, EngineTraffic(Target(url), rate=2000, limit=30, keepalive=1) as traffic:
+        ledger = traffic.finish()
+    assert max(r.waited for r in ledger.requests) > 0, "no request waited for the client: the path was not taken"
+    assert [r.connection for r in ledger.requests] == ["new"] + ["reopened"] * 29
 
 
 def test_a_request_a_kept_connection_dropped_is_sent_again_on_a_new_one_and_both_attempts_are_kept(

@@ -48,6 +48,9 @@ type conn struct {
 	draining bool
 	answer   answer
 	partial  []byte // the start of a part of the answer that has not fully arrived
+	// idleSince: the count of complete waits when it went idle. A wait reports a close of every
+	// idle connection (level-triggered), so only one not waited on since must be looked at.
+	idleSince uint64
 }
 
 // client is a simulated client with its kept-alive connection.
@@ -92,7 +95,8 @@ type loop struct {
 	events  []syscall.EpollEvent
 	target  syscall.Sockaddr
 	family  int
-	written int64 // lines
+	written int64  // lines
+	waits   uint64 // complete waits: ones that reported everything ready
 }
 
 // flushEvery is how often request lines go to standard output: a write per request would cost
@@ -172,6 +176,9 @@ func (l *loop) wait(d time.Duration) {
 	if err != nil {
 		return // EINTR: the loop looks at the clock and waits again
 	}
+	if n < len(l.events) {
+		l.waits++
+	}
 	for _, event := range l.events[:n] {
 		c := l.conn(int(event.Fd))
 		if c == nil {
@@ -211,6 +218,10 @@ func (l *loop) dispatch(j job) {
 
 func (l *loop) send(cl *client, j job) {
 	a := &attempt{result: result{seq: j.seq, scheduled: micros(j.scheduled), connection: "reused"}, client: cl, queued: j.queued}
+	if c := cl.conn; c != nil && c.idleSince == l.waits && closedByServer(c) {
+		cl.conn, cl.reopen = nil, true
+		l.close(c)
+	}
 	if cl.conn == nil {
 		a.connection = "new"
 		if cl.reopen {
@@ -319,6 +330,15 @@ func (l *loop) connected(c *conn) {
 		c.local = address(local)
 	}
 	l.write(c)
+}
+
+// closedByServer tells whether the server closed an idle kept-alive connection (or sent what nobody
+// asked for), as HTTP client pools check before reusing one: a request written after the server's
+// FIN arrived fails for a reason the client could have seen. It peeks without waiting.
+func closedByServer(c *conn) bool {
+	var buf [1]byte
+	_, _, err := syscall.Recvfrom(c.fd, buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN
 }
 
 // watchOrFail sets what the loop waits for on c: its answer, and room to write when writable is
@@ -434,7 +454,7 @@ func (l *loop) answered(c *conn, extra bool) {
 		}
 		l.close(c)
 	}
-	c.att = nil
+	c.att, c.idleSince = nil, l.waits
 	l.record(a, "")
 }
 
