@@ -1,6 +1,6 @@
 // podlife-traffic: podlife's open-loop HTTP/1.1 traffic engine. Every request is scheduled at
 // start + seq/rate, sent on time whatever the ones before it are doing (no coordinated omission),
-// and written as one line to standard output as soon as it ends, so the harness streams the
+// and written as one line to standard output within 50 ms of its end, so the harness streams the
 // ledger instead of reading it at the end. Standard library only: it builds offline, statically,
 // and runs wherever a Linux binary can be copied (the host, or a pod of the reference images).
 //
@@ -60,7 +60,7 @@ type engine struct {
 	limit     time.Duration
 	keepalive int
 	stopped   atomic.Bool
-	// chunks carries request lines from the loops to standard output, a flush's worth at a time.
+	// chunks carries request lines from the event loop to standard output, a flush's worth at a time.
 	chunks chan []byte
 }
 
@@ -122,7 +122,7 @@ func (o *output) say(format string, args ...any) {
 	o.w.Flush()
 }
 
-// write streams the loops' request lines to standard output as they hand them over.
+// write streams the event loop's request lines to standard output as it hands them over.
 func (e *engine) write(out *output, done chan<- struct{}) {
 	for chunk := range e.chunks {
 		out.Lock()
