@@ -111,10 +111,10 @@ def parse_line(line: str, expect: int, offset: float = 0.0) -> Request:
 #: CPU the engine spends per request on the host (seconds), user and system (the kernel's connect
 #: and NAT count), at its leanest: with a new connection per request it fell from 640 us a request at
 #: 100 req/s to 79 us at 9,000-10,000 (its fixed costs spread thinner), with 16 kept-alive
-#: connections from 400 to 27 us at 11,000 (the event-loop engine; 2-core machine, local cluster,
+#: connections from 400 to 23 us at 13,000 (the event-loop engine; 2-core machine, local cluster,
 #: 2026-12-04). A rate that needs more cores than the host has at these figures cannot be held;
 #: below that, the send-lag check decides.
-HOST_CPU_PER_REQUEST = {False: 79e-6, True: 27e-6}
+HOST_CPU_PER_REQUEST = {False: 79e-6, True: 23e-6}
 
 
 class Conversation(Protocol):
