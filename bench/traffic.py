@@ -1,22 +1,28 @@
 """Benchmark of the traffic generators against a local agnhost Service, beside wrk on the same target.
 
 Run as root with the local cluster (``podlife cluster up``): ``python bench/traffic.py [--smoke]``.
-Both generators, the Python one (``observe.traffic``) and the compiled engine
-(``observe.engine``), keep a full record per request and open a new connection for each, so wrk
-is run with ``Connection: close`` too; then the engine with 16 kept-alive connections beside wrk
-with its default keep-alive. Printed: the highest rate each sustains (every request sent within
-SEND_LAG of its schedule and at least 95 % of the target rate achieved), wrk's rates on the
-same Service, and the ratios. On kept-alive connections a request due while all 16 clients wait
-for answers waits for the first free one, as in any client pool: that wait is the server's
-(printed beside), not the generator's lateness; wrk, a closed loop, does not send it at all. wrk runs last: it closes its connections
-itself, and the TIME_WAIT sockets it leaves fill the ephemeral port range for a minute, which
-slows every later connect (the generator reads to EOF, so the server closes and the generator
-leaves none). wrk's figure varies by a third between runs on a 2-core machine.
+In order: the Python generator (``observe.traffic``) and the compiled engine (``observe.engine``),
+each keeping a full record per request and opening a new connection for each; the engine in a
+pod of the cluster (``incluster.InPod``), copied in over exec, with its CPU request
+(``incluster.engine_cpu``, from the rate) set as its limit too, so the rate it holds is the rate
+at the request it declares; the ledger's memory (``LEDGER_SAMPLE`` engine lines parsed into
+entries under tracemalloc, scaled to a million requests); the engine on 16 kept-alive
+connections, climbing; then the engine and wrk (its default keep-alive, 16 connections)
+alternating SATURATION_PAIRS times each, both as fast as the server answers; last wrk with
+``Connection: close``, beside the engine's new connections. It closes its connections itself,
+and the TIME_WAIT sockets it leaves fill the ephemeral port range for a minute, which slows every
+later connect (the generator reads to EOF, so the server closes and the generator leaves none).
 
-The engine is then run in a pod of the cluster (``incluster.InPod``), copied in over exec, with
-its CPU request (``incluster.engine_cpu``, from the rate) set as its limit too, so the rate it
-holds is the rate at the request it declares. Last, the ledger's memory: ``LEDGER_SAMPLE``
-engine lines parsed into entries under tracemalloc, scaled to a million requests.
+Printed: the highest rate each sustains (every request sent within SEND_LAG of its schedule and
+at least 95 % of the target rate achieved), wrk's rates on the same Service, and the ratios. On
+kept-alive connections a request due while all 16 clients wait for answers waits for the first
+free one, as in any client pool: that wait is the server's (printed beside), not the generator's
+lateness; wrk, a closed loop, does not send it at all. So on kept-alive connections the server
+sets the pace for both: wrk's closed loop runs it flat out, and so does the engine scheduled
+OVERLOAD times above the highest rate it sustained (its requests wait for free clients; its own
+lateness stays printed). What either tool costs in CPU the server, on the same two cores, does not
+get: the rate the server answers at under each is the comparison. A single run varies by a fifth
+on a 2-core machine and the machine drifts over minutes, hence alternating runs and medians.
 
 ``--smoke`` (CI) sends one second at 100 req/s from each, then runs wrk for a second if it is
 installed: the whole path, deploy to ratio, in well under a minute, its figures meaning nothing.
@@ -32,6 +38,7 @@ import sys
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from common import bench_parser, local_scene
 
@@ -45,9 +52,13 @@ from podlife.workloads.jig import AppJig
 
 RATES = (100, 400, 800, 1600, 2400, 3200, 4000, 4800, 5500, 6000, 7000, 8000, 8500, 9000, 9500, 10000, 10500, 11000,
          11500, 12000, 12500, 13000, 13500, 14000, 15000, 16000)
-#: wrk's kept-alive runs, the median counting: it leaves no TIME_WAIT ports, so a run does not slow the next,
-#: and a single run varies by a fifth here.
-WRK_KEPT_RUNS = 3
+#: Kept-alive runs of the engine and of wrk, alternating, both driving the server as hard as it answers:
+#: a single run of either varies by a fifth here, and the machine drifts over minutes, so medians of
+#: interleaved runs compare them (kept-alive runs leave no TIME_WAIT ports, so a run does not slow the next).
+SATURATION_PAIRS = 5
+#: The engine's schedule in those runs, over the highest rate it sustained: the server, not the
+#: schedule, sets the pace, as it does for wrk's closed loop.
+OVERLOAD = 1.5
 #: Kept-alive connections for the keep-alive comparison: wrk's 16 (``-c16``).
 KEEPALIVE = 16
 SECONDS = 5.0
@@ -57,6 +68,9 @@ SEND_LAG = 0.1
 IN_CLUSTER_RATES = (1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000)
 #: Engine lines parsed to measure a ledger entry's memory (a million would take the bench a while).
 LEDGER_SAMPLE, SMOKE_LEDGER_SAMPLE = 200_000, 10_000
+
+#: A run of either tool (``Step``, or wrk's rate and CPU a request).
+Run = TypeVar("Run")
 
 
 @dataclass(frozen=True)
@@ -150,6 +164,11 @@ def climb(rates: Sequence[float], run: Callable[[float], Step], name: str = "gen
     return sustained
 
 
+def median(runs: list[Run], key: Callable[[Run], float]) -> Run:
+    """The run in the middle by ``key`` (the upper one of an even count)."""
+    return sorted(runs, key=key)[len(runs) // 2]
+
+
 def rate_of(step: Step | None) -> float:
     return step.achieved if step is not None else 0.0
 
@@ -176,6 +195,21 @@ def wrk_rate(url: str, seconds: float, keepalive: bool = False) -> tuple[float, 
     return rate, cpu / (rate * seconds)
 
 
+def saturation(url: str, rate: float, seconds: float, pairs: int) -> tuple[list[Step], list[tuple[float, float]]]:
+    """``pairs`` kept-alive runs of the engine scheduled at ``rate`` (above what the server answers) and of wrk,
+    alternating, each printed: the rate the server answered each at, and what each spent a request."""
+    engines, wrks = [], []
+    for _ in range(pairs):
+        engine = engine_step(url, rate, seconds, KEEPALIVE)
+        wrk = wrk_rate(url, seconds, keepalive=True)
+        print(f"  engine scheduled at {rate:.0f}/s: achieved {engine.achieved:7.1f}/s (its worst send lag "
+              f"{engine.lag * 1000:.1f} ms, CPU {(engine.cpu or 0) * 1e6:.1f} us/request); "
+              f"wrk {wrk[0]:7.1f}/s (CPU {wrk[1] * 1e6:.1f} us/request)")
+        engines.append(engine)
+        wrks.append(wrk)
+    return engines, wrks
+
+
 def cpu_ratio(engine: Step | None, wrk_cpu: float) -> str:
     """The engine's CPU per request against wrk's, at their sustained rates: below 1, the engine is the leaner."""
     if engine is None or engine.cpu is None:
@@ -199,26 +233,29 @@ def main(argv: list[str] | None = None) -> int:
         url = AppJig(scene, Netexec("web", replicas=2, readiness_probe=True)).deploy().url
         sustained = rate_of(climb(rates, lambda rate: generator_step(url, rate, seconds)))
         engine = climb(rates, lambda rate: engine_step(url, rate, seconds), "engine")
-        kept = climb(rates, lambda rate: engine_step(url, rate, seconds, KEEPALIVE), f"engine, {KEEPALIVE} kept-alive")
         print(f"sustained rate, full per-request records, new connection per request: generator {sustained:.0f} req/s, "
               f"engine {rate_of(engine):.0f} req/s")
-        print(f"sustained rate, engine on {KEEPALIVE} kept-alive connections: {rate_of(kept):.0f} req/s")
         in_cluster = rate_of(climb(IN_CLUSTER_RATES if not args.smoke else rates,
                                    lambda rate: in_cluster_step(scene, url, rate, seconds), "engine in a pod"))
         print(f"sustained rate, engine in one pod at its CPU request, new connection per request: {in_cluster:.0f} req/s")
         print(f"ledger memory: {ledger_mib_per_million(SMOKE_LEDGER_SAMPLE if args.smoke else LEDGER_SAMPLE):.0f} MiB "
               "per million requests")
+        # The kept-alive pair runs back to back (the machine's state drifts over minutes), before wrk's
+        # new connections, whose TIME_WAIT ports would slow the connects of anything after them.
+        kept = climb(rates, lambda rate: engine_step(url, rate, seconds, KEEPALIVE), f"engine, {KEEPALIVE} kept-alive")
+        print(f"sustained rate, engine on {KEEPALIVE} kept-alive connections: {rate_of(kept):.0f} req/s")
         if not has_wrk:
             print("wrk: not installed, no comparison (apt-get install wrk)")
             return 0
+        print(f"engine and wrk on {KEEPALIVE} kept-alive connections, alternating, as fast as the server answers:")
+        engines, wrks = saturation(url, OVERLOAD * max(rate_of(kept), rates[0]), seconds, 1 if args.smoke else SATURATION_PAIRS)
+        engine_kept = median(engines, key=lambda step: step.achieved)
+        wrk_kept, wrk_kept_cpu = median(wrks, key=lambda run: run[0])
+        print(f"kept-alive, median of {len(wrks)} each: engine {engine_kept.achieved:.0f} req/s, wrk {wrk_kept:.0f} req/s; "
+              f"ratio engine/wrk kept-alive: {engine_kept.achieved / wrk_kept:.3f}{cpu_ratio(engine_kept, wrk_kept_cpu)}")
         wrk, wrk_cpu = wrk_rate(url, seconds)
         print(f"wrk, same target, new connection per request: {wrk:.0f} req/s")
         print(f"ratio generator/wrk: {sustained / wrk:.3f}; engine/wrk: {rate_of(engine) / wrk:.3f}{cpu_ratio(engine, wrk_cpu)}")
-        runs = sorted(wrk_rate(url, seconds, keepalive=True) for _ in range(1 if args.smoke else WRK_KEPT_RUNS))
-        wrk_kept, wrk_kept_cpu = runs[len(runs) // 2]
-        print(f"wrk, {KEEPALIVE} kept-alive connections: {wrk_kept:.0f} req/s (median of "
-              f"{', '.join(f'{rate:.0f}' for rate, _ in runs)}); ratio engine/wrk kept-alive: "
-              f"{rate_of(kept) / wrk_kept:.3f}{cpu_ratio(kept, wrk_kept_cpu)}")
     return 0
 
 

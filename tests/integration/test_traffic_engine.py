@@ -66,6 +66,14 @@ class ClosingWithTheAnswer(Named):
         self.close_connection = True
 
 
+class AnnouncingTheClose(ClosingWithTheAnswer):
+    """The same, saying so (``Connection: close``): a close the client was told of, not one it finds."""
+
+    def end_headers(self) -> None:
+        self.send_header("Connection", "close")
+        super().end_headers()
+
+
 class DroppingTheNext(Named):
     """Answers a connection's first request and drops the connection at the next, unanswered: a kept connection
     cut off under a request, as an app that exits with its connections open does."""
@@ -161,7 +169,7 @@ def test_a_request_the_server_never_answers_times_out_at_its_deadline() -> None:
 
 
 def test_a_kept_alive_connection_the_server_closed_while_idle_is_reopened_not_failed(closing_server: str) -> None:
-    """As HTTP client pools do, the engine looks for the server's close before reusing a connection."""
+    """As HTTP client pools do, the engine watches idle connections and does not reuse one its server closed."""
     traffic = EngineTraffic(Target(closing_server), rate=50, limit=20, keepalive=1)
     with traffic:
         ledger = traffic.finish()
@@ -170,12 +178,21 @@ def test_a_kept_alive_connection_the_server_closed_while_idle_is_reopened_not_fa
 
 
 def test_a_connection_the_server_closed_right_after_an_answer_is_not_reused_for_the_next_request_waiting() -> None:
-    """One client, requests queued behind it: each goes out the moment the answer before it is read, before any wait
-    for the sockets could report the server's close, so the engine looks before reusing the connection, as pools do."""
+    """One client, requests queued behind it: each goes out the moment the answer before it is read, before another
+    wait for the sockets, so the engine must take the server's close from the wait that brought the answer (the FIN
+    came in the same segment), as a pool that saw the close would."""
     with serving(ClosingWithTheAnswer) as url, EngineTraffic(Target(url), rate=2000, limit=30, keepalive=1) as traffic:
         ledger = traffic.finish()
     assert max(r.waited for r in ledger.requests) > 0, "no request waited for the client: the path was not taken"
     assert [r.connection for r in ledger.requests] == ["new"] + ["reopened"] * 29
+
+
+def test_a_close_the_answer_announced_makes_the_next_connection_new_not_reopened() -> None:
+    """The close comes with the answer in both, but only an unannounced one is a reopening."""
+    with serving(AnnouncingTheClose) as url, EngineTraffic(Target(url), rate=2000, limit=30, keepalive=1) as traffic:
+        ledger = traffic.finish()
+    assert max(r.waited for r in ledger.requests) > 0, "no request waited for the client: the path was not taken"
+    assert [r.connection for r in ledger.requests] == ["new,close"] * 30
 
 
 def test_a_request_a_kept_connection_dropped_is_sent_again_on_a_new_one_and_both_attempts_are_kept(

@@ -356,14 +356,19 @@ func (l *loop) watchOrFail(c *conn, writable uint32) bool {
 	return err == nil
 }
 
+// address is a socket's address as ip:port ([ip]:port for IPv6).
 func address(sa syscall.Sockaddr) string {
+	var ip net.IP
+	var port int
 	switch sa := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
+		ip, port = sa.Addr[:], sa.Port
 	case *syscall.SockaddrInet6:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
+		ip, port = sa.Addr[:], sa.Port
+	default:
+		return ""
 	}
-	return ""
+	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }
 
 // write writes what the socket takes of the request; the rest when it reports room.
@@ -457,7 +462,8 @@ func (l *loop) answered(c *conn, spent bool) {
 	}
 	if c.answer.close || spent || c.client == nil {
 		if c.client != nil {
-			c.client.conn, c.client.reopen = nil, spent
+			// A close the answer announced is not a reopening: the next connection is new.
+			c.client.conn, c.client.reopen = nil, spent && !c.answer.close
 		}
 		l.close(c)
 	}
