@@ -108,12 +108,38 @@ def test_a_step_is_not_sustained_when_requests_were_sent_late() -> None:
     assert not traffic.Step(100, 94.0, 0.0).sustained
 
 
-def test_a_step_counts_its_requests_from_the_first_send_to_the_last_answer() -> None:
+def test_a_step_counts_the_healthy_answers_back_by_its_last_scheduled_instant() -> None:
+    """As wrk counts answers within its duration: a straggler or a failure costs one answer, not the step's span."""
     ledger = Ledger("http://svc", rate=10)
-    ledger.requests = [Request(i, i / 10, i / 10 + 0.02, 0.08, 200, None, "pod") for i in range(10)]
+    ledger.requests = [Request(i, i / 10, i / 10 + 0.02, 0.03, 200, None, "pod") for i in range(10)]
     step = bench("traffic").Step.of(ledger, 10)
-    assert step.achieved == pytest.approx(10 / (0.9 + 0.02 + 0.08 - 0.02))
+    assert step.achieved == pytest.approx(9 / 0.9), "the last one is still on its way at 0.9 s"
     assert step.lag == pytest.approx(0.02)
+    ledger.requests[3] = Request(3, 0.3, 0.32, 1.0, 200, None, "pod")
+    ledger.requests[5] = Request(5, 0.5, 0.52, 0.03, 503, None, None)
+    assert bench("traffic").Step.of(ledger, 10).achieved == pytest.approx(7 / 0.9)
+
+
+def test_the_kept_alive_comparison_alternates_the_engine_and_wrk_and_takes_medians(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    traffic, ran = bench("traffic"), []
+    engine_rates, wrk_rates = [9000.0, 12000.0, 10000.0], [11000.0, 9500.0, 10500.0]
+
+    def engine_step(url: str, rate: float, seconds: float, keepalive: int = 0) -> Any:
+        ran.append(("engine", rate, keepalive))
+        return traffic.Step(rate, engine_rates.pop(0), 0.005, 25e-6)
+
+    def wrk_rate(url: str, seconds: float, keepalive: bool = False) -> tuple[float, float]:
+        ran.append(("wrk", keepalive))
+        return wrk_rates.pop(0), 24e-6
+
+    monkeypatch.setattr(traffic, "engine_step", engine_step)
+    monkeypatch.setattr(traffic, "wrk_rate", wrk_rate)
+    engines, wrks = traffic.saturation("http://svc", 15000, 5.0, 3)
+    assert ran == [("engine", 15000, 16), ("wrk", True)] * 3
+    assert traffic.median(engines, key=lambda step: step.achieved).achieved == 10000.0
+    assert traffic.median(wrks, key=lambda run: run[0]) == (10500.0, 24e-6)
+    assert len(capsys.readouterr().out.splitlines()) == 3
 
 
 def test_wrk_figures_are_read_from_its_output() -> None:
