@@ -11,6 +11,7 @@ import contextlib
 import csv
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import pytest
 from podlife.access import PodNaming, Target
 from podlife.cli import main
 from podlife.errors import HarnessError
-from podlife.observe.engine import EngineTraffic, engine_binary
+from podlife.observe.engine import EngineTraffic, engine_binary, parse_line
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="building the engine needs a Go toolchain")
 
@@ -193,6 +194,27 @@ def test_a_close_the_answer_announced_makes_the_next_connection_new_not_reopened
         ledger = traffic.finish()
     assert max(r.waited for r in ledger.requests) > 0, "no request waited for the client: the path was not taken"
     assert [r.connection for r in ledger.requests] == ["new,close"] * 30
+
+
+def test_new_connections_beyond_the_bound_wait_for_one_to_close_and_the_wait_is_the_apps() -> None:
+    """With a new connection per request, at most ``-connections`` are open: a server slower than the schedule
+    makes requests wait for a slot (recorded as ``waited``, as a pool's queue is), not pile up in the kernel."""
+    slow = type("Slow", (Named,), {"do_GET": lambda self: (time.sleep(0.2), Named.do_GET(self))})
+    binary = engine_binary()
+    assert binary is not None
+    with serving(slow) as url, subprocess.Popen([str(binary), "-url", url, "-rate", "100", "-count", "30", "-connections",
+                                                  "4"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as engine:
+        assert engine.stdin is not None and engine.stdout is not None
+        engine.stdin.write("start 0\n")
+        engine.stdin.flush()  # the end of its input would stop the schedule: it stays open until the end
+        lines = list(iter(engine.stdout.readline, ""))
+        engine.stdin.close()
+    ledger = [parse_line(line, 200) for line in lines if line[:1].isdigit()]
+    assert len(ledger) == 30 and all(r.ok for r in ledger), [r.error for r in ledger]
+    open_at = [sum(1 for o in ledger if o.sent <= r.sent < o.finished) for r in ledger]
+    assert max(open_at) <= 4, open_at
+    assert max(r.waited for r in ledger) > 0.5, "no request waited for a slot: the bound was not reached"
+    assert max(r.late for r in ledger) < 0.05, "the wait was counted as the engine's lateness"
 
 
 def test_a_request_a_kept_connection_dropped_is_sent_again_on_a_new_one_and_both_attempts_are_kept(
