@@ -307,10 +307,13 @@ def traffic_progress(ledger: "Ledger", elapsed: float) -> str:
 
 
 def pool_wait(ledger: "Ledger", decimals: int) -> str:
-    """How long requests waited for a free kept-alive client, where clients were kept."""
-    if not ledger.keepalive:
+    """How long requests waited for a free kept-alive client, where clients were kept; with a new connection
+    each, for one of the connections the engine keeps open at most to close, where any did."""
+    waited = ledger.max_pool_wait()
+    if not ledger.keepalive and not waited:
         return ""
-    return f", waited at most {ledger.max_pool_wait() * 1000:.{decimals}f} ms for a free client"
+    what = "a free client" if ledger.keepalive else "a free connection slot (the engine bounds its open connections)"
+    return f", waited at most {waited * 1000:.{decimals}f} ms for {what}"
 
 
 def traffic_summary(ledger: "Ledger") -> str:

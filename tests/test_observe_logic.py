@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client
 
 from podlife.access import Target
+from podlife.cli import pool_wait
 from podlife.errors import GeneratorLag, HarnessError, RateTooHigh
 from podlife.observe import timeline as timeline_module
 from podlife.observe.attribution import attribute, parse_conntrack
@@ -59,6 +60,14 @@ def test_a_wait_for_a_free_kept_alive_client_is_the_pools_not_the_generators_lat
     late = Request(2, scheduled=1.0, sent=1.81, latency=0.005, status=200, error=None, pod="a", waited=0.2)
     with pytest.raises(GeneratorLag, match=r"fell behind its schedule by 0.610s \(request #2"):
         Ledger("http://x", 10, [late], keepalive=2).check_usable()
+
+
+def test_progress_names_the_wait_kept_alive_always_and_with_new_connections_only_when_the_bound_was_reached() -> None:
+    assert pool_wait(Ledger("http://x", 10, [_req(0, 1.0)]), 0) == ""
+    assert pool_wait(Ledger("http://x", 10, [_req(0, 1.0)], keepalive=2), 0) == ", waited at most 0 ms for a free client"
+    queued = Request(1, scheduled=1.0, sent=1.5, latency=0.005, status=200, error=None, pod="a", waited=0.5)
+    assert pool_wait(Ledger("http://x", 10, [queued]), 0) == \
+        ", waited at most 500 ms for a free connection slot (the engine bounds its open connections)"
 
 
 def test_failure_explanation_names_request_time_and_landmark() -> None:

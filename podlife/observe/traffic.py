@@ -64,8 +64,9 @@ class Request:
     #: before any of the answer came, and the client sent the request again on a new connection, the
     #: entry after it with the same ``seq`` (``retry``), as HTTP pools do for a GET.
     connection: str = "new"
-    #: Seconds it waited, when due, for one of the kept-alive clients to be free: the pool's queue,
-    #: which the app's answer time makes (as any client pool's does), not the generator's lateness.
+    #: Seconds it waited, when due, for one of the kept-alive clients to be free (or, with a new
+    #: connection each, for one of the most the engine keeps open to close): the pool's queue, which
+    #: the app's answer time makes (as any client pool's does), not the generator's lateness.
     waited: float = 0.0
 
     @property
@@ -153,7 +154,8 @@ class Ledger:
         return worst.late if worst is not None else 0.0
 
     def max_pool_wait(self) -> float:
-        """The longest a request waited for a free kept-alive client: how far the app's answers held the pool up."""
+        """The longest a request waited for a free kept-alive client (or connection slot): how far the app's answers
+        held the pool up."""
         return max((r.waited for r in self.requests), default=0.0)
 
     @property
