@@ -229,7 +229,7 @@ func (l *loop) dispatch(j job) {
 			l.queued.push(j)
 			return
 		}
-		l.begin(&attempt{result: result{seq: j.seq, scheduled: micros(j.scheduled), connection: "new"}})
+		l.sendNew(j)
 		return
 	}
 	if l.idle.empty() {
@@ -248,9 +248,13 @@ func (l *loop) dispatch(j job) {
 // like a kept-alive pool's, is the app's doing and is recorded as such.
 func (l *loop) release() {
 	for l.e.keepalive == 0 && !l.queued.empty() && l.open < l.e.connections {
-		j := l.queued.pop()
-		l.begin(&attempt{result: result{seq: j.seq, scheduled: micros(j.scheduled), connection: "new"}, queued: j.queued})
+		l.sendNew(l.queued.pop())
 	}
+}
+
+// sendNew sends a request on a connection of its own.
+func (l *loop) sendNew(j job) {
+	l.begin(&attempt{result: result{seq: j.seq, scheduled: micros(j.scheduled), connection: "new"}, queued: j.queued})
 }
 
 func (l *loop) send(cl *client, j job) {
